@@ -1,0 +1,160 @@
+/**
+ * Choosing and starting a TensorFlow.js backend, and providing it as the core `Tensors` service.
+ *
+ * Backends, in the order `auto` tries them:
+ * - `tensorflow`: native libtensorflow through `@tensorflow/tfjs-node-gpu` (CUDA) or
+ *   `@tensorflow/tfjs-node` (CPU). Optional: neither is a dependency of this package, because
+ *   their install step downloads libtensorflow; a user who has one installed gets it.
+ * - `wasm`: `@tensorflow/tfjs-backend-wasm`, its `.wasm` binaries loaded from the installed
+ *   package (never from the network).
+ * - `cpu`: `@tensorflow/tfjs-backend-cpu`, plain JavaScript.
+ *
+ * The choice comes from an explicit option, else the `CAUSALD_BACKEND` environment variable,
+ * else `auto`. Applications map their `--backend` flag onto the option.
+ *
+ * @module
+ */
+import { dirname, join } from "node:path"
+import { type TensorBackend, Tensors } from "@causald/core"
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm"
+import * as tf from "@tensorflow/tfjs-core"
+import { Effect, Layer, Schema } from "effect"
+import { registerKernels } from "./kernels/index.ts"
+import { makeTfjsBackend } from "./TfjsBackend.ts"
+import "@tensorflow/tfjs-core/dist/register_all_gradients"
+import "@tensorflow/tfjs-backend-cpu"
+
+/** The backends a user can ask for. */
+export const backendChoices = ["auto", "tensorflow", "wasm", "cpu"] as const
+export type BackendChoice = (typeof backendChoices)[number]
+
+/** The environment variable read when no backend option is given. */
+export const BACKEND_ENV = "CAUSALD_BACKEND"
+
+/** A requested backend cannot start here. */
+export class BackendUnavailable extends Schema.TaggedError<BackendUnavailable>()(
+  "BackendUnavailable",
+  {
+    backend: Schema.String,
+    reason: Schema.String,
+  },
+) {
+  override get message(): string {
+    return `backend "${this.backend}" is unavailable: ${this.reason}`
+  }
+}
+
+/** A backend name that is not one of {@link backendChoices}, naming where it came from. */
+export class UnknownBackend extends Schema.TaggedError<UnknownBackend>()("UnknownBackend", {
+  source: Schema.String,
+  value: Schema.String,
+}) {
+  override get message(): string {
+    return `${this.source}: unknown backend "${this.value}"; expected one of ${backendChoices.join(", ")}`
+  }
+}
+
+/** Parses a backend name, e.g. from a flag or the environment. */
+export const parseBackendChoice = (
+  source: string,
+  value: string,
+): Effect.Effect<BackendChoice, UnknownBackend> =>
+  (backendChoices as ReadonlyArray<string>).includes(value)
+    ? Effect.succeed(value as BackendChoice)
+    : Effect.fail(new UnknownBackend({ source, value }))
+
+// tfjs prints advice to install tfjs-node on first use in Node unless PROD is set; PROD also
+// skips per-op debug checks.
+tf.env().set("PROD", true)
+
+const nativePackages = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"] as const
+
+const startTensorflow = Effect.gen(function* () {
+  const reasons: Array<string> = []
+  for (const name of nativePackages) {
+    const imported = yield* Effect.tryPromise(() => import(/* @vite-ignore */ name as string)).pipe(
+      Effect.map(() => true),
+      Effect.catch((error) => {
+        reasons.push(`${name}: ${String(error.cause ?? error).split("\n")[0]}`)
+        return Effect.succeed(false)
+      }),
+    )
+    if (!imported) continue
+    if (tf.findBackendFactory("tensorflow") === null)
+      return yield* new BackendUnavailable({
+        backend: "tensorflow",
+        reason: `${name} is installed but registered its backend with another copy of @tensorflow/tfjs-core; install ${name}@${tf.version_core} inside packages/tfjs so that both share tfjs-core ${tf.version_core}`,
+      })
+    return name
+  }
+  return yield* new BackendUnavailable({
+    backend: "tensorflow",
+    reason: `neither native package is installed (${reasons.join("; ")})`,
+  })
+})
+
+let wasmConfigured = false
+const configureWasm = (): void => {
+  if (wasmConfigured) return
+  // The package's "main" file sits in dist/ beside the three .wasm binaries.
+  const main = Bun.resolveSync("@tensorflow/tfjs-backend-wasm", import.meta.dir)
+  setWasmPaths(`${join(dirname(main), "/")}`)
+  wasmConfigured = true
+}
+
+const activate = (name: "tensorflow" | "wasm" | "cpu") =>
+  Effect.gen(function* () {
+    if (name === "tensorflow") yield* startTensorflow
+    if (name === "wasm") configureWasm()
+    const ok = yield* Effect.tryPromise(() => tf.setBackend(name)).pipe(
+      Effect.mapError(
+        (error) => new BackendUnavailable({ backend: name, reason: String(error.cause) }),
+      ),
+    )
+    if (!ok)
+      return yield* new BackendUnavailable({
+        backend: name,
+        reason: "tf.setBackend returned false",
+      })
+    yield* Effect.tryPromise(() => tf.ready()).pipe(
+      Effect.mapError(
+        (error) => new BackendUnavailable({ backend: name, reason: String(error.cause) }),
+      ),
+    )
+    registerKernels()
+    return makeTfjsBackend(name)
+  })
+
+/**
+ * Starts the chosen backend (making it tfjs's active backend) and returns the tensor interface
+ * over it. `auto` tries tensorflow, then wasm, then cpu, and fails only if all three fail.
+ */
+export const startBackend = (
+  choice: BackendChoice,
+): Effect.Effect<TensorBackend, BackendUnavailable> =>
+  choice === "auto"
+    ? activate("tensorflow").pipe(
+        Effect.catch(() => activate("wasm")),
+        Effect.catch(() => activate("cpu")),
+      )
+    : activate(choice)
+
+/** The backend named by the option, else by `CAUSALD_BACKEND`, else `auto`. */
+export const resolveChoice = (
+  option?: BackendChoice,
+): Effect.Effect<BackendChoice, UnknownBackend> => {
+  if (option !== undefined) return Effect.succeed(option)
+  const fromEnv = process.env[BACKEND_ENV]
+  return fromEnv === undefined || fromEnv === ""
+    ? Effect.succeed("auto")
+    : parseBackendChoice(BACKEND_ENV, fromEnv)
+}
+
+/** Provides the core {@link Tensors} service on a TensorFlow.js backend. */
+export const layer = (
+  option?: BackendChoice,
+): Layer.Layer<Tensors, BackendUnavailable | UnknownBackend> =>
+  Layer.effect(Tensors, Effect.flatMap(resolveChoice(option), startBackend))
+
+/** The names of the tfjs backends registered in this process (cpu and wasm always; tensorflow when installed). */
+export const registeredBackends = (): Array<string> => Object.keys(tf.engine().registryFactory)
