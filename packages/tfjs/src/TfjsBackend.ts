@@ -10,7 +10,6 @@
  * @module
  */
 import type {
-  HostArray,
   NamedArray,
   Optimizer,
   OptimizerSpec,
@@ -20,6 +19,7 @@ import type {
 } from "@causald/core"
 import { tensorsIn } from "@causald/core"
 import * as tf from "@tensorflow/tfjs-core"
+import { logSigmoid } from "./kernels/LogSigmoid.ts"
 
 /** A core parameter on tfjs: the variable and the name the model gave it. */
 class TfjsParameter implements Parameter {
@@ -44,7 +44,12 @@ const axesOf = (
 
 let parameterCount = 0
 
-const isTfjsTensor = (value: unknown): value is Tensor => value instanceof tf.Tensor
+/** Whether `axis` (default -1) is the last axis of x, where tfjs's softmax kernels work. */
+const lastAxis = (x: Tensor, axis: number | undefined): boolean =>
+  axis === undefined || axis === -1 || axis === x.shape.length - 1
+
+const isTfjsTensor = (value: unknown): value is Tensor =>
+  value instanceof tf.Tensor && !value.isDisposed
 
 /** Optimiser slots: one tensor list per parameter, kept alive outside any scope. */
 const makeOptimizer = (spec: OptimizerSpec): Optimizer => {
@@ -142,7 +147,10 @@ export const makeTfjsBackend = (name: string): TensorBackend => ({
   tensor: (values, shape, dtype) =>
     c(
       tf.tensor(
-        values instanceof Float32Array || values instanceof Int32Array ? values : [...values],
+        // tfjs keeps a reference to a typed array it is given: copy, so the caller may reuse it.
+        values instanceof Float32Array || values instanceof Int32Array
+          ? values.slice()
+          : [...values],
         [...shape],
         dtype ?? (values instanceof Int32Array ? "int32" : "float32"),
       ),
@@ -150,7 +158,15 @@ export const makeTfjsBackend = (name: string): TensorBackend => ({
   scalar: (value, dtype) => c(tf.scalar(value, dtype ?? "float32")),
   zeros: (shape, dtype) => c(tf.zeros([...shape], dtype ?? "float32")),
   ones: (shape, dtype) => c(tf.ones([...shape], dtype ?? "float32")),
-  read: (x) => (t(x).dataSync() as HostArray).slice(),
+  // A fresh copy of the declared dtype: tfjs's cpu Cast may keep the source's storage type.
+  read: (x) => {
+    const values = t(x).dataSync()
+    return x.dtype === "float32"
+      ? Float32Array.from(values)
+      : x.dtype === "int32"
+        ? Int32Array.from(values)
+        : Uint8Array.from(values)
+  },
   isTensor: isTfjsTensor,
 
   add: (a, b) => c(tf.add(t(a), t(b))),
@@ -169,7 +185,7 @@ export const makeTfjsBackend = (name: string): TensorBackend => ({
   relu: (x) => c(tf.relu(t(x))),
   tanh: (x) => c(tf.tanh(t(x))),
   softplus: (x) => c(tf.softplus(t(x))),
-  logSigmoid: (x) => c(tf.logSigmoid(t(x))),
+  logSigmoid: (x) => c(logSigmoid(t(x))),
 
   greater: (a, b) => c(tf.greater(t(a), t(b))),
   greaterEqual: (a, b) => c(tf.greaterEqual(t(a), t(b))),
@@ -177,13 +193,25 @@ export const makeTfjsBackend = (name: string): TensorBackend => ({
   lessEqual: (a, b) => c(tf.lessEqual(t(a), t(b))),
   equal: (a, b) => c(tf.equal(t(a), t(b))),
   where: (condition, a, b) => c(tf.where(t(condition), t(a), t(b))),
-  cast: (x, dtype) => c(tf.cast(t(x), dtype)),
+  // tfjs's wasm Cast to bool copies values instead of testing them against zero.
+  cast: (x, dtype) =>
+    c(
+      dtype === "bool" && x.dtype !== "bool"
+        ? tf.notEqual(t(x), tf.scalar(0, x.dtype))
+        : tf.cast(t(x), dtype),
+    ),
 
   sum: (x, axes, keepDims) => c(tf.sum(t(x), axesOf(axes), keepDims ?? false)),
   mean: (x, axes, keepDims) => c(tf.mean(t(x), axesOf(axes), keepDims ?? false)),
   max: (x, axes, keepDims) => c(tf.max(t(x), axesOf(axes), keepDims ?? false)),
-  softmax: (x, axis) => c(tf.softmax(t(x), axis ?? -1)),
-  logSoftmax: (x, axis) => c(tf.logSoftmax(t(x), axis ?? -1)),
+  softmax: (x, axis) =>
+    c(
+      lastAxis(x, axis)
+        ? tf.softmax(t(x), -1)
+        : tf.exp(tf.sub(t(x), tf.logSumExp(t(x), axis, true))),
+    ),
+  logSoftmax: (x, axis) =>
+    c(lastAxis(x, axis) ? tf.logSoftmax(t(x), -1) : tf.sub(t(x), tf.logSumExp(t(x), axis, true))),
 
   reshape: (x, shape) => c(tf.reshape(t(x), [...shape])),
   expandDims: (x, axis) => c(tf.expandDims(t(x), axis)),
@@ -219,7 +247,7 @@ export const makeTfjsBackend = (name: string): TensorBackend => ({
     // tfjs registers variables under globally unique names; the model's name lives on the wrapper.
     const variable = tf.tidy(() =>
       tf.variable(
-        tf.tensor(initial, [...shape], "float32"),
+        tf.tensor(initial.slice(), [...shape], "float32"),
         true,
         `p${parameterCount}:${paramName}`,
       ),
