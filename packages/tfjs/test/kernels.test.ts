@@ -1,0 +1,393 @@
+/**
+ * The kernel and gradient repairs of `src/kernels/` on the `cpu` and `wasm` backends: the
+ * scatter-add `UnsortedSegmentSum` against a float64 reference, the gradient of `gather` (every
+ * embedding lookup) on wasm against cpu, the broadcasting gradients of Maximum / Minimum /
+ * BatchMatMul against independent formulations, and `logSigmoid` on an intermediate tensor.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import "@tensorflow/tfjs-backend-cpu"
+import "@tensorflow/tfjs-backend-wasm"
+import * as tf from "@tensorflow/tfjs-core"
+import fc from "fast-check"
+import { gradientConfigs, kernelConfigs, registerKernels } from "../src/kernels/index.ts"
+import { logSigmoid } from "../src/kernels/LogSigmoid.ts"
+import {
+  segmentSumLayout,
+  unsortedSegmentSumCpu,
+  unsortedSegmentSumWasm,
+} from "../src/kernels/UnsortedSegmentSum.ts"
+
+const backends = ["cpu", "wasm"] as const
+type BackendName = (typeof backends)[number]
+
+// The wasm backend must load its .wasm binary from the installed package, never the network.
+const fetchCalls: Array<string> = []
+const realFetch = globalThis.fetch
+const warnings: Array<string> = []
+const realWarn = console.warn
+
+beforeAll(async () => {
+  globalThis.fetch = Object.assign(
+    (input: unknown) => {
+      fetchCalls.push(String(input))
+      return Promise.reject(new Error(`network fetch attempted: ${String(input)}`))
+    },
+    { preconnect: realFetch.preconnect },
+  ) as typeof fetch
+  console.warn = (...args: Array<unknown>) => {
+    warnings.push(args.map(String).join(" "))
+  }
+  registerKernels()
+  registerKernels()
+  // Initialise wasm now so that every later `setBackend` is instant.
+  expect(await tf.setBackend("wasm")).toBe(true)
+  await tf.ready()
+})
+
+afterAll(() => {
+  globalThis.fetch = realFetch
+  console.warn = realWarn
+})
+
+const use = async (backend: BackendName): Promise<void> => {
+  expect(await tf.setBackend(backend)).toBe(true)
+}
+
+/** A seeded generator of floats in [-1, 1) (Park-Miller), for inputs of the backend checks. */
+const uniform = (seed: number) => {
+  let state = seed
+  return (n: number): Float32Array => {
+    const out = new Float32Array(n)
+    for (let i = 0; i < n; i++) {
+      state = (state * 16807) % 2147483647
+      out[i] = (2 * state) / 2147483647 - 1
+    }
+    return out
+  }
+}
+
+const values = (t: tf.Tensor): Array<number> => Array.from(t.dataSync())
+
+/** Largest |a - b| / (1 + |b|): relative error with an absolute floor near zero. */
+const maxRelDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  expect(a.length).toBe(b.length)
+  let worst = 0
+  for (let i = 0; i < a.length; i++) {
+    worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / (1 + Math.abs(b[i]!)))
+  }
+  return worst
+}
+
+/** The definition, in float64: out[s] = sum of the rows whose id is s, other ids dropped. */
+const referenceSegmentSum = (
+  x: ArrayLike<number>,
+  ids: ArrayLike<number>,
+  numSegments: number,
+  rowSize: number,
+): Float64Array => {
+  const out = new Float64Array(numSegments * rowSize)
+  for (let i = 0; i < ids.length; i++) {
+    const s = ids[i]!
+    if (s < 0 || s >= numSegments) continue
+    for (let j = 0; j < rowSize; j++) out[s * rowSize + j]! += x[i * rowSize + j]!
+  }
+  return out
+}
+
+interface SegmentCase {
+  readonly idsShape: ReadonlyArray<number>
+  readonly inner: ReadonlyArray<number>
+  readonly numSegments: number
+  readonly dtype: "float32" | "int32"
+  readonly ids: ReadonlyArray<number>
+  readonly x: ReadonlyArray<number>
+}
+
+const size = (shape: ReadonlyArray<number>): number => shape.reduce((a, b) => a * b, 1)
+
+/** Rank-1 or rank-2 ids (possibly empty), ids from -3 to numSegments + 2 (so duplicates and
+ * out-of-range ids on both sides), an inner shape of rank 0 to 2, float32 or int32 values. */
+const segmentCase: fc.Arbitrary<SegmentCase> = fc
+  .record({
+    idsShape: fc.oneof(
+      fc.tuple(fc.integer({ min: 0, max: 40 })),
+      fc.tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 6 })),
+    ),
+    inner: fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 2 }),
+    numSegments: fc.integer({ min: 0, max: 10 }),
+    dtype: fc.constantFrom("float32" as const, "int32" as const),
+  })
+  .chain(({ idsShape, inner, numSegments, dtype }) => {
+    const rows = size(idsShape)
+    const element =
+      dtype === "int32"
+        ? fc.integer({ min: -1000, max: 1000 })
+        : fc.float({ min: -10, max: 10, noNaN: true, noDefaultInfinity: true })
+    return fc.record({
+      idsShape: fc.constant(idsShape),
+      inner: fc.constant(inner),
+      numSegments: fc.constant(numSegments),
+      dtype: fc.constant(dtype),
+      ids: fc.array(fc.integer({ min: -3, max: numSegments + 2 }), {
+        minLength: rows,
+        maxLength: rows,
+      }),
+      x: fc.array(element, { minLength: rows * size(inner), maxLength: rows * size(inner) }),
+    })
+  })
+
+const runSegmentSum = (
+  c: SegmentCase,
+): { shape: Array<number>; dtype: string; out: Array<number> } =>
+  tf.tidy(() => {
+    const x = tf.tensor(c.x as Array<number>, [...c.idsShape, ...c.inner], c.dtype)
+    const ids = tf.tensor(c.ids as Array<number>, [...c.idsShape], "int32")
+    const y = tf.unsortedSegmentSum(x, ids as tf.Tensor1D, c.numSegments)
+    return { shape: y.shape, dtype: y.dtype, out: values(y) }
+  })
+
+describe("registerKernels", () => {
+  test("installs the scatter-add kernel on both backends and the repaired gradients", () => {
+    expect(tf.getKernel("UnsortedSegmentSum", "cpu")?.kernelFunc).toBe(unsortedSegmentSumCpu)
+    expect(tf.getKernel("UnsortedSegmentSum", "wasm")?.kernelFunc).toBe(unsortedSegmentSumWasm)
+    for (const config of gradientConfigs) expect(tf.getGradient(config.kernelName)).toBe(config)
+    expect(kernelConfigs.length).toBeGreaterThan(0)
+  })
+
+  test("is idempotent and replaces the stock cpu kernel without a warning", () => {
+    registerKernels()
+    expect(warnings.filter((w) => /already registered|Overriding/.test(w))).toEqual([])
+  })
+
+  test("the wasm backend initialised without any network fetch", () => {
+    expect(fetchCalls).toEqual([])
+  })
+})
+
+describe("segmentSumLayout", () => {
+  test("rejects ids whose shape is not a prefix of x's, naming both shapes", () => {
+    expect(() => segmentSumLayout([4, 3], [3], 2)).toThrow(
+      "segmentIds.shape [3] must be a prefix of x.shape [4,3]",
+    )
+    expect(() => segmentSumLayout([4], [4, 1], 2)).toThrow("must be a prefix")
+  })
+
+  test("rejects a negative or fractional numSegments", () => {
+    expect(() => segmentSumLayout([4], [4], -1)).toThrow("non-negative integer, got -1")
+    expect(() => segmentSumLayout([4], [4], 1.5)).toThrow("non-negative integer, got 1.5")
+  })
+})
+
+for (const backend of backends) {
+  describe(`UnsortedSegmentSum on ${backend}`, () => {
+    beforeAll(() => use(backend))
+
+    test("equals a float64 scatter-add on random inputs (dups, out-of-range, empty)", () => {
+      fc.assert(
+        fc.property(segmentCase, (c) => {
+          const rowSize = size(c.inner)
+          const got = runSegmentSum(c)
+          expect(got.shape).toEqual([c.numSegments, ...c.inner])
+          expect(got.dtype).toBe(c.dtype)
+          const want = referenceSegmentSum(c.x, c.ids, c.numSegments, rowSize)
+          if (c.dtype === "int32") expect(got.out).toEqual(Array.from(want))
+          else expect(maxRelDiff(got.out, want)).toBeLessThan(1e-5)
+        }),
+        { seed: 20240607, numRuns: 100 },
+      )
+    })
+
+    test("sums duplicate ids and drops negative ids and ids >= numSegments", () => {
+      const got = runSegmentSum({
+        idsShape: [6],
+        inner: [2],
+        numSegments: 3,
+        dtype: "float32",
+        ids: [2, -1, 0, 2, 3, 7],
+        x: [1, 2, 10, 20, 100, 200, 1000, 2000, 5, 5, 9, 9],
+      })
+      expect(got.out).toEqual([100, 200, 0, 0, 1001, 2002])
+    })
+
+    test("empty ids or zero segments give zeros of the right shape", () => {
+      const none = runSegmentSum({
+        idsShape: [0],
+        inner: [3],
+        numSegments: 2,
+        dtype: "float32",
+        ids: [],
+        x: [],
+      })
+      expect(none.shape).toEqual([2, 3])
+      expect(none.out).toEqual([0, 0, 0, 0, 0, 0])
+      const noSegments = runSegmentSum({
+        idsShape: [2],
+        inner: [],
+        numSegments: 0,
+        dtype: "int32",
+        ids: [0, 1],
+        x: [4, 5],
+      })
+      expect(noSegments.shape).toEqual([0])
+    })
+
+    test("its gradient gathers dy for in-range ids and gives 0 for dropped ones", () => {
+      const dx = tf.tidy(() => {
+        const ids = tf.tensor1d([1, -2, 0, 5, 1], "int32")
+        const dy = tf.tensor2d([
+          [1, 2],
+          [3, 4],
+          [5, 6],
+        ])
+        const f = (x: tf.Tensor) => tf.sum(tf.mul(tf.unsortedSegmentSum(x, ids, 3), dy))
+        return values(tf.grad(f)(tf.zeros([5, 2])))
+      })
+      expect(dx).toEqual([3, 4, 0, 0, 1, 2, 0, 0, 3, 4])
+    })
+
+    test("leaves no tensor behind", () => {
+      const before = tf.memory().numTensors
+      tf.tidy(() => {
+        const x = tf.ones([5, 2])
+        tf.grad((t: tf.Tensor) =>
+          tf.sum(tf.unsortedSegmentSum(t, tf.tensor1d([0, 1, 1, 4, 9], "int32"), 5)),
+        )(x)
+      })
+      expect(tf.memory().numTensors).toBe(before)
+    })
+  })
+}
+
+/** Evaluates `run` on cpu and on wasm (same inputs) and returns both results. */
+const onBoth = async <A>(run: () => A): Promise<Record<BackendName, A>> => {
+  await use("cpu")
+  const cpu = run()
+  await use("wasm")
+  const wasm = run()
+  return { cpu, wasm }
+}
+
+describe("gradients on wasm equal the cpu ones", () => {
+  test("gather (embedding lookup): random table and ids, to 1e-5", async () => {
+    const cases = fc.sample(
+      fc.record({
+        rows: fc.integer({ min: 1, max: 60 }),
+        dim: fc.integer({ min: 1, max: 9 }),
+        lookups: fc.integer({ min: 0, max: 300 }),
+        seed: fc.integer({ min: 1, max: 2 ** 30 }),
+      }),
+      { seed: 7, numRuns: 15 },
+    )
+    for (const c of cases) {
+      const rand = uniform(c.seed)
+      const table = rand(c.rows * c.dim)
+      const ids = Int32Array.from(rand(c.lookups), (u) => Math.floor(((u + 1) / 2) * c.rows))
+      const weight = rand(c.lookups * c.dim)
+      const grads = await onBoth(() =>
+        tf.tidy(() => {
+          const w = tf.tensor2d(weight, [c.lookups, c.dim])
+          const loss = (t: tf.Tensor) =>
+            tf.sum(tf.mul(tf.gather(t, tf.tensor1d(ids, "int32"), 0), w))
+          return values(tf.grad(loss)(tf.tensor2d(table, [c.rows, c.dim])))
+        }),
+      )
+      const reference = referenceSegmentSum(weight, ids, c.rows, c.dim)
+      expect(maxRelDiff(grads.wasm, grads.cpu)).toBeLessThan(1e-5)
+      expect(maxRelDiff(grads.cpu, reference)).toBeLessThan(1e-5)
+    }
+  })
+
+  test("gather with rank-2 ids (a behaviour sequence)", async () => {
+    const rand = uniform(99)
+    const table = rand(20 * 4)
+    const ids = Int32Array.from(rand(8 * 5), (u) => Math.floor(((u + 1) / 2) * 20))
+    const weight = rand(8 * 5 * 4)
+    const grads = await onBoth(() =>
+      tf.tidy(() => {
+        const w = tf.tensor3d(weight, [8, 5, 4])
+        const loss = (t: tf.Tensor) =>
+          tf.sum(tf.mul(tf.gather(t, tf.tensor2d(ids, [8, 5], "int32"), 0), w))
+        return values(tf.grad(loss)(tf.tensor2d(table, [20, 4])))
+      }),
+    )
+    expect(maxRelDiff(grads.wasm, grads.cpu)).toBeLessThan(1e-5)
+    expect(maxRelDiff(grads.cpu, referenceSegmentSum(weight, ids, 20, 4))).toBeLessThan(1e-5)
+  })
+
+  test("maximum / minimum with a broadcast operand: summed over the broadcast axes", async () => {
+    const rand = uniform(5)
+    const a = rand(4 * 3)
+    const b = rand(3)
+    const w = rand(4 * 3)
+    for (const [op, takesA] of [
+      [tf.maximum, (x: number, y: number) => x >= y],
+      [tf.minimum, (x: number, y: number) => x <= y],
+    ] as const) {
+      const grads = await onBoth(() =>
+        tf.tidy(() => {
+          const loss = (x: tf.Tensor, y: tf.Tensor) =>
+            tf.sum(tf.mul(op(tf.mul(x, 1), y), tf.tensor2d(w, [4, 3])))
+          return tf
+            .grads(loss)([tf.tensor2d(a, [4, 3]), tf.tensor1d(b)])
+            .map(values)
+        }),
+      )
+      const da = a.map((x, i) => (takesA(x, b[i % 3]!) ? w[i]! : 0))
+      const db = [0, 1, 2].map((j) =>
+        [0, 1, 2, 3].reduce((s, r) => s + (takesA(a[r * 3 + j]!, b[j]!) ? 0 : w[r * 3 + j]!), 0),
+      )
+      for (const got of [grads.cpu, grads.wasm]) {
+        expect(maxRelDiff(got[0]!, da)).toBeLessThan(1e-6)
+        expect(maxRelDiff(got[1]!, db)).toBeLessThan(1e-5)
+      }
+    }
+  })
+
+  test("matMul [b, t, d] x [d, h] and [1, d, h]: equals the explicitly broadcast product", async () => {
+    const rand = uniform(11)
+    const a = rand(3 * 4 * 5)
+    const b = rand(5 * 2)
+    const w = rand(3 * 4 * 2)
+    for (const bShape of [
+      [5, 2],
+      [1, 5, 2],
+    ]) {
+      const grads = await onBoth(() =>
+        tf.tidy(() => {
+          const weights = tf.tensor3d(w, [3, 4, 2])
+          const direct = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y), weights))
+          // broadcastTo's own gradient sums over the tiled axis: an independent formulation.
+          const tiled = (x: tf.Tensor, y: tf.Tensor) =>
+            tf.sum(tf.mul(tf.matMul(x, tf.broadcastTo(y, [3, 5, 2])), weights))
+          const inputs = [tf.tensor3d(a, [3, 4, 5]), tf.tensor(b, bShape)]
+          return [tf.grads(direct)(inputs).map(values), tf.grads(tiled)(inputs).map(values)]
+        }),
+      )
+      for (const [got, want] of [grads.cpu, grads.wasm]) {
+        expect(maxRelDiff(got![0]!, want![0]!)).toBeLessThan(1e-5)
+        expect(maxRelDiff(got![1]!, want![1]!)).toBeLessThan(1e-5)
+      }
+      expect(maxRelDiff(grads.wasm[0]![1]!, grads.cpu[0]![1]!)).toBeLessThan(1e-5)
+    }
+  })
+
+  test("logSigmoid of an intermediate tensor: ln sigmoid(x) and gradient sigmoid(-x)", async () => {
+    const x = [-200, -30, -2, -0.5, 0, 0.5, 2, 30, 200]
+    const got = await onBoth(() =>
+      tf.tidy(() => {
+        const input = tf.tensor1d(x)
+        const value = values(logSigmoid(tf.mul(input, 1)))
+        const grad = values(tf.grad((t: tf.Tensor) => tf.sum(logSigmoid(tf.mul(t, 1))))(input))
+        return { value, grad }
+      }),
+    )
+    const wantValue = x.map((v) =>
+      v < 0 ? v - Math.log1p(Math.exp(v)) : -Math.log1p(Math.exp(-v)),
+    )
+    const wantGrad = x.map((v) => 1 / (1 + Math.exp(v)))
+    for (const r of [got.cpu, got.wasm]) {
+      expect(maxRelDiff(r.value, wantValue)).toBeLessThan(1e-5)
+      expect(maxRelDiff(r.grad, wantGrad)).toBeLessThan(1e-6)
+    }
+  })
+})
