@@ -1,0 +1,189 @@
+/**
+ * The CausalD student's objective (section 3.4, Algorithm 1):
+ *   L_CausalD = L_Rec + λ_BDA L_BDA + λ_FDA L_FDA                                    (22)
+ * with frozen teachers whose encoders give the mediator samples m̃_{k,i} (eq. 9), feature
+ * guidance by back-door adjustment m̃°_i (eq. 19-20) or the teachers' mean (eq. 17-18), and the
+ * front-door causal label õ_i (eq. 10-14) distilled into the student with the routing of eq. 16.
+ *
+ * Only the student is the result: the estimator's W1, W2 and ψ_FDA are trained alongside and
+ * discarded, so inference costs exactly the base model's (section 3.5.2).
+ *
+ * @module
+ */
+import {
+  CausalLabel,
+  FeatureGuidance,
+  Losses,
+  type Parameter,
+  Random,
+  type Tensor,
+  type TensorBackend,
+} from "@causald/core"
+import type { Recommender } from "@causald/models"
+import {
+  type BatchContext,
+  type Objective,
+  type RecommendationLoss,
+  recommendationLoss,
+} from "./Objective.ts"
+
+/** How the inner average over in-batch partners x_j of eq. (14) is computed. */
+export type PartnerSampling =
+  | { readonly _tag: "Exact" }
+  | { readonly _tag: "MonteCarlo"; readonly partners: number }
+
+export interface CausalDConfig {
+  /** λ_BDA of eq. (22); paper default 1. */
+  readonly lambdaBda: number
+  /** λ_FDA of eq. (22); paper default 1. 0 gives the "w/o FDA" ablation. */
+  readonly lambdaFda: number
+  /**
+   * Causal feature distillation with back-door adjustment (eq. 19-20) when the prior P(z_k) of
+   * the teachers' groups is given; vanilla (eq. 17-18) when it is `null`.
+   */
+  readonly teacherPrior: Float32Array | null
+  readonly partners: PartnerSampling
+  readonly distance: FeatureGuidance.Distance
+  /** Temperature of L_kd. */
+  readonly temperature: number
+  readonly recommendationLoss: RecommendationLoss
+  /** Hidden layers of ψ_FDA. */
+  readonly estimatorHidden: ReadonlyArray<number>
+  readonly l2: number
+}
+
+export const defaultCausalDConfig: Omit<CausalDConfig, "teacherPrior"> = {
+  lambdaBda: 1,
+  lambdaFda: 1,
+  partners: { _tag: "MonteCarlo", partners: 16 },
+  distance: "euclidean",
+  temperature: 1,
+  recommendationLoss: "bce",
+  estimatorHidden: [16],
+  l2: 0,
+}
+
+/** The constants of a batch, computed before the gradient tape: teachers are frozen. */
+export interface TeacherOutputs {
+  /** m̃_{k,i}: [K, B, d] */
+  readonly mediators: Tensor
+  /** m̃°_i (eq. 19) or the teachers' mean (eq. 18): [B, d]; also the partners' m̃_j (eq. 13). */
+  readonly guidance: Tensor
+  /** int32 [B, S]: each row's in-batch partners j. */
+  readonly partners: Tensor
+}
+
+export interface CausalDObjective extends Objective<TeacherOutputs> {
+  readonly estimator: CausalLabel.CausalLabelEstimator
+  /** Frees the estimator and the prior (the student and teachers belong to the caller). */
+  readonly dispose: () => void
+}
+
+/** The exact estimator's [K, B, B, h] tensor is refused above this many elements. */
+export const EXACT_LIMIT = 64_000_000
+
+/**
+ * The student's objective. `teachers` are trained models with the student's architecture; their
+ * parameters are never updated here.
+ */
+export const causalD = (
+  backend: TensorBackend,
+  student: Recommender,
+  teachers: ReadonlyArray<Recommender>,
+  config: CausalDConfig,
+  seed: number,
+): CausalDObjective => {
+  if (teachers.length === 0) throw new Error("CausalD needs at least one teacher")
+  if (config.teacherPrior !== null && config.teacherPrior.length !== teachers.length)
+    throw new Error(
+      `the teacher prior has ${config.teacherPrior.length} entries for ${teachers.length} teachers`,
+    )
+  const estimator = CausalLabel.make(
+    backend,
+    {
+      mediatorSize: student.mediatorSize,
+      itemSize: student.itemSize,
+      hidden: config.estimatorHidden,
+    },
+    Random.derive(seed, 7_919),
+  )
+  const useLabel = config.lambdaFda !== 0
+  const parameters: ReadonlyArray<Parameter> = useLabel
+    ? [...student.parameters, ...estimator.parameters]
+    : student.parameters
+  const prior =
+    config.teacherPrior === null
+      ? null
+      : backend.keep(backend.tensor(config.teacherPrior, [teachers.length]))
+
+  const prepare = (context: BatchContext): TeacherOutputs => {
+    const mediators = backend.concat(
+      teachers.map((t) => backend.expandDims(t.encode(context.inputs), 0)),
+      0,
+    )
+    const guidance =
+      prior === null
+        ? FeatureGuidance.vanillaGuidance(backend, mediators)
+        : FeatureGuidance.backdoorGuidance(backend, mediators, prior)
+    const rows = context.batch.size
+    let partnerIds: Int32Array
+    let width: number
+    if (config.partners._tag === "Exact") {
+      const elements = teachers.length * rows * rows * (config.estimatorHidden[0] ?? 1)
+      if (elements > EXACT_LIMIT)
+        throw new Error(
+          `the exact causal label needs a [${teachers.length}, ${rows}, ${rows}, ${config.estimatorHidden[0]}] tensor; use Monte-Carlo partners for batches this large`,
+        )
+      partnerIds = CausalLabel.allPartners(rows)
+      width = rows
+    } else {
+      width = config.partners.partners
+      partnerIds = CausalLabel.sampledPartners(context.rng, rows, width)
+    }
+    return { mediators, guidance, partners: backend.tensor(partnerIds, [rows, width]) }
+  }
+
+  const loss = (context: BatchContext, teacher: TeacherOutputs): Tensor => {
+    const mediator = student.encode(context.inputs)
+    const logits = student.predict(mediator, context.inputs)
+    const rec = recommendationLoss(backend, config.recommendationLoss, logits, context)
+    const bda = FeatureGuidance.featureDistillationLoss(
+      backend,
+      mediator,
+      teacher.guidance,
+      config.distance,
+    )
+    const fda = useLabel
+      ? Losses.frontDoor(
+          backend,
+          CausalLabel.estimate(
+            backend,
+            estimator,
+            {
+              teacherMediators: teacher.mediators,
+              studentMediator: mediator,
+              partnerMediators: teacher.guidance,
+              items: student.embedItems(context.inputs.item),
+            },
+            teacher.partners,
+          ),
+          logits,
+          context.labels,
+          config.temperature,
+        ).total
+      : backend.scalar(0)
+    const total = Losses.causalD(
+      backend,
+      { recommendation: rec, backdoor: bda, frontDoor: fda },
+      { backdoor: config.lambdaBda, frontDoor: config.lambdaFda },
+    )
+    return config.l2 ? backend.add(total, Losses.l2(backend, student.parameters, config.l2)) : total
+  }
+
+  const dispose = () => {
+    backend.dispose(estimator.parameters)
+    if (prior !== null) backend.dispose(prior)
+  }
+
+  return { model: student, parameters, prepare, loss, estimator, dispose }
+}

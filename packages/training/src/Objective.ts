@@ -1,0 +1,74 @@
+/**
+ * What a training run minimises: the loss of one batch and the parameters it trains. The
+ * recommendation objective L_Rec trains a base model (and each teacher, and each group-wise
+ * model); the CausalD objective (see `CausalDObjective.ts`) trains the student.
+ *
+ * @module
+ */
+import { Losses, type Parameter, type Random, type Tensor, type TensorBackend } from "@causald/core"
+import type { Batches } from "@causald/data"
+import type { Recommender, RecommenderInputs } from "@causald/models"
+
+/** The batch a loss sees: its inputs as tensors and the data batch they came from. */
+export interface BatchContext {
+  readonly inputs: RecommenderInputs
+  readonly batch: Batches.TrainingBatch
+  /** float32 [B]: 1 for positives, 0 for sampled negatives. */
+  readonly labels: Tensor
+  /** Seeded per (run seed, epoch): draws made while computing the loss (e.g. partners). */
+  readonly rng: Random.RandomGenerator
+}
+
+/**
+ * A loss over a set of parameters. `prepare` runs before the gradient tape starts, for
+ * constants of the batch (frozen teachers' outputs), so their computation is not recorded.
+ */
+export interface Objective<Prepared = undefined> {
+  /** The model that is validated, selected and saved as the result. */
+  readonly model: Recommender
+  /** Every parameter the loss trains: the model's and any auxiliary ones. */
+  readonly parameters: ReadonlyArray<Parameter>
+  readonly prepare: (context: BatchContext) => Prepared
+  readonly loss: (context: BatchContext, prepared: Prepared) => Tensor
+}
+
+/** The recommendation losses L_Rec of section 3.4. */
+export type RecommendationLoss = "bce" | "bpr" | "sampled-softmax"
+
+/**
+ * L_Rec of a batch from the model's logits. BCE uses every row; BPR pairs each negative row
+ * with its positive; sampled softmax ranks each positive among its group's negatives.
+ */
+export const recommendationLoss = (
+  backend: TensorBackend,
+  kind: RecommendationLoss,
+  logits: Tensor,
+  context: BatchContext,
+): Tensor => {
+  if (kind === "bce") return Losses.binaryCrossEntropy(backend, logits, context.labels)
+  const { batch } = context
+  const negatives = batch.groupSize - 1
+  if (negatives < 1)
+    throw new Error(`the ${kind} loss needs at least one sampled negative per positive`)
+  const grouped = backend.reshape(logits, [batch.positives, batch.groupSize])
+  const positive = backend.reshape(backend.slice(grouped, [0, 0], [-1, 1]), [batch.positives])
+  const negative = backend.slice(grouped, [0, 1], [-1, -1]) // [P, n]
+  if (kind === "sampled-softmax") return Losses.sampledSoftmax(backend, positive, negative)
+  return Losses.bpr(backend, backend.expandDims(positive, -1), negative)
+}
+
+/** L_Rec (+ λ ||Θ||²) for a base recommender. */
+export const recommendation = (
+  backend: TensorBackend,
+  model: Recommender,
+  options: { readonly loss?: RecommendationLoss; readonly l2?: number } = {},
+): Objective<undefined> => ({
+  model,
+  parameters: model.parameters,
+  prepare: () => undefined,
+  loss: (context) => {
+    const logits = model.predict(model.encode(context.inputs), context.inputs)
+    const rec = recommendationLoss(backend, options.loss ?? "bce", logits, context)
+    return options.l2 ? backend.add(rec, Losses.l2(backend, model.parameters, options.l2)) : rec
+  },
+})

@@ -1,0 +1,321 @@
+/**
+ * One training run as an Effect program: epochs of seeded batches, validation AUC after each
+ * epoch, early stopping, a checkpoint after every epoch, and resume.
+ *
+ * Determinism: the batches of epoch e (order and negatives) and every draw the loss makes come
+ * from generators seeded by (seed, e); parameters start from the seed; so a run killed at any
+ * moment and resumed from its last checkpoint (parameters, optimiser slots, bookkeeping) ends
+ * with exactly the result of an uninterrupted run on the same backend.
+ *
+ * Files in the run's directory:
+ * - `last.ckpt`: every trained parameter, the optimiser's slots and the bookkeeping, after the
+ *   last finished epoch (atomic, checksummed); `finished: true` once the run has ended.
+ * - `best.ckpt`: the model's own parameters at the best validation epoch: the run's result. For
+ *   CausalD these are exactly the base model's parameters (no estimator, no teacher).
+ *
+ * A NaN or infinite loss stops the run with {@link NonFiniteLoss}; the last good checkpoint stays.
+ *
+ * @module
+ */
+
+import type { OptimizerSpec } from "@causald/core"
+import { Checkpoint, Random, Tensors } from "@causald/core"
+import { Batches, type PreparedDataset } from "@causald/data"
+import { Inputs } from "@causald/models"
+import { Clock, Effect, FileSystem, Schema } from "effect"
+import { validationAuc } from "./Evaluate.ts"
+import type { BatchContext, Objective } from "./Objective.ts"
+import { Progress } from "./Progress.ts"
+
+/** Settings of a run. Defaults: the paper's (section 5.1) where it gives them. */
+export interface TrainingConfig {
+  /** Upper bound on epochs. */
+  readonly maxEpochs: number
+  /** Epochs always trained before early stopping may stop the run (see the data README's plateau). */
+  readonly minEpochs: number
+  /** Stop after this many epochs without a better validation AUC. */
+  readonly patience: number
+  /** Rows per batch (paper: 4096). */
+  readonly batchSize: number
+  /** Sampled negatives per positive. */
+  readonly negatives: number
+  /** Paper: Adagrad, learning rate 0.01. */
+  readonly optimizer: OptimizerSpec
+  readonly seed: number
+}
+
+export const defaultTrainingConfig: TrainingConfig = {
+  maxEpochs: 20,
+  minEpochs: 3,
+  patience: 3,
+  batchSize: 4096,
+  negatives: 1,
+  optimizer: { _tag: "Adagrad", learningRate: 0.01 },
+  seed: 0,
+}
+
+/** One finished epoch. */
+export interface EpochRecord {
+  readonly epoch: number
+  readonly loss: number
+  readonly validationAuc: number
+  readonly seconds: number
+  /** Live tensors after the epoch: constant from epoch to epoch unless something leaks. */
+  readonly liveTensors: number
+}
+
+/** What a run ends with. The model's parameters hold the best epoch's values. */
+export interface TrainingResult {
+  readonly epochs: number
+  readonly bestEpoch: number
+  readonly bestValidationAuc: number
+  readonly history: ReadonlyArray<EpochRecord>
+  /** Why it stopped: "patience", "max-epochs". */
+  readonly stoppedBy: string
+  /** Whether any epoch came from a checkpoint rather than being trained in this call. */
+  readonly resumed: boolean
+}
+
+/** The loss became NaN or infinite. */
+export class NonFiniteLoss extends Schema.TaggedError<NonFiniteLoss>()("NonFiniteLoss", {
+  run: Schema.String,
+  epoch: Schema.Number,
+  step: Schema.Number,
+  value: Schema.Number,
+}) {
+  override get message(): string {
+    return `${this.run}: the loss is ${this.value} at epoch ${this.epoch}, step ${this.step}; stopped, the checkpoint of the last finished epoch is kept`
+  }
+}
+
+/** Options of a training batch stream were rejected (batch size, negatives, users). */
+export class InvalidTrainingOption extends Schema.TaggedError<InvalidTrainingOption>()(
+  "InvalidTrainingOption",
+  {
+    run: Schema.String,
+    reason: Schema.String,
+  },
+) {
+  override get message(): string {
+    return `${this.run}: ${this.reason}`
+  }
+}
+
+export type TrainingError = NonFiniteLoss | InvalidTrainingOption | Checkpoint.CheckpointError
+
+/** The run's bookkeeping stored in `last.ckpt`. */
+interface RunState {
+  readonly epoch: number
+  readonly bestEpoch: number
+  readonly bestValidationAuc: number
+  readonly history: ReadonlyArray<EpochRecord>
+  readonly finished: boolean
+  readonly stoppedBy: string
+}
+
+const RunStateSchema = Schema.Struct({
+  epoch: Schema.Number,
+  bestEpoch: Schema.Number,
+  bestValidationAuc: Schema.Number,
+  history: Schema.Array(
+    Schema.Struct({
+      epoch: Schema.Number,
+      loss: Schema.Number,
+      validationAuc: Schema.Number,
+      seconds: Schema.Number,
+      liveTensors: Schema.Number,
+    }),
+  ),
+  finished: Schema.Boolean,
+  stoppedBy: Schema.String,
+})
+
+/** What to train, on which users, where to keep its files. */
+export interface TrainingRun<Prepared> {
+  /** A label for progress and errors, e.g. "teacher 2/4" or "causald seed 1". */
+  readonly name: string
+  /** Folder of the run's checkpoints (created). */
+  readonly directory: string
+  readonly data: PreparedDataset
+  readonly objective: Objective<Prepared>
+  readonly config: TrainingConfig
+  /** Train on these users only (teachers, group-wise models); default all. */
+  readonly users?: Int32Array
+  /** Select on these users' validation AUC; default the training users. */
+  readonly validationUsers?: Int32Array
+}
+
+/** Runs (or resumes, or just reloads a finished) training run. */
+export const train = <Prepared>(
+  run: TrainingRun<Prepared>,
+): Effect.Effect<TrainingResult, TrainingError, Tensors | FileSystem.FileSystem | Progress> =>
+  Effect.gen(function* () {
+    const backend = yield* Tensors
+    const fs = yield* FileSystem.FileSystem
+    const progress = yield* Progress
+    const { data, objective, config } = run
+    const lastPath = `${run.directory}/last.ckpt`
+    const bestPath = `${run.directory}/best.ckpt`
+    const validationUsers = run.validationUsers ?? run.users
+    const batchOptions = (epoch: number): Batches.TrainingBatchOptions => ({
+      batchSize: config.batchSize,
+      negatives: config.negatives,
+      epochSeed: epochSeed(config.seed, epoch),
+      reuseBuffers: false,
+      ...(run.users === undefined ? {} : { users: run.users }),
+    })
+    const steps = yield* Effect.try({
+      try: () => Batches.trainingBatchCount(data, batchOptions(0)),
+      catch: (error) =>
+        new InvalidTrainingOption({
+          run: run.name,
+          reason: String((error as Error).message ?? error),
+        }),
+    })
+    if (steps === 0)
+      return yield* new InvalidTrainingOption({
+        run: run.name,
+        reason: "no training positives for the selected users",
+      })
+
+    yield* fs.makeDirectory(run.directory, { recursive: true }).pipe(
+      Effect.mapError(
+        (e) =>
+          new Checkpoint.CheckpointError({
+            path: run.directory,
+            reason: `cannot create: ${e.message}`,
+          }),
+      ),
+    )
+    const optimizer = yield* Effect.acquireRelease(
+      Effect.sync(() => backend.optimizer(config.optimizer)),
+      (o) => Effect.sync(() => o.dispose()),
+    )
+
+    let state: RunState = {
+      epoch: 0,
+      bestEpoch: 0,
+      bestValidationAuc: Number.NEGATIVE_INFINITY,
+      history: [],
+      finished: false,
+      stoppedBy: "",
+    }
+    const resumed = yield* fs.exists(lastPath).pipe(Effect.orElseSucceed(() => false))
+    if (resumed) {
+      const meta = yield* Checkpoint.loadParameters(lastPath, objective.parameters, { optimizer })
+      state = yield* Schema.decodeUnknownEffect(RunStateSchema)(meta).pipe(
+        Effect.mapError(
+          (e) =>
+            new Checkpoint.CheckpointError({ path: lastPath, reason: `bookkeeping: ${e.message}` }),
+        ),
+      )
+      yield* progress.note(
+        run.name,
+        `resumed after epoch ${state.epoch}${state.finished ? " (finished)" : ""}`,
+      )
+    }
+
+    while (!state.finished) {
+      const epoch = state.epoch + 1
+      const started = yield* Clock.currentTimeMillis
+      const rng = Random.derive(config.seed, 1_000_003 + epoch)
+      let lossSum = 0
+      let step = 0
+      for (const batch of Batches.trainingBatches(data, batchOptions(epoch))) {
+        const loss = trainStep(backend, objective, optimizer, batch, rng)
+        step += 1
+        if (!Number.isFinite(loss))
+          return yield* new NonFiniteLoss({ run: run.name, epoch, step, value: loss })
+        lossSum += loss
+        yield* progress.update({
+          stage: `${run.name} epoch ${epoch}`,
+          done: step,
+          total: steps,
+          metrics: { loss: lossSum / step },
+        })
+      }
+      const auc = validationAuc(backend, objective.model, data, validationUsers)
+      const finishedAt = yield* Clock.currentTimeMillis
+      const record: EpochRecord = {
+        epoch,
+        loss: lossSum / step,
+        validationAuc: auc,
+        seconds: (finishedAt - started) / 1000,
+        liveTensors: backend.liveTensors(),
+      }
+      const improved = auc > state.bestValidationAuc
+      const bestEpoch = improved ? epoch : state.bestEpoch
+      const stoppedBy =
+        epoch >= config.maxEpochs
+          ? "max-epochs"
+          : epoch >= config.minEpochs && epoch - bestEpoch >= config.patience
+            ? "patience"
+            : ""
+      state = {
+        epoch,
+        bestEpoch,
+        bestValidationAuc: improved ? auc : state.bestValidationAuc,
+        history: [...state.history, record],
+        finished: stoppedBy !== "",
+        stoppedBy,
+      }
+      // best.ckpt first: a kill between the two writes replays this epoch, which rewrites both.
+      if (improved)
+        yield* Checkpoint.saveParameters(bestPath, objective.model.parameters, {
+          meta: { epoch, validationAuc: auc },
+        })
+      yield* Checkpoint.saveParameters(lastPath, objective.parameters, { optimizer, meta: state })
+      yield* progress.note(
+        `${run.name} epoch ${epoch}`,
+        improved ? "new best" : `no gain for ${epoch - bestEpoch}`,
+        {
+          loss: record.loss,
+          validationAuc: auc,
+        },
+      )
+    }
+
+    // The result is the best epoch's model.
+    yield* Checkpoint.loadParameters(bestPath, objective.model.parameters)
+    return {
+      epochs: state.epoch,
+      bestEpoch: state.bestEpoch,
+      bestValidationAuc: state.bestValidationAuc,
+      history: state.history,
+      stoppedBy: state.stoppedBy,
+      resumed,
+    }
+  }).pipe(Effect.scoped)
+
+/** The seed of epoch e's batches: a function of the run's seed and e only. */
+export const epochSeed = (seed: number, epoch: number): number =>
+  (Math.imul(seed + 1, 0x27d4eb2d) ^ epoch) | 0
+
+/**
+ * One optimisation step: inputs to tensors, the objective's constants outside the tape, the loss
+ * and its gradients for exactly the objective's parameters, the update. Every tensor of the step
+ * is freed before it returns. Returns the loss value.
+ */
+export const trainStep = <Prepared>(
+  backend: import("@causald/core").TensorBackend,
+  objective: Objective<Prepared>,
+  optimizer: import("@causald/core").Optimizer,
+  batch: Batches.TrainingBatch,
+  rng: Random.RandomGenerator,
+): number =>
+  backend.tidy(() => {
+    const context: BatchContext = {
+      inputs: Inputs.toInputs(backend, batch),
+      batch,
+      labels: backend.tensor(batch.label, [batch.size]),
+      rng,
+    }
+    const prepared = objective.prepare(context)
+    const { value, grads } = backend.valueAndGrads(
+      () => objective.loss(context, prepared),
+      objective.parameters,
+    )
+    const loss = backend.read(value)[0]!
+    if (Number.isFinite(loss)) optimizer.apply(objective.parameters, grads)
+    return loss
+  })

@@ -1,0 +1,11 @@
+/**
+ * `@causald/training`: training programs over the core tensor interface.
+ *
+ * @module
+ */
+export * as CausalDObjective from "./CausalDObjective.ts"
+export * as Evaluate from "./Evaluate.ts"
+export * as Objective from "./Objective.ts"
+export * as PerGroup from "./PerGroup.ts"
+export * as Progress from "./Progress.ts"
+export * as Train from "./Train.ts"

@@ -1,0 +1,228 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Checkpoint, type TensorBackend, Tensors } from "@causald/core"
+import { Batches } from "@causald/data"
+import { startBackend } from "@causald/tfjs"
+import { NodeFileSystem } from "@effect/platform-node"
+import { Effect, Exit, Layer } from "effect"
+import { causalD, defaultCausalDConfig } from "../src/CausalDObjective.ts"
+import { recommendation } from "../src/Objective.ts"
+import { layerSilent, Progress } from "../src/Progress.ts"
+import {
+  defaultTrainingConfig,
+  type TrainingConfig,
+  type TrainingResult,
+  train,
+} from "../src/Train.ts"
+import { meanPool, smallData } from "./fixtures.ts"
+
+const dir = mkdtempSync(join(tmpdir(), "causald-train-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+let backend: TensorBackend
+beforeAll(async () => {
+  // The issue asks resume-after-kill to be exact on the cpu backend.
+  backend = await Effect.runPromise(startBackend("cpu"))
+})
+
+const data = smallData()
+const config: TrainingConfig = {
+  ...defaultTrainingConfig,
+  maxEpochs: 4,
+  minEpochs: 4,
+  patience: 10,
+  batchSize: 256,
+  optimizer: { _tag: "Adagrad", learningRate: 0.5 },
+  seed: 5,
+}
+
+const layers = (progress: Layer.Layer<Progress> = layerSilent) =>
+  Layer.mergeAll(NodeFileSystem.layer, Layer.succeed(Tensors, backend), progress)
+
+const runBase = (
+  name: string,
+  progress?: Layer.Layer<Progress>,
+  overrides: Partial<TrainingConfig> = {},
+) => {
+  const model = meanPool(backend, data.numItems, 8, 1)
+  const effect = train({
+    name,
+    directory: join(dir, name),
+    data,
+    objective: recommendation(backend, model),
+    config: { ...config, ...overrides },
+  })
+  return { model, exit: Effect.runPromiseExit(effect.pipe(Effect.provide(layers(progress)))) }
+}
+
+const values = (model: { parameters: ReadonlyArray<import("@causald/core").Parameter> }) =>
+  backend.snapshot(model.parameters).map((a) => Array.from(a.data))
+
+const withoutTimes = (result: TrainingResult) => ({
+  ...result,
+  resumed: undefined,
+  history: result.history.map((h) => ({ ...h, seconds: 0, liveTensors: 0 })),
+})
+
+describe("training runs", () => {
+  test("a run learns: validation AUC after training is well above chance", async () => {
+    const { exit } = runBase("learns", undefined, { maxEpochs: 6, minEpochs: 6 })
+    const result = await exit
+    expect(Exit.isSuccess(result)).toBe(true)
+    if (!Exit.isSuccess(result)) return
+    expect(result.value.epochs).toBe(6)
+    expect(result.value.history[0]!.validationAuc).toBeLessThan(0.6)
+    expect(result.value.bestValidationAuc).toBeGreaterThan(0.65)
+    expect(result.value.history.map((h) => h.epoch)).toEqual([1, 2, 3, 4, 5, 6])
+  })
+
+  test("a run killed in the middle of an epoch resumes from its last checkpoint and ends exactly as an uninterrupted one", async () => {
+    const reference = runBase("uninterrupted")
+    const uninterrupted = await reference.exit
+    expect(Exit.isSuccess(uninterrupted)).toBe(true)
+
+    // Interrupt the run at step 2 of epoch 3: epochs 1 and 2 are checkpointed, epoch 3 is lost.
+    const killer = Layer.succeed(
+      Progress,
+      Progress.of({
+        update: (u) =>
+          u.stage.endsWith("epoch 3") && u.done === 2 ? Effect.interrupt : Effect.void,
+        note: () => Effect.void,
+      }),
+    )
+    const killed = await runBase("killed", killer).exit
+    expect(Exit.hasInterrupts(killed)).toBe(true)
+    const meta = await Effect.runPromise(
+      Effect.map(Checkpoint.load(join(dir, "killed", "last.ckpt")), (c) => c.meta).pipe(
+        Effect.provide(NodeFileSystem.layer),
+      ),
+    )
+    expect((meta as { epoch: number }).epoch).toBe(2)
+
+    const resumed = runBase("killed")
+    const after = await resumed.exit
+    expect(Exit.isSuccess(after)).toBe(true)
+    if (!Exit.isSuccess(after) || !Exit.isSuccess(uninterrupted)) return
+    expect(after.value.resumed).toBe(true)
+    expect(withoutTimes(after.value)).toEqual(withoutTimes(uninterrupted.value))
+    expect(values(resumed.model)).toEqual(values(reference.model))
+  })
+
+  test("a finished run is reloaded, not retrained, and its model holds the best epoch's parameters", async () => {
+    const first = runBase("finished")
+    const done = await first.exit
+    const again = runBase("finished")
+    const reloaded = await again.exit
+    expect(Exit.isSuccess(done) && Exit.isSuccess(reloaded)).toBe(true)
+    if (!Exit.isSuccess(done) || !Exit.isSuccess(reloaded)) return
+    expect(reloaded.value.resumed).toBe(true)
+    expect(reloaded.value.history).toEqual(done.value.history)
+    expect(values(again.model)).toEqual(values(first.model))
+  })
+
+  test("the live tensor count is the same after every epoch, and a run leaves only its model behind", async () => {
+    const before = backend.liveTensors()
+    const run = runBase("live-count", undefined, { maxEpochs: 5, minEpochs: 5 })
+    const exit = await run.exit
+    expect(Exit.isSuccess(exit)).toBe(true)
+    if (!Exit.isSuccess(exit)) return
+    const counts = exit.value.history.map((h) => h.liveTensors)
+    expect(counts).toHaveLength(5)
+    expect(new Set(counts).size).toBe(1)
+    expect(backend.liveTensors() - before).toBe(run.model.parameters.length)
+    backend.dispose(run.model.parameters)
+    expect(backend.liveTensors()).toBe(before)
+  })
+
+  test("a NaN loss stops the run with a typed error and keeps the last good checkpoint", async () => {
+    const model = meanPool(backend, data.numItems, 8, 1)
+    const base = recommendation(backend, model)
+    let steps = 0
+    const stepsPerEpoch = Batches.trainingBatchCount(data, {
+      batchSize: config.batchSize,
+      negatives: 1,
+      epochSeed: 0,
+    })
+    const poisoned = {
+      ...base,
+      loss: (context: Parameters<typeof base.loss>[0], p: undefined) => {
+        steps += 1
+        const l = base.loss(context, p)
+        return steps > stepsPerEpoch + 1 ? backend.mul(l, backend.scalar(Number.NaN)) : l
+      },
+    }
+    const exit = await Effect.runPromiseExit(
+      train({ name: "nan", directory: join(dir, "nan"), data, objective: poisoned, config }).pipe(
+        Effect.provide(layers()),
+      ),
+    )
+    expect(Exit.isFailure(exit)).toBe(true)
+    const error = Exit.isFailure(exit) ? exit.cause.toString() : ""
+    expect(error).toContain("NonFiniteLoss")
+    const meta = await Effect.runPromise(
+      Effect.map(Checkpoint.load(join(dir, "nan", "last.ckpt")), (c) => c.meta).pipe(
+        Effect.provide(NodeFileSystem.layer),
+      ),
+    )
+    expect((meta as { epoch: number }).epoch).toBe(1)
+    expect(error).toContain("epoch 2, step 2")
+  })
+})
+
+describe("the CausalD student", () => {
+  test("trains with frozen teachers, and its saved result has exactly the base model's parameters", async () => {
+    const teachers = [
+      meanPool(backend, data.numItems, 8, 11, "teacher0"),
+      meanPool(backend, data.numItems, 8, 12, "teacher1"),
+    ]
+    const teacherValues = teachers.map(values)
+    const student = meanPool(backend, data.numItems, 8, 1)
+    const objective = causalD(
+      backend,
+      student,
+      teachers,
+      { ...defaultCausalDConfig, teacherPrior: Float32Array.of(0.25, 0.75) },
+      1,
+    )
+    expect(objective.parameters.length).toBe(
+      student.parameters.length + objective.estimator.parameters.length,
+    )
+    const exit = await Effect.runPromiseExit(
+      train({
+        name: "causald",
+        directory: join(dir, "causald"),
+        data,
+        objective,
+        config: { ...config, maxEpochs: 2, minEpochs: 2 },
+      }).pipe(Effect.provide(layers())),
+    )
+    expect(Exit.isSuccess(exit)).toBe(true)
+    if (Exit.isSuccess(exit)) expect(exit.value.bestValidationAuc).toBeGreaterThan(0.5)
+    // Teachers are never updated.
+    expect(teachers.map(values)).toEqual(teacherValues)
+    // The result holds the student alone: the base model's parameter names and shapes.
+    const best = await Effect.runPromise(
+      Checkpoint.load(join(dir, "causald", "best.ckpt")).pipe(Effect.provide(NodeFileSystem.layer)),
+    )
+    expect(best.arrays.map((a) => [a.name, [...a.shape]])).toEqual(
+      student.parameters.map((p) => [p.name, [...p.value.shape]]),
+    )
+    objective.dispose()
+  })
+
+  test("without the front-door loss (λ_FDA = 0) the estimator is not trained at all", () => {
+    const teachers = [meanPool(backend, data.numItems, 8, 11, "teacher0")]
+    const student = meanPool(backend, data.numItems, 8, 1)
+    const objective = causalD(
+      backend,
+      student,
+      teachers,
+      { ...defaultCausalDConfig, lambdaFda: 0, teacherPrior: null },
+      1,
+    )
+    expect(objective.parameters).toEqual(student.parameters)
+    objective.dispose()
+  })
+})
