@@ -1,0 +1,517 @@
+/**
+ * The command line of `bun run repro`: flags in, a typed {@link StudyOptions} out.
+ *
+ * Single-flag problems (an unknown data set, a negative seed count, an unknown method) are
+ * `CliError.InvalidValue`s naming the flag and what it accepts; rules that involve several flags
+ * (`--data` required for a real data set, an experiment whose methods were left out, an attribute
+ * split on a data set without attributes) are `CliError.ValidationError`s from
+ * {@link resolveStudyOptions}, checked before the study starts. Effect's runner prints them with
+ * the help text, never with a stack trace.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url"
+import type { DataSource } from "@causald/data"
+import { Effect, FileSystem, Option, Path, Schema } from "effect"
+import { CliError, Command, Flag } from "effect/cli"
+
+/** Data sets the study reads; every one but `simulated` needs `--data`. */
+export const datasets = [
+  "simulated",
+  "movielens-100k",
+  "movielens-1m",
+  "amazon-csv",
+  "amazon-json",
+  "sequences",
+  "exposure-log",
+] as const
+export type Dataset = (typeof datasets)[number]
+
+/** Base recommenders (section 5.1): DIN and DeepFM. */
+export const bases = ["din", "deepfm"] as const
+export type Base = (typeof bases)[number]
+
+/**
+ * The methods of the study. `base` is the base recommender itself (DIN or DeepFM, `--base`);
+ * on the command line `din`, `deepfm` and `base` all name it. `groupwise` is the base trained
+ * once per user group (eq. 7, Fig. 1); `wo-fda` and `ho-teachers` are the ablations of Table 5.
+ */
+export const methods = [
+  "base",
+  "groupwise",
+  "kd",
+  "ips",
+  "causalrec",
+  "derec",
+  "debiasd",
+  "ensctr",
+  "meal",
+  "causald",
+  "wo-fda",
+  "ho-teachers",
+] as const
+export type Method = (typeof methods)[number]
+
+/** What the teachers' user subsets are split by (section 3.3.1); `random` gives IID subsets. */
+export const splits = ["activeness", "consistency", "attribute", "random"] as const
+export type SplitBy = (typeof splits)[number]
+
+/** Tensor backends (see the repository README). */
+export const backends = ["auto", "tensorflow", "wasm", "cpu"] as const
+export type Backend = (typeof backends)[number]
+
+/** The paper's tables and figures the study can produce. */
+export const experiments = ["table2", "table3", "table5", "table7", "fig1", "fig4", "fig5"] as const
+export type Experiment = (typeof experiments)[number]
+
+/** The methods an experiment needs among `--methods`. */
+export const experimentNeeds: { readonly [E in Experiment]: ReadonlyArray<Method> } = {
+  table2: [],
+  table3: [],
+  table5: ["base", "ho-teachers", "wo-fda", "causald"],
+  table7: ["causald"],
+  fig1: ["base", "groupwise"],
+  fig4: ["base", "wo-fda", "causald"],
+  fig5: ["causald"],
+}
+
+/** Where a real data set is read from: the `DataSource` of `@causald/data`, as a schema. */
+export const Source = Schema.Union([
+  Schema.Struct({ format: Schema.Literal("movielens-100k"), directory: Schema.String }),
+  Schema.Struct({
+    format: Schema.Literal("movielens-dat"),
+    ratings: Schema.String,
+    users: Schema.optionalKey(Schema.String),
+  }),
+  Schema.Struct({ format: Schema.Literal("amazon-ratings"), file: Schema.String }),
+  Schema.Struct({ format: Schema.Literal("amazon-json"), file: Schema.String }),
+  Schema.Struct({ format: Schema.Literal("sequences"), file: Schema.String }),
+  Schema.Struct({ format: Schema.Literal("exposure"), file: Schema.String }),
+])
+export type Source = typeof Source.Type
+
+/** The data package's loader input; a compile error here means {@link Source} drifted from it. */
+export const toDataSource = (source: Source): DataSource => source
+
+/** The study's configuration, as parsed from the command line (and recorded in the manifest). */
+export const StudyOptions = Schema.Struct({
+  dataset: Schema.Literals(datasets),
+  /** Absolute path given to (or defaulted for) `--data`; null for the simulated data set. */
+  data: Schema.NullOr(Schema.String),
+  /** What `data` is read as; null for the simulated data set. */
+  source: Schema.NullOr(Source),
+  base: Schema.Literals(bases),
+  methods: Schema.Array(Schema.Literals(methods)),
+  seeds: Schema.Int,
+  teachers: Schema.Int,
+  splitBy: Schema.Literals(splits),
+  /** The user attribute of `--split-by attribute` (e.g. ml-100k `gender`). */
+  attribute: Schema.String,
+  lambdaBda: Schema.Finite,
+  lambdaFda: Schema.Finite,
+  /** Maximum training epochs; null leaves it to the study's defaults. */
+  epochs: Schema.NullOr(Schema.Int),
+  backend: Schema.Literals(backends),
+  /** Absolute output folder. */
+  out: Schema.String,
+  experiments: Schema.Array(Schema.Literals(experiments)),
+  quick: Schema.Boolean,
+})
+export type StudyOptions = typeof StudyOptions.Type
+
+/** What option resolution depends on besides the flags (fixed in tests). */
+export interface ParseContext {
+  /** Used for the default `--out` folder name. */
+  readonly now: Date
+  /** Relative `--data` and `--out` paths are resolved against it. */
+  readonly cwd: string
+  /** The repository root, for the default ml-100k folder `../shared/data/ml-100k`. */
+  readonly repoRoot: string
+}
+
+/** The repository root of this checkout (three levels above this file). */
+export const repoRoot: string = fileURLToPath(new URL("../../../", import.meta.url))
+
+const defaultContext = (): ParseContext => ({ now: new Date(), cwd: process.cwd(), repoRoot })
+
+const invalid = (option: string, value: string, expected: string) =>
+  new CliError.InvalidValue({ option, value, expected, kind: "flag" })
+
+const integerAtLeast = (name: string, min: number, hint: string) => (flag: Flag.Flag<number>) =>
+  Flag.mapEffect(flag, (n) =>
+    Number.isInteger(n) && n >= min
+      ? Effect.succeed(n)
+      : Effect.fail(invalid(name, String(n), `an integer >= ${min}${hint}`)),
+  )
+
+const nonNegative = (name: string) => (flag: Flag.Flag<number>) =>
+  Flag.mapEffect(flag, (x) =>
+    x >= 0
+      ? Effect.succeed(x)
+      : Effect.fail(
+          invalid(name, String(x), "a number >= 0 (the paper searches 0.01, 0.1, 1, 10)"),
+        ),
+  )
+
+const methodAliases: { readonly [name: string]: Method } = { din: "base", deepfm: "base" }
+
+/** Parses a comma list against `accepted` (plus `all`), keeping the canonical order. */
+const commaList = <A extends string>(
+  name: string,
+  accepted: ReadonlyArray<A>,
+  aliases: { readonly [name: string]: A },
+  shown: string,
+) =>
+  Flag.mapEffect((raw: string) => {
+    const parts = raw
+      .split(",")
+      .map((s) => s.trim().toLowerCase())
+      .filter((s) => s.length > 0)
+    if (parts.length === 0) return Effect.fail(invalid(name, raw, `a comma list of: ${shown}`))
+    const chosen = new Set<A>()
+    for (const p of parts) {
+      if (p === "all") {
+        for (const a of accepted) chosen.add(a)
+        continue
+      }
+      const a = aliases[p] ?? accepted.find((x) => x === p)
+      if (a === undefined) {
+        return Effect.fail(invalid(name, p, `a comma list of: ${shown}, or all`))
+      }
+      chosen.add(a)
+    }
+    return Effect.succeed(accepted.filter((a) => chosen.has(a)))
+  })
+
+/** The flags of the `repro` command. */
+export const flags = {
+  dataset: Flag.Literals("dataset", datasets).pipe(
+    Flag.withDescription(
+      "Data set to run on (default simulated); every one but simulated needs --data",
+    ),
+    Flag.withDefault("simulated"),
+  ),
+  data: Flag.String("data").pipe(
+    Flag.withMetavar("PATH"),
+    Flag.withDescription(
+      "Input file or folder: movielens-100k a folder with u.data (default ../shared/data/ml-100k " +
+        "from the repository root, when present); movielens-1m a folder with ratings.dat (and " +
+        "users.dat) or the ratings.dat file; amazon-csv item,user,rating,time; amazon-json 5-core " +
+        "JSON lines; sequences 'user item1 item2 ...' lines; exposure-log user,item,clicked,time",
+    ),
+    Flag.optional,
+  ),
+  base: Flag.Literals("base", bases).pipe(
+    Flag.withDescription(
+      "Base recommender of every method (Table 3: din, Table 4: deepfm; default din)",
+    ),
+    Flag.withDefault("din"),
+  ),
+  methods: Flag.String("methods").pipe(
+    Flag.withMetavar("LIST"),
+    Flag.withDescription(
+      "Comma list of methods: din (the base model, also 'base' or 'deepfm'), groupwise, kd, ips, " +
+        "causalrec, derec, debiasd, ensctr, meal, causald, wo-fda, ho-teachers; default all",
+    ),
+    commaList(
+      "methods",
+      methods,
+      methodAliases,
+      "din, groupwise, kd, ips, causalrec, derec, debiasd, ensctr, meal, causald, wo-fda, ho-teachers",
+    ),
+    Flag.optional,
+  ),
+  seeds: Flag.Int("seeds").pipe(
+    Flag.withMetavar("N"),
+    Flag.withDescription(
+      "Independent runs (seeds) per method, default 3 (the paper: 5); t-tests need at least 2",
+    ),
+    Flag.withDefault(3),
+    integerAtLeast("seeds", 1, " (the paper runs 5)"),
+  ),
+  teachers: Flag.Int("teachers").pipe(
+    Flag.withMetavar("K"),
+    Flag.withDescription("Number of heterogeneous teachers K (section 3.3.1), default 4"),
+    Flag.withDefault(4),
+    integerAtLeast("teachers", 2, " (front-door adjustment needs several mediator samples)"),
+  ),
+  splitBy: Flag.Literals("split-by", splits).pipe(
+    Flag.withDescription(
+      "What the teachers' user subsets are split by: a confounder (activeness, consistency), a " +
+        "user attribute (--attribute) or random IID subsets; default activeness",
+    ),
+    Flag.withDefault("activeness"),
+  ),
+  attribute: Flag.String("attribute").pipe(
+    Flag.withMetavar("NAME"),
+    Flag.withDescription(
+      "User attribute for --split-by attribute (MovieLens: gender, age, occupation; default gender)",
+    ),
+    Flag.withDefault("gender"),
+  ),
+  lambdaBda: Flag.Finite("lambda-bda").pipe(
+    Flag.withDescription("Coefficient λ_BDA of the back-door adjustment loss (eq. 22), default 1"),
+    Flag.withDefault(1),
+    nonNegative("lambda-bda"),
+  ),
+  lambdaFda: Flag.Finite("lambda-fda").pipe(
+    Flag.withDescription("Coefficient λ_FDA of the front-door adjustment loss (eq. 22), default 1"),
+    Flag.withDefault(1),
+    nonNegative("lambda-fda"),
+  ),
+  epochs: Flag.Int("epochs").pipe(
+    Flag.withMetavar("N"),
+    Flag.withDescription("Maximum training epochs of every model (default: the study's own)"),
+    integerAtLeast("epochs", 1, ""),
+    Flag.optional,
+  ),
+  backend: Flag.Literals("backend", backends).pipe(
+    Flag.withDescription("Tensor backend (default auto: tensorflow, else wasm, else cpu)"),
+    Flag.withDefault("auto"),
+  ),
+  out: Flag.String("out").pipe(
+    Flag.withMetavar("DIR"),
+    Flag.withDescription("Output folder (default runs/<dataset>-<base>-<UTC time>)"),
+    Flag.optional,
+  ),
+  experiments: Flag.String("experiments").pipe(
+    Flag.withMetavar("LIST"),
+    Flag.withDescription(
+      "Comma list of table2, table3, table5, table7, fig1, fig4, fig5; default every one whose " +
+        "methods are in --methods",
+    ),
+    commaList("experiments", experiments, {}, experiments.join(", ")),
+    Flag.optional,
+  ),
+  quick: Flag.Boolean("quick").pipe(
+    Flag.withDescription("Tiny data and models, for the end-to-end test (numbers meaningless)"),
+    Flag.withDefault(false),
+  ),
+} as const
+
+/** The raw flag values, before cross-flag resolution. */
+export type RawOptions = {
+  readonly [K in keyof typeof flags]: (typeof flags)[K] extends Flag.Flag<infer A> ? A : never
+}
+
+const fail = (message: string) => Effect.fail(new CliError.ValidationError({ message }))
+
+const label = (m: Method): string => (m === "base" ? "din" : m)
+
+/** `20260102T030405Z`: a UTC time usable in a folder name. */
+export const utcStamp = (date: Date): string =>
+  date
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "Z")
+    .replace(/[-:]/g, "")
+
+const describeData: { readonly [D in Exclude<Dataset, "simulated">]: string } = {
+  "movielens-100k": "a MovieLens 100K folder with u.data and u.user",
+  "movielens-1m": "a MovieLens 1M folder with ratings.dat (and users.dat), or the ratings.dat file",
+  "amazon-csv": "an Amazon ratings-only CSV file (item,user,rating,time)",
+  "amazon-json": "an Amazon 5-core JSON lines file",
+  sequences: "a sequence file ('user item1 item2 ...' per line)",
+  "exposure-log": "an exposure log CSV file (user,item,clicked,time)",
+}
+
+/** Reads `--data` as the data set's source, failing with a message that names the flag. */
+const resolveSource = (
+  dataset: Exclude<Dataset, "simulated">,
+  data: Option.Option<string>,
+  context: ParseContext,
+): Effect.Effect<
+  { readonly data: string; readonly source: Source },
+  CliError.ValidationError,
+  FileSystem.FileSystem | Path.Path
+> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const kind = (p: string) =>
+      fs.stat(p).pipe(
+        Effect.map((info) => info.type),
+        Effect.orElseSucceed(() => "missing" as const),
+      )
+    let dataPath: string
+    if (Option.isSome(data)) {
+      dataPath = path.resolve(context.cwd, data.value)
+    } else {
+      const fallback = path.resolve(context.repoRoot, "..", "shared", "data", "ml-100k")
+      if (dataset !== "movielens-100k" || (yield* kind(fallback)) !== "Directory") {
+        const hint = dataset === "movielens-100k" ? ` (the default ${fallback} does not exist)` : ""
+        return yield* fail(
+          `--data is required for --dataset ${dataset}${hint}: give ${describeData[dataset]}`,
+        )
+      }
+      dataPath = fallback
+    }
+    const type = yield* kind(dataPath)
+    const wrong = (what: string) =>
+      fail(`--data ${dataPath}: ${what}; --dataset ${dataset} reads ${describeData[dataset]}`)
+    if (type === "missing") return yield* wrong("no such file or folder")
+    switch (dataset) {
+      case "movielens-100k": {
+        if (type !== "Directory") return yield* wrong("not a folder")
+        if ((yield* kind(path.join(dataPath, "u.data"))) !== "File") {
+          return yield* wrong("the folder has no u.data")
+        }
+        return { data: dataPath, source: { format: "movielens-100k", directory: dataPath } }
+      }
+      case "movielens-1m": {
+        const ratings = type === "Directory" ? path.join(dataPath, "ratings.dat") : dataPath
+        if ((yield* kind(ratings)) !== "File") return yield* wrong("the folder has no ratings.dat")
+        const users = path.join(path.dirname(ratings), "users.dat")
+        const source: Source =
+          (yield* kind(users)) === "File"
+            ? { format: "movielens-dat", ratings, users }
+            : { format: "movielens-dat", ratings }
+        return { data: dataPath, source }
+      }
+      default: {
+        if (type !== "File") return yield* wrong("not a file")
+        const format = (
+          {
+            "amazon-csv": "amazon-ratings",
+            "amazon-json": "amazon-json",
+            sequences: "sequences",
+            "exposure-log": "exposure",
+          } as const
+        )[dataset]
+        return { data: dataPath, source: { format, file: dataPath } }
+      }
+    }
+  })
+
+/**
+ * The cross-flag rules and defaults: `--data` for real data sets (with the ml-100k default), the
+ * output folder, `all` methods, the experiments that apply. Fails with a `ValidationError` whose
+ * message names the flags involved.
+ */
+export const resolveStudyOptions = (
+  raw: RawOptions,
+  context: ParseContext = defaultContext(),
+): Effect.Effect<StudyOptions, CliError.ValidationError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const path = yield* Path.Path
+    const chosen = Option.getOrElse(raw.methods, () => methods)
+    const has = (m: Method) => chosen.includes(m)
+    let chosenExperiments: ReadonlyArray<Experiment>
+    if (Option.isSome(raw.experiments)) {
+      for (const e of raw.experiments.value) {
+        const missing = experimentNeeds[e].filter((m) => !has(m))
+        if (missing.length > 0) {
+          return yield* fail(
+            `--experiments ${e} needs --methods to include ${experimentNeeds[e].map(label).join(", ")} (missing: ${missing.map(label).join(", ")})`,
+          )
+        }
+      }
+      chosenExperiments = raw.experiments.value
+    } else {
+      chosenExperiments = experiments.filter((e) => experimentNeeds[e].every(has))
+    }
+    if (
+      raw.splitBy === "attribute" &&
+      raw.dataset !== "movielens-100k" &&
+      raw.dataset !== "movielens-1m"
+    ) {
+      return yield* fail(
+        `--split-by attribute needs user attributes, which only --dataset movielens-100k and movielens-1m (with users.dat) have; --dataset ${raw.dataset} has none`,
+      )
+    }
+    let data: string | null = null
+    let source: Source | null = null
+    if (raw.dataset === "simulated") {
+      if (Option.isSome(raw.data)) {
+        return yield* fail(
+          "--data is not used by --dataset simulated: drop it or choose a real --dataset",
+        )
+      }
+    } else {
+      const resolved = yield* resolveSource(raw.dataset, raw.data, context)
+      data = resolved.data
+      source = resolved.source
+      if (
+        raw.splitBy === "attribute" &&
+        resolved.source.format === "movielens-dat" &&
+        resolved.source.users === undefined
+      ) {
+        return yield* fail(
+          `--split-by attribute on --dataset movielens-1m needs users.dat beside ${resolved.source.ratings}`,
+        )
+      }
+    }
+    const out = Option.match(raw.out, {
+      onNone: () =>
+        path.resolve(context.cwd, "runs", `${raw.dataset}-${raw.base}-${utcStamp(context.now)}`),
+      onSome: (o) => path.resolve(context.cwd, o),
+    })
+    return {
+      dataset: raw.dataset,
+      data,
+      source,
+      base: raw.base,
+      methods: chosen,
+      seeds: raw.seeds,
+      teachers: raw.teachers,
+      splitBy: raw.splitBy,
+      attribute: raw.attribute,
+      lambdaBda: raw.lambdaBda,
+      lambdaFda: raw.lambdaFda,
+      epochs: Option.getOrNull(raw.epochs),
+      backend: raw.backend,
+      out,
+      experiments: chosenExperiments,
+      quick: raw.quick,
+    } satisfies StudyOptions
+  })
+
+/** The package version printed by `--version`. */
+export const version = "0.1.0"
+
+/**
+ * The `repro` command: resolves the options (failing before `run` on any invalid combination) and
+ * hands them to `run`, the study.
+ */
+export const command = <E, R>(
+  run: (options: StudyOptions) => Effect.Effect<void, E, R>,
+  context?: ParseContext,
+) =>
+  Command.make("repro", flags).pipe(
+    Command.withDescription(
+      "Reproduce the CausalD study (Zhang et al., TKDE): train the teachers, the base model, the " +
+        "baselines and CausalD over several seeds, then write results.json, the paper's tables " +
+        "and figures, and report.md",
+    ),
+    Command.validate((raw) => Effect.asVoid(resolveStudyOptions(raw, context))),
+    Command.withHandler((raw) =>
+      Effect.flatMap(resolveStudyOptions(raw, context), (options) => run(options)),
+    ),
+  )
+
+/**
+ * Parses `args` (without the program name) to the study's options; `None` when nothing is to be
+ * run (`--help`, `--version`). Help and errors go through the installed `CliOutput.Presenter`.
+ */
+export const parse = (
+  args: ReadonlyArray<string>,
+  context?: ParseContext,
+): Effect.Effect<Option.Option<StudyOptions>, CliError.CliError, Command.Environment> =>
+  Effect.suspend(() => {
+    let parsed: Option.Option<StudyOptions> = Option.none()
+    const cmd = command(
+      (options) =>
+        Effect.sync(() => {
+          parsed = Option.some(options)
+        }),
+      context,
+    )
+    return Command.runWith(cmd, { version })(args).pipe(Effect.map(() => parsed))
+  })
+
+/** The messages of a CLI error, unwrapping the errors shown with the help text. */
+export const errorMessages = (error: CliError.CliError): ReadonlyArray<string> =>
+  error._tag === "ShowHelp" ? error.errors.map((e) => e.message) : [error.message]
+
+/** Runs the command on the process arguments (what `src/main.ts` calls). */
+export const main = <E, R>(run: (options: StudyOptions) => Effect.Effect<void, E, R>) =>
+  Command.run(command(run), { version })

@@ -1,0 +1,377 @@
+/**
+ * The paper's figures from a run's results, as Vega-Lite specifications rendered to SVG (Vega's
+ * headless `View`) and PNG (resvg, with the DejaVu Sans font shipped by the `dejavu-fonts-ttf`
+ * package, so rendering never depends on the machine's fonts or the network):
+ *
+ * - Figure 1: per activeness group, a metric under unified training (the base model) and
+ *   group-wise training (one base model per group, eq. 7);
+ * - Figure 4: per group of activeness and of behaviour consistency, the base model, w.o. FDA and
+ *   CausalD as lines, the grouping variable's mean as bars;
+ * - Figure 5: CausalD's metrics against λ_BDA and λ_FDA (log axis), the base model dashed.
+ *
+ * Specifications are pure functions of the results; rendering is an Effect.
+ *
+ * @module
+ */
+import { createRequire } from "node:module"
+import { Resvg } from "@resvg/resvg-js"
+import { Effect, Result, Schema } from "effect"
+import * as vega from "vega"
+import { compile, type TopLevelSpec } from "vega-lite"
+import type { Method } from "./Cli.ts"
+import {
+  baseLabel,
+  findGrouping,
+  findMethod,
+  type Grouping,
+  methodLabel,
+  type RankingMetric,
+  type Results,
+  type VariantPoint,
+} from "./Results.ts"
+
+/** The figures a run can have, by output file name. */
+export type FigureName = "figure1" | "figure4" | "figure5"
+
+/** A figure's specification. */
+export interface Figure {
+  readonly name: FigureName
+  readonly spec: TopLevelSpec
+}
+
+/** Rendering failed (a malformed specification or an SVG resvg cannot read). */
+export class FigureError extends Schema.TaggedError<FigureError>()("FigureError", {
+  stage: Schema.Literals(["vega", "png"]),
+  reason: Schema.String,
+}) {
+  override get message(): string {
+    return `figure rendering failed (${this.stage}): ${this.reason}`
+  }
+}
+
+const font = "DejaVu Sans"
+
+/** Shared look: the bundled font everywhere, legible sizes. */
+const config = {
+  font,
+  axis: { labelFontSize: 11, titleFontSize: 12 },
+  legend: { labelFontSize: 11, titleFontSize: 12, orient: "top", labelLimit: 0 },
+  title: { fontSize: 14, anchor: "start" },
+  header: { labelFontSize: 12, titleFontSize: 12 },
+} as const
+
+const schema = "https://vega.github.io/schema/vega-lite/v6.json"
+
+interface GroupRow {
+  readonly group: string
+  readonly order: number
+  readonly series: string
+  readonly value: number
+  readonly low: number
+  readonly high: number
+}
+
+/** One method's metric per group as rows (mean and mean ± std). */
+const groupRows = (
+  grouping: Grouping,
+  method: Method,
+  metric: RankingMetric,
+  series: string,
+): ReadonlyArray<GroupRow> => {
+  const m = grouping.methods.find((x) => x.method === method)
+  if (m === undefined) return []
+  const s = m.metrics[metric]
+  return grouping.labels.map((group, g) => ({
+    group,
+    order: g,
+    series,
+    value: s.mean[g],
+    low: s.mean[g] - (s.std[g] ?? 0),
+    high: s.mean[g] + (s.std[g] ?? 0),
+  }))
+}
+
+const groupAxisTitle = (grouping: Grouping): string =>
+  grouping.name === "activeness"
+    ? "user group by activeness (least to most active)"
+    : grouping.name === "consistency"
+      ? "user group by behaviour inconsistency (most to least consistent)"
+      : `user group by ${grouping.name}`
+
+/**
+ * Figure 1: grouped bars of `metrics` per activeness group, unified (base) against group-wise
+ * training, error bars ± one std over seeds. Undefined without both models or the grouping.
+ */
+export const figure1Spec = (
+  results: Results,
+  metrics: ReadonlyArray<RankingMetric> = ["AUC", "NDCG@10"],
+): TopLevelSpec | undefined => {
+  const grouping = findGrouping(results, "activeness")
+  if (grouping === undefined) return undefined
+  const base = baseLabel(results)
+  const unified = `${base} (unified training)`
+  const groupWise = `${base} (group-wise training)`
+  const panels = metrics.map((metric) => {
+    const values = [
+      ...groupRows(grouping, "base", metric, unified),
+      ...groupRows(grouping, "groupwise", metric, groupWise),
+    ]
+    return { metric, values }
+  })
+  if (panels.some((p) => p.values.length < 2 * grouping.labels.length)) return undefined
+  return {
+    $schema: schema,
+    title: {
+      text: `Fig. 1: ${metrics.join(" and ")} per user group, unified vs group-wise training`,
+      subtitle: `${results.dataset.name}, ${results.manifest.seeds.length} seeds; error bars: ± 1 std`,
+    },
+    config,
+    hconcat: panels.map(({ metric, values }) => ({
+      data: { values },
+      width: 70 * grouping.labels.length,
+      height: 260,
+      encoding: {
+        x: {
+          field: "group",
+          type: "nominal",
+          sort: grouping.labels,
+          title: groupAxisTitle(grouping),
+          axis: { labelAngle: 0 },
+        },
+        xOffset: { field: "series", sort: [unified, groupWise] },
+        color: {
+          field: "series",
+          type: "nominal",
+          sort: [unified, groupWise],
+          title: null,
+        },
+      },
+      layer: [
+        {
+          mark: { type: "bar" },
+          encoding: { y: { field: "value", type: "quantitative", title: `${metric} (test)` } },
+        },
+        {
+          mark: { type: "rule", color: "black" },
+          encoding: { y: { field: "low", type: "quantitative" }, y2: { field: "high" } },
+        },
+      ],
+    })),
+  } as TopLevelSpec
+}
+
+/** The models Figure 4 compares, in legend order. */
+const figure4Methods: ReadonlyArray<Method> = ["base", "wo-fda", "causald"]
+
+/**
+ * Figure 4: for the activeness and the consistency groupings, `metric` per group of the base
+ * model, w.o. FDA and CausalD (lines, left axis) over the grouping variable's mean (bars, right
+ * axis). Undefined when neither grouping has those models.
+ */
+export const figure4Spec = (
+  results: Results,
+  metric: RankingMetric = "AUC",
+): TopLevelSpec | undefined => {
+  const base = results.manifest.configuration.base
+  const panels = (["activeness", "consistency"] as const).flatMap((name, i) => {
+    const grouping = findGrouping(results, name)
+    if (grouping === undefined) return []
+    const lines = figure4Methods.flatMap((m) =>
+      groupRows(grouping, m, metric, methodLabel(m, base)),
+    )
+    if (lines.length === 0) return []
+    const bars =
+      grouping.value === null
+        ? []
+        : grouping.labels.map((group, g) => ({ group, value: grouping.value?.mean[g] ?? 0 }))
+    const x = {
+      field: "group",
+      type: "nominal",
+      sort: grouping.labels,
+      title: groupAxisTitle(grouping),
+      axis: { labelAngle: 0 },
+    }
+    const order = figure4Methods.map((m) => methodLabel(m, base))
+    return [
+      {
+        title: `(${String.fromCharCode(97 + i)}) ${name === "activeness" ? "user activeness" : "behaviour consistency"}`,
+        width: 70 * grouping.labels.length,
+        height: 300,
+        layer: [
+          ...(bars.length === 0
+            ? []
+            : [
+                {
+                  data: { values: bars },
+                  mark: { type: "bar", color: "#d9d9d9", opacity: 0.8 },
+                  encoding: {
+                    x,
+                    y: {
+                      field: "value",
+                      type: "quantitative",
+                      title: grouping.value?.name ?? name,
+                      axis: { orient: "right", grid: false, titleLimit: 300 },
+                    },
+                  },
+                },
+              ]),
+          {
+            data: { values: lines },
+            mark: { type: "line", point: true, strokeWidth: 2 },
+            encoding: {
+              x,
+              y: {
+                field: "value",
+                type: "quantitative",
+                title: metric,
+                scale: { zero: false },
+                axis: { orient: "left" },
+              },
+              color: { field: "series", type: "nominal", sort: order, title: null },
+            },
+          },
+        ],
+        resolve: { scale: { y: "independent" } },
+      },
+    ]
+  })
+  if (panels.length === 0) return undefined
+  return {
+    $schema: schema,
+    title: {
+      text: `Fig. 4: ${metric} per user group`,
+      subtitle: `${results.dataset.name}, mean over ${results.manifest.seeds.length} seeds; lines: ${metric} (left axis), grey bars: the grouping variable's mean per group (right axis)`,
+    },
+    config,
+    hconcat: panels,
+    resolve: { scale: { color: "shared" } },
+  } as TopLevelSpec
+}
+
+/**
+ * Figure 5: CausalD's `metrics` against λ_BDA and against λ_FDA (log x axis, the values run),
+ * the base model's values as dashed lines. Undefined without sensitivity runs.
+ */
+export const figure5Spec = (
+  results: Results,
+  metrics: ReadonlyArray<RankingMetric> = ["AUC", "NDCG@10", "R@10"],
+): TopLevelSpec | undefined => {
+  const s = results.sensitivity
+  if (s === null || (s.lambdaBda.length === 0 && s.lambdaFda.length === 0)) return undefined
+  const base = findMethod(results, "base")
+  const baseName = baseLabel(results)
+  const rows = (points: ReadonlyArray<VariantPoint>) =>
+    points.flatMap((p) =>
+      metrics.map((m) => ({ lambda: p.value, metric: m, value: p.metrics[m].mean })),
+    )
+  const reference =
+    base === undefined ? [] : metrics.map((m) => ({ metric: m, value: base.metrics[m].mean }))
+  const panel = (symbol: string, points: ReadonlyArray<VariantPoint>) => ({
+    title: `CausalD vs ${symbol}`,
+    width: 260,
+    height: 240,
+    layer: [
+      {
+        data: { values: rows(points) },
+        mark: { type: "line", point: true, strokeWidth: 2 },
+        encoding: {
+          x: {
+            field: "lambda",
+            type: "quantitative",
+            scale: { type: "log" },
+            axis: { values: points.map((p) => p.value), format: "~g" },
+            title: symbol,
+          },
+          y: {
+            field: "value",
+            type: "quantitative",
+            title: "metric (test)",
+            scale: { zero: false },
+          },
+          color: { field: "metric", type: "nominal", sort: [...metrics], title: null },
+        },
+      },
+      ...(reference.length === 0
+        ? []
+        : [
+            {
+              data: { values: reference },
+              mark: { type: "rule", strokeDash: [5, 4], strokeWidth: 1.5 },
+              encoding: {
+                y: { field: "value", type: "quantitative" },
+                color: { field: "metric", type: "nominal", sort: [...metrics], title: null },
+              },
+            },
+          ]),
+    ],
+  })
+  const panels = [
+    ...(s.lambdaBda.length === 0 ? [] : [panel("λ_BDA", s.lambdaBda)]),
+    ...(s.lambdaFda.length === 0 ? [] : [panel("λ_FDA", s.lambdaFda)]),
+  ]
+  return {
+    $schema: schema,
+    title: {
+      text: "Fig. 5: CausalD's performance against the loss coefficients",
+      subtitle: `${results.dataset.name}, mean over ${results.manifest.seeds.length} seeds${reference.length === 0 ? "" : `; dashed: ${baseName}`}`,
+    },
+    config,
+    hconcat: panels,
+    resolve: { scale: { y: "shared" } },
+  } as TopLevelSpec
+}
+
+/** Every figure the results allow, in paper order. */
+export const figures = (results: Results): ReadonlyArray<Figure> => {
+  const out: Array<Figure> = []
+  const f1 = figure1Spec(results)
+  if (f1 !== undefined) out.push({ name: "figure1", spec: f1 })
+  const f4 = figure4Spec(results)
+  if (f4 !== undefined) out.push({ name: "figure4", spec: f4 })
+  const f5 = figure5Spec(results)
+  if (f5 !== undefined) out.push({ name: "figure5", spec: f5 })
+  return out
+}
+
+/** Renders a Vega-Lite specification to SVG, headless (no canvas, no browser). */
+export const renderSvg = (spec: TopLevelSpec): Effect.Effect<string, FigureError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" })
+      try {
+        return await view.toSVG()
+      } finally {
+        view.finalize()
+      }
+    },
+    catch: (e) => new FigureError({ stage: "vega", reason: String(e) }),
+  })
+
+const require = createRequire(import.meta.url)
+
+/** The TrueType files resvg draws text with (from the dejavu-fonts-ttf package). */
+export const fontFiles: ReadonlyArray<string> = [
+  require.resolve("dejavu-fonts-ttf/ttf/DejaVuSans.ttf"),
+  require.resolve("dejavu-fonts-ttf/ttf/DejaVuSans-Bold.ttf"),
+]
+
+/** Rasterises an SVG to PNG at `scale` times its size (2 by default, for sharp text). */
+export const svgToPng = (svg: string, scale = 2): Result.Result<Uint8Array, FigureError> =>
+  Result.try({
+    try: () =>
+      new Uint8Array(
+        new Resvg(svg, {
+          background: "white",
+          fitTo: { mode: "zoom", value: scale },
+          font: {
+            loadSystemFonts: false,
+            fontFiles: [...fontFiles],
+            defaultFontFamily: font,
+            sansSerifFamily: font,
+          },
+        })
+          .render()
+          .asPng(),
+      ),
+    catch: (e) => new FigureError({ stage: "png", reason: String(e) }),
+  })

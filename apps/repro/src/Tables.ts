@@ -1,0 +1,396 @@
+/**
+ * The paper's tables from a run's results, as Markdown and CSV: Table 2 (data statistics), Table
+ * 3/4 (overall performance and Heterogeneity, with the best in bold, the runner-up underlined and
+ * the p-value of the best against the runner-up), Table 5 (ablation) and Table 7 (number of
+ * teachers). Where the data set and base model match one of the paper's, its numbers stand beside
+ * ours. Pure: results in, strings out.
+ *
+ * @module
+ */
+import { stringify } from "csv-stringify/sync"
+import type { Base, Method } from "./Cli.ts"
+import * as Paper from "./PaperNumbers.ts"
+import {
+  baseLabel,
+  direction,
+  findMethod,
+  mainTableMethods,
+  methodLabel,
+  type RankingMetric,
+  type Results,
+  ranking,
+  type Summary,
+  type TableMetric,
+  tableMetrics,
+} from "./Results.ts"
+
+/** A table as Markdown (for reading) and CSV (for analysis). */
+export interface Table {
+  readonly markdown: string
+  readonly csv: string
+}
+
+/** The paper's setting a run can be set beside, and how it differs. */
+export interface PaperMatch {
+  readonly dataset: Paper.PaperDataset
+  readonly base: Base
+  /** Where the run's data set differs from the paper's, or null. */
+  readonly note: string | null
+}
+
+/** The paper's data set matching the run's, if any (MovieLens or Amazon, with DIN or DeepFM). */
+export const paperMatch = (results: Results): PaperMatch | undefined => {
+  const base = results.manifest.configuration.base
+  switch (results.dataset.kind) {
+    case "movielens-1m":
+      return { dataset: "MovieLens", base, note: null }
+    case "movielens-100k":
+      return {
+        dataset: "MovieLens",
+        base,
+        note: "the paper used MovieLens-1M (6,040 users); this run uses MovieLens-100K",
+      }
+    case "amazon-csv":
+    case "amazon-json":
+      return {
+        dataset: "Amazon",
+        base,
+        note: "the paper used Amazon Books (16-core); check that this run's file is the same category",
+      }
+    default:
+      return undefined
+  }
+}
+
+/** `1.36e-07`: the paper's p-value style. */
+export const formatP = (p: number | null): string => {
+  if (p === null) return "–"
+  const [mantissa, exponent] = p.toExponential(2).split("e")
+  const e = Number(exponent)
+  return `${mantissa}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`
+}
+
+const fixed = (x: number): string => x.toFixed(4)
+
+const cell = (s: Summary | undefined): string =>
+  s === undefined ? "–" : s.std === null ? fixed(s.mean) : `${fixed(s.mean)} ± ${fixed(s.std)}`
+
+type Mark = "best" | "runnerUp" | undefined
+
+const mark = (text: string, m: Mark): string =>
+  m === "best" ? `**${text}**` : m === "runnerUp" ? `<u>${text}</u>` : text
+
+/** Best and runner-up positions among `values` (undefined ones skipped; ties keep order). */
+export const marks = (
+  values: ReadonlyArray<number | undefined>,
+  dir: "higher" | "lower",
+): ReadonlyArray<Mark> => {
+  const order = values
+    .map((v, i) => ({ v, i }))
+    .filter((x): x is { v: number; i: number } => x.v !== undefined)
+    .sort((a, b) => (dir === "higher" ? b.v - a.v : a.v - b.v) || a.i - b.i)
+  const out: Array<Mark> = values.map(() => undefined)
+  if (order[0] !== undefined) out[order[0].i] = "best"
+  if (order[1] !== undefined) out[order[1].i] = "runnerUp"
+  return out
+}
+
+const markdownTable = (
+  header: ReadonlyArray<string>,
+  align: ReadonlyArray<"l" | "r">,
+  rows: ReadonlyArray<ReadonlyArray<string>>,
+): string =>
+  [
+    `| ${header.join(" | ")} |`,
+    `|${align.map((a) => (a === "r" ? "---:" : "---")).join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n")
+
+const csv = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string | number>>) =>
+  stringify([header, ...rows] as Array<Array<string | number>>)
+
+const metricName = (metric: TableMetric): string =>
+  metric === "Heterogeneity" ? "Heterogeneity ↓" : metric
+
+const seedsNote = (results: Results): string => {
+  const n = results.manifest.seeds.length
+  return n === 1 ? "one seed (no standard deviation)" : `mean ± sample std over ${n} seeds`
+}
+
+const setting = (results: Results): string => `${results.dataset.name}, base ${baseLabel(results)}`
+
+const paperTableNumber = (base: Base): string => (base === "din" ? "3" : "4")
+
+/** Table 2: users, items, interactions and density of this run's data, then the paper's. */
+export const table2 = (results: Results): Table => {
+  const d = results.dataset
+  const header = ["Dataset", "#Users", "#Items", "#Interactions", "#Density"]
+  const ours = [
+    `${d.name} (this run, ${d.kCore}-core)`,
+    d.users,
+    d.items,
+    d.interactions,
+    d.density,
+  ]
+  const paper = Paper.table2.map((r) => [
+    `${r.dataset} (paper)`,
+    r.users,
+    r.items,
+    r.interactions,
+    r.density,
+  ])
+  const rows = [ours, ...paper]
+  const show = (r: ReadonlyArray<string | number>) =>
+    r.map((x, i) =>
+      typeof x === "string" ? x : i === 4 ? x.toFixed(5) : x.toLocaleString("en-US"),
+    )
+  return {
+    markdown: [
+      "# Table 2: statistics of the data set",
+      "",
+      `This run's data after the protocol (${d.kCore}-core, leave-last-out, ${d.candidates} sampled negatives per test user); the paper's data sets below for scale.`,
+      "",
+      markdownTable(header, ["l", "r", "r", "r", "r"], rows.map(show)),
+      "",
+    ].join("\n"),
+    csv: csv(["dataset", "users", "items", "interactions", "density"], rows),
+  }
+}
+
+/**
+ * Table 3 (base DIN) or 4 (DeepFM): rows are the metrics, columns the methods of the paper's
+ * table present in the run, then the p-value of the best against the runner-up. Under each of our
+ * rows, the paper's row when the setting matches.
+ */
+export const table3 = (results: Results): Table => {
+  const columns = mainTableMethods.filter((m) => findMethod(results, m) !== undefined)
+  const base = results.manifest.configuration.base
+  const labels = columns.map((m) => methodLabel(m, base))
+  const match = paperMatch(results)
+  const paperRows = match === undefined ? undefined : Paper.overall[match.base][match.dataset]
+  const mdRows: Array<Array<string>> = []
+  const csvRows: Array<Array<string | number>> = []
+  for (const metric of tableMetrics) {
+    const ranked = ranking(results.methods, metric, columns)
+    const summaries = columns.map((m) => {
+      const r = findMethod(results, m)
+      const s = r?.metrics[metric]
+      return s === null ? undefined : s
+    })
+    const comparison = results.comparisons.find((c) => c.metric === metric)
+    const rankMark = (m: Method): Mark =>
+      ranked[0]?.method === m ? "best" : ranked[1]?.method === m ? "runnerUp" : undefined
+    const pair =
+      comparison?.runnerUp != null
+        ? ` (${methodLabel(comparison.best, base)} vs ${methodLabel(comparison.runnerUp, base)})`
+        : ""
+    mdRows.push([
+      metricName(metric),
+      "this run",
+      ...columns.map((m, i) => mark(cell(summaries[i]), rankMark(m))),
+      comparison === undefined ? "–" : `${formatP(comparison.pValue)}${pair}`,
+    ])
+    csvRows.push([
+      "this run",
+      metric,
+      direction(metric),
+      ...summaries.flatMap((s) => [s?.mean ?? "", s?.std ?? ""]),
+      comparison?.best ?? "",
+      comparison?.runnerUp ?? "",
+      comparison?.pValue ?? "",
+    ])
+    const paper = paperRows?.find((r) => r.metric === metric)
+    if (paper !== undefined && match !== undefined) {
+      const source = `paper (Table ${paperTableNumber(match.base)}, ${match.dataset})`
+      mdRows.push([
+        "",
+        source,
+        ...columns.map((m) => {
+          const v = paper.values[m]
+          if (v === undefined) return "–"
+          return paper.underlined.includes(m) ? `<u>${fixed(v)}</u>` : fixed(v)
+        }),
+        `${formatP(paper.pValue)} (CausalD vs best baseline)`,
+      ])
+      csvRows.push([
+        source,
+        metric,
+        direction(metric),
+        ...columns.flatMap((m) => [paper.values[m] ?? "", ""]),
+        "",
+        "",
+        paper.pValue ?? "",
+      ])
+    }
+  }
+  const heterogeneityMissing = results.methods.every((m) => m.metrics.Heterogeneity === null)
+  const notes = [
+    `${seedsNote(results)}. **Bold**: best of this run; <u>underlined</u>: runner-up. Higher is better except for Heterogeneity ↓ (the mean bias-amplified heterogeneity S_h° of eq. 8 over the five metrics, ${results.heterogeneity.scale === "percent" ? "in percentage points" : "as a fraction"}, users grouped by ${results.heterogeneity.grouping}), where lower is better.`,
+    "p-value: two-sided Student t-test over seeds of this run's best method against its runner-up (the paper: CausalD against the best baseline).",
+  ]
+  if (heterogeneityMissing) {
+    notes.push(
+      "Heterogeneity was not measured: it needs the group-wise models (`--methods` with groupwise).",
+    )
+  }
+  if (match !== undefined) {
+    notes.push(
+      `Paper rows: Table ${paperTableNumber(match.base)} of the paper, ${match.dataset}, base ${methodLabel("base", match.base)}, 5 runs; underlines as printed there.${match.note === null ? "" : ` Note: ${match.note}.`}`,
+    )
+  }
+  return {
+    markdown: [
+      `# Table ${paperTableNumber(base)}: overall performance and heterogeneity (${setting(results)})`,
+      "",
+      markdownTable(
+        ["Metric", "Source", ...labels, "p-value"],
+        ["l", "l", ...labels.map(() => "r" as const), "l"],
+        mdRows,
+      ),
+      "",
+      ...notes.map((n) => `${n}\n`),
+    ].join("\n"),
+    csv: csv(
+      [
+        "source",
+        "metric",
+        "direction",
+        ...labels.flatMap((l) => [`${l} mean`, `${l} std`]),
+        "best",
+        "runner_up",
+        "p_value",
+      ],
+      csvRows,
+    ),
+  }
+}
+
+/** The ranking metrics of Tables 5-7 ("NDCG" and "Recall" read as NDCG@10 and R@10). */
+const shortMetrics: ReadonlyArray<keyof Paper.ShortMetrics & RankingMetric> = [
+  "AUC",
+  "NDCG@10",
+  "R@10",
+]
+
+/** Rows of a small table: a label, our summaries per metric, and the paper's values if any. */
+interface ShortRow {
+  readonly label: string
+  readonly key: string
+  readonly ours: { readonly [M in RankingMetric]?: Summary }
+  readonly paper: Paper.ShortMetrics | undefined
+}
+
+const shortTable = (
+  title: string,
+  firstColumn: string,
+  rows: ReadonlyArray<ShortRow>,
+  notes: ReadonlyArray<string>,
+): Table => {
+  const hasPaper = rows.some((r) => r.paper !== undefined)
+  const columnMarks = shortMetrics.map((metric) =>
+    marks(
+      rows.map((r) => r.ours[metric]?.mean),
+      "higher",
+    ),
+  )
+  const header = [
+    firstColumn,
+    ...shortMetrics,
+    ...(hasPaper ? shortMetrics.map((m) => `${m} (paper)`) : []),
+  ]
+  const mdRows = rows.map((r, i) => [
+    r.label,
+    ...shortMetrics.map((m, j) => mark(cell(r.ours[m]), columnMarks[j][i])),
+    ...(hasPaper ? shortMetrics.map((m) => (r.paper === undefined ? "–" : fixed(r.paper[m]))) : []),
+  ])
+  const csvRows = rows.map((r) => [
+    r.key,
+    ...shortMetrics.flatMap((m) => [r.ours[m]?.mean ?? "", r.ours[m]?.std ?? ""]),
+    ...(hasPaper ? shortMetrics.map((m) => r.paper?.[m] ?? "") : []),
+  ])
+  return {
+    markdown: [
+      title,
+      "",
+      markdownTable(header, ["l", ...header.slice(1).map(() => "r" as const)], mdRows),
+      "",
+      ...notes.map((n) => `${n}\n`),
+    ].join("\n"),
+    csv: csv(
+      [
+        firstColumn === "Model" ? "method" : "teachers",
+        ...shortMetrics.flatMap((m) => [`${m} mean`, `${m} std`]),
+        ...(hasPaper ? shortMetrics.map((m) => `${m} paper`) : []),
+      ],
+      csvRows,
+    ),
+  }
+}
+
+/** Amazon is the only paper data set of Tables 5-7 a run can match. */
+const shortMatch = (results: Results): PaperMatch | undefined => {
+  const m = paperMatch(results)
+  return m?.dataset === "Amazon" ? m : undefined
+}
+
+/**
+ * Table 5/6: the ablation. Rows base, Ho Teachers, w.o. FDA and CausalD (those run); columns AUC,
+ * NDCG@10 and R@10, the paper's beside them on Amazon. Undefined when none of them ran.
+ */
+export const table5 = (results: Results): Table | undefined => {
+  const base = results.manifest.configuration.base
+  const match = shortMatch(results)
+  const rows: Array<ShortRow> = Paper.ablationMethods.flatMap((m) => {
+    const r = findMethod(results, m)
+    if (r === undefined) return []
+    const label = m === "base" ? `${methodLabel(m, base)} (Base)` : methodLabel(m, base)
+    return [
+      {
+        label,
+        key: m,
+        ours: r.metrics,
+        paper: match === undefined ? undefined : Paper.ablation[match.base].Amazon[m],
+      },
+    ]
+  })
+  if (rows.length === 0) return undefined
+  const table = base === "din" ? "5" : "6"
+  return shortTable(`# Table ${table}: ablation (${setting(results)})`, "Model", rows, [
+    `${seedsNote(results)}. **Bold**: best; <u>underlined</u>: runner-up. Base → w.o. FDA adds the back-door adjustment loss; w.o. FDA → CausalD adds the front-door adjustment loss; Ho Teachers replaces the heterogeneous teachers by teachers trained on random (IID) user subsets.`,
+    ...(match === undefined
+      ? []
+      : [
+          `Paper columns: Table ${table} of the paper, Amazon (its "NDCG" and "Recall" read as NDCG@10 and R@10).${match.note === null ? "" : ` Note: ${match.note}.`}`,
+        ]),
+  ])
+}
+
+/**
+ * Table 7: CausalD with different numbers of teachers (the run's `teacherCounts`), the paper's
+ * (base DIN, Amazon) beside. Undefined when the run has none.
+ */
+export const table7 = (results: Results): Table | undefined => {
+  const points = results.teacherCounts
+  if (points === null || points.length === 0) return undefined
+  const match = shortMatch(results)
+  const paper = match?.base === "din" ? Paper.teacherCounts.Amazon : undefined
+  const rows: Array<ShortRow> = points.map((p) => ({
+    label: String(p.value),
+    key: String(p.value),
+    ours: p.metrics,
+    paper: paper?.find((x) => x.teachers === p.value),
+  }))
+  return shortTable(
+    `# Table 7: CausalD with different numbers of teachers (${setting(results)})`,
+    "#Teachers",
+    rows,
+    [
+      `${seedsNote(results)}. **Bold**: best; <u>underlined</u>: runner-up. Teachers split by ${results.manifest.configuration.splitBy}.`,
+      ...(paper === undefined
+        ? []
+        : [
+            `Paper columns: Table 7 of the paper, Amazon, base DIN.${match?.note == null ? "" : ` Note: ${match.note}.`}`,
+          ]),
+    ],
+  )
+}

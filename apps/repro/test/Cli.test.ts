@@ -1,0 +1,356 @@
+import { describe, expect, test } from "bun:test"
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import { Effect, Layer, Option } from "effect"
+import { type CliError, CliOutput } from "effect/cli"
+import {
+  errorMessages,
+  experiments,
+  flags,
+  methods,
+  type ParseContext,
+  parse,
+  type StudyOptions,
+  utcStamp,
+} from "../src/Cli.ts"
+
+/** A scratch tree: <root>/repo is the repository, <root>/shared/data/ml-100k the shared data. */
+const root = mkdtempSync(join(tmpdir(), "causald-cli-"))
+const repo = join(root, "repo")
+mkdirSync(repo)
+const withMl100k = join(root, "with")
+mkdirSync(join(withMl100k, "repo"), { recursive: true })
+mkdirSync(join(withMl100k, "shared", "data", "ml-100k"), { recursive: true })
+writeFileSync(join(withMl100k, "shared", "data", "ml-100k", "u.data"), "1\t1\t5\t1\n")
+const ml1m = join(root, "ml-1m")
+mkdirSync(ml1m)
+writeFileSync(join(ml1m, "ratings.dat"), "1::1::5::1\n")
+writeFileSync(join(ml1m, "users.dat"), "1::F::1::10::48067\n")
+const csvFile = join(root, "books.csv")
+writeFileSync(csvFile, "i,u,5,1\n")
+
+const now = new Date("2026-01-02T03:04:05.678Z")
+const context: ParseContext = { now, cwd: root, repoRoot: repo }
+
+const events: Array<CliOutput.Presenter.Event> = []
+const layer = Layer.mergeAll(
+  NodeServices.layer,
+  CliOutput.layerPresenter({ present: (event) => Effect.sync(() => events.push(event)) }),
+)
+
+const run = (args: ReadonlyArray<string>, ctx: ParseContext = context) =>
+  Effect.runPromise(parse(args, ctx).pipe(Effect.provide(layer)))
+
+const ok = async (args: ReadonlyArray<string>, ctx?: ParseContext): Promise<StudyOptions> => {
+  const o = await run(args, ctx)
+  if (Option.isNone(o)) throw new Error("no options parsed")
+  return o.value
+}
+
+/** The messages of a failed parse. */
+const errors = async (args: ReadonlyArray<string>, ctx?: ParseContext) => {
+  const error = await Effect.runPromise(
+    Effect.flip(parse(args, ctx ?? context)).pipe(Effect.provide(layer)),
+  )
+  return errorMessages(error as CliError.CliError)
+}
+
+describe("Cli: defaults", () => {
+  test("no flags: the simulated study with every method and experiment", async () => {
+    const o = await ok([])
+    expect(o).toEqual({
+      dataset: "simulated",
+      data: null,
+      source: null,
+      base: "din",
+      methods: [...methods],
+      seeds: 3,
+      teachers: 4,
+      splitBy: "activeness",
+      attribute: "gender",
+      lambdaBda: 1,
+      lambdaFda: 1,
+      epochs: null,
+      backend: "auto",
+      out: join(root, "runs", "simulated-din-20260102T030405Z"),
+      experiments: [...experiments],
+      quick: false,
+    })
+  })
+
+  test("utcStamp is the UTC time without separators", () => {
+    expect(utcStamp(now)).toBe("20260102T030405Z")
+  })
+
+  test("every flag is set", async () => {
+    const o = await ok([
+      "--dataset",
+      "amazon-csv",
+      "--data",
+      "books.csv",
+      "--base",
+      "deepfm",
+      "--methods",
+      "deepfm,causald,wo-fda",
+      "--seeds",
+      "5",
+      "--teachers",
+      "8",
+      "--split-by",
+      "consistency",
+      "--lambda-bda",
+      "0.1",
+      "--lambda-fda",
+      "10",
+      "--epochs",
+      "20",
+      "--backend",
+      "wasm",
+      "--out",
+      "out/x",
+      "--experiments",
+      "table3,fig5",
+      "--quick",
+    ])
+    expect(o).toEqual({
+      dataset: "amazon-csv",
+      data: csvFile,
+      source: { format: "amazon-ratings", file: csvFile },
+      base: "deepfm",
+      methods: ["base", "causald", "wo-fda"],
+      seeds: 5,
+      teachers: 8,
+      splitBy: "consistency",
+      attribute: "gender",
+      lambdaBda: 0.1,
+      lambdaFda: 10,
+      epochs: 20,
+      backend: "wasm",
+      out: join(root, "out", "x"),
+      experiments: ["table3", "fig5"],
+      quick: true,
+    })
+  })
+
+  test("the default experiments are those whose methods were chosen", async () => {
+    expect((await ok(["--methods", "din,causald"])).experiments).toEqual([
+      "table2",
+      "table3",
+      "table7",
+      "fig5",
+    ])
+    expect((await ok(["--methods", "din,groupwise"])).experiments).toEqual([
+      "table2",
+      "table3",
+      "fig1",
+    ])
+  })
+
+  test("methods: aliases of the base, 'all', duplicates, canonical order", async () => {
+    expect((await ok(["--methods", "causald,din,DIN"])).methods).toEqual(["base", "causald"])
+    expect((await ok(["--methods", "base"])).methods).toEqual(["base"])
+    expect((await ok(["--methods", "all"])).methods).toEqual([...methods])
+  })
+
+  test("movielens-100k defaults to ../shared/data/ml-100k beside the repository", async () => {
+    const o = await ok(["--dataset", "movielens-100k"], {
+      ...context,
+      repoRoot: join(withMl100k, "repo"),
+    })
+    const dir = join(withMl100k, "shared", "data", "ml-100k")
+    expect(o.data).toBe(dir)
+    expect(o.source).toEqual({ format: "movielens-100k", directory: dir })
+  })
+
+  test("movielens-1m: a folder with ratings.dat and users.dat, or the ratings file", async () => {
+    expect((await ok(["--dataset", "movielens-1m", "--data", ml1m])).source).toEqual({
+      format: "movielens-dat",
+      ratings: join(ml1m, "ratings.dat"),
+      users: join(ml1m, "users.dat"),
+    })
+    const o = await ok([
+      "--dataset",
+      "movielens-1m",
+      "--data",
+      join(ml1m, "ratings.dat"),
+      "--split-by",
+      "attribute",
+      "--attribute",
+      "age",
+    ])
+    expect(o.source).toEqual({
+      format: "movielens-dat",
+      ratings: join(ml1m, "ratings.dat"),
+      users: join(ml1m, "users.dat"),
+    })
+    expect(o.splitBy).toBe("attribute")
+    expect(o.attribute).toBe("age")
+  })
+
+  test("--help describes every flag", async () => {
+    events.length = 0
+    const o = await run(["--help"])
+    expect(Option.isNone(o)).toBe(true)
+    const help = events.find((e) => e._tag === "Help")
+    if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
+    const documented = help.helpDoc.flags
+    expect(Object.keys(flags).length).toBe(15)
+    for (const name of [
+      "dataset",
+      "data",
+      "base",
+      "methods",
+      "seeds",
+      "teachers",
+      "split-by",
+      "attribute",
+      "lambda-bda",
+      "lambda-fda",
+      "epochs",
+      "backend",
+      "out",
+      "experiments",
+      "quick",
+    ]) {
+      const doc = documented.find((f) => f.name === name)
+      expect(doc, name).toBeDefined()
+      expect(
+        Option.getOrElse(doc?.description ?? Option.none(), () => "").length,
+        name,
+      ).toBeGreaterThan(10)
+    }
+    const text = CliOutput.defaultFormatter({ colors: false }).formatHelpDoc(help.helpDoc)
+    expect(text).toContain("--split-by")
+    expect(text).toContain(
+      "simulated, movielens-100k, movielens-1m, amazon-csv, amazon-json, sequences, exposure-log",
+    )
+  })
+})
+
+describe("Cli: errors name the flag and what it accepts", () => {
+  const cases: ReadonlyArray<readonly [ReadonlyArray<string>, ReadonlyArray<string>]> = [
+    [
+      ["--dataset", "netflix"],
+      ["--dataset", "netflix", "simulated", "exposure-log"],
+    ],
+    [
+      ["--base", "sasrec"],
+      ["--base", "sasrec", "din", "deepfm"],
+    ],
+    [
+      ["--split-by", "age"],
+      ["--split-by", "activeness", "consistency", "attribute", "random"],
+    ],
+    [
+      ["--backend", "gpu"],
+      ["--backend", "auto", "tensorflow", "wasm", "cpu"],
+    ],
+    [
+      ["--seeds", "0"],
+      ["--seeds", "an integer >= 1"],
+    ],
+    [
+      ["--seeds", "two"],
+      ["--seeds", "two"],
+    ],
+    [
+      ["--teachers", "1"],
+      ["--teachers", "an integer >= 2"],
+    ],
+    [
+      ["--epochs", "0"],
+      ["--epochs", "an integer >= 1"],
+    ],
+    [
+      ["--lambda-bda", "-1"],
+      ["--lambda-bda", "a number >= 0"],
+    ],
+    [
+      ["--lambda-fda", "x"],
+      ["--lambda-fda", "x"],
+    ],
+    [
+      ["--methods", "din,foo"],
+      ["--methods", "foo", "groupwise", "ho-teachers"],
+    ],
+    [
+      ["--methods", ","],
+      ["--methods", "a comma list"],
+    ],
+    [
+      ["--experiments", "table4"],
+      ["--experiments", "table4", "table2", "fig5"],
+    ],
+    [
+      ["--experiments", "table5", "--methods", "din,causald"],
+      ["--experiments table5", "--methods", "missing: ho-teachers, wo-fda"],
+    ],
+    [
+      ["--experiments", "fig1", "--methods", "causald"],
+      ["--experiments fig1", "missing: din, groupwise"],
+    ],
+    [
+      ["--dataset", "amazon-csv"],
+      ["--data is required for --dataset amazon-csv", "item,user,rating,time"],
+    ],
+    [
+      ["--dataset", "movielens-100k"],
+      ["--data is required for --dataset movielens-100k", "does not exist"],
+    ],
+    [
+      ["--dataset", "sequences", "--data", "nowhere.txt"],
+      ["--data", "nowhere.txt", "no such file or folder"],
+    ],
+    [
+      ["--dataset", "movielens-100k", "--data", "ml-1m"],
+      ["--data", "ml-1m", "no u.data"],
+    ],
+    [
+      ["--dataset", "movielens-1m", "--data", "."],
+      ["--data", "no ratings.dat"],
+    ],
+    [
+      ["--dataset", "amazon-json", "--data", "ml-1m"],
+      ["--data", "not a file", "--dataset amazon-json"],
+    ],
+    [
+      ["--dataset", "simulated", "--data", "books.csv"],
+      ["--data is not used by --dataset simulated"],
+    ],
+    [
+      ["--split-by", "attribute"],
+      ["--split-by attribute", "--dataset simulated"],
+    ],
+    [
+      ["--dataset", "amazon-csv", "--data", "books.csv", "--split-by", "attribute"],
+      ["--split-by attribute", "amazon-csv"],
+    ],
+    [["--sedes", "3"], ["sedes"]],
+  ]
+  for (const [args, expected] of cases) {
+    test(args.join(" "), async () => {
+      const messages = await errors(args)
+      expect(messages.length).toBeGreaterThan(0)
+      const text = messages.join("\n")
+      for (const e of expected) expect(text).toContain(e)
+      expect(text).not.toMatch(/\n\s+at /)
+    })
+  }
+
+  test("the real runner prints the message, no stack trace, and exits non-zero", () => {
+    const entry = join(import.meta.dir, "cli-entry.ts")
+    const bad = Bun.spawnSync(["bun", entry, "--seeds", "0"], { stdout: "pipe", stderr: "pipe" })
+    const stderr = bad.stderr.toString()
+    expect(bad.exitCode).not.toBe(0)
+    expect(stderr).toContain('Invalid value for flag --seeds: "0"')
+    expect(stderr).not.toMatch(/\n\s+at /)
+    const good = Bun.spawnSync(["bun", entry, "--seeds", "2", "--out", "/tmp/x"], {
+      stdout: "pipe",
+      stderr: "pipe",
+    })
+    expect(good.exitCode).toBe(0)
+    expect(JSON.parse(good.stdout.toString()).seeds).toBe(2)
+  })
+})
