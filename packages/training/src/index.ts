@@ -3,6 +3,8 @@
  *
  * @module
  */
+
+export * as Baselines from "./baselines/index.ts"
 export * as CausalDObjective from "./CausalDObjective.ts"
 export * as Evaluate from "./Evaluate.ts"
 export * as Objective from "./Objective.ts"

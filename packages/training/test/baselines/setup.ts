@@ -1,0 +1,195 @@
+/**
+ * Shared fixtures of the baseline tests: the cpu backend, the small simulated data set, two
+ * quickly trained heterogeneous teachers (users split by activeness) and short training runs.
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { type Parameter, Random, type TensorBackend, Tensors } from "@causald/core"
+import { Batches, Groups, type PreparedDataset, type UserGroups } from "@causald/data"
+import { Inputs, type Recommender } from "@causald/models"
+import { startBackend } from "@causald/tfjs"
+import { NodeFileSystem } from "@effect/platform-node"
+import { Effect, Exit, Layer } from "effect"
+import type { BatchContext, Objective } from "../../src/Objective.ts"
+import { recommendation } from "../../src/Objective.ts"
+import { layerSilent } from "../../src/Progress.ts"
+import {
+  defaultTrainingConfig,
+  type TrainingConfig,
+  type TrainingResult,
+  train,
+} from "../../src/Train.ts"
+import { meanPool, smallData } from "../fixtures.ts"
+
+export const startCpu = (): Promise<TensorBackend> => Effect.runPromise(startBackend("cpu"))
+
+export const data: PreparedDataset = smallData()
+
+/** The teachers' user subsets: two activeness groups. */
+export const groups: UserGroups = Groups.teacherSubsets(data, "activeness", 2)
+
+export const config: TrainingConfig = {
+  ...defaultTrainingConfig,
+  maxEpochs: 2,
+  minEpochs: 2,
+  patience: 10,
+  batchSize: 256,
+  optimizer: { _tag: "Adagrad", learningRate: 0.5 },
+  seed: 5,
+}
+
+export const temporaryDirectory = (prefix: string) => {
+  const dir = mkdtempSync(join(tmpdir(), `causald-${prefix}-`))
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** Runs `train()` silently; rejects with the failure's text if the run fails. */
+export const run = async <P>(
+  backend: TensorBackend,
+  directory: string,
+  objective: Objective<P>,
+  options: { readonly users?: Int32Array; readonly config?: Partial<TrainingConfig> } = {},
+): Promise<TrainingResult> => {
+  const exit = await Effect.runPromiseExit(
+    train({
+      name: directory,
+      directory,
+      data,
+      objective,
+      config: { ...config, ...options.config },
+      ...(options.users === undefined ? {} : { users: options.users }),
+    }).pipe(
+      Effect.provide(
+        Layer.mergeAll(NodeFileSystem.layer, Layer.succeed(Tensors, backend), layerSilent),
+      ),
+    ),
+  )
+  if (Exit.isFailure(exit)) throw new Error(String(exit.cause))
+  return exit.value
+}
+
+export const student = (backend: TensorBackend, seed = 1): Recommender =>
+  meanPool(backend, data.numItems, 8, seed, `student${seed}`)
+
+/** K = 2 teachers, each trained for 3 epochs on one activeness group (section 3.3.1). */
+export const trainTeachers = async (
+  backend: TensorBackend,
+  directory: string,
+): Promise<Array<Recommender>> => {
+  const teachers: Array<Recommender> = []
+  for (let k = 0; k < groups.sizes.length; k++) {
+    const teacher = meanPool(backend, data.numItems, 8, 100 + k, `teacher${k}`)
+    await run(backend, join(directory, `teacher-${k}`), recommendation(backend, teacher), {
+      users: Groups.members(groups, k),
+      config: { maxEpochs: 3, minEpochs: 3 },
+    })
+    teachers.push(teacher)
+  }
+  return teachers
+}
+
+/** A KD teacher: one model trained for 3 epochs on all users. */
+export const trainKdTeacher = async (
+  backend: TensorBackend,
+  directory: string,
+): Promise<Recommender> => {
+  const teacher = meanPool(backend, data.numItems, 8, 200, "kdteacher")
+  await run(backend, join(directory, "kd-teacher"), recommendation(backend, teacher), {
+    config: { maxEpochs: 3, minEpochs: 3 },
+  })
+  return teacher
+}
+
+/** The first training batch of an epoch. */
+export const firstBatch = (batchSize = 128, seed = 7): Batches.TrainingBatch =>
+  Batches.trainingBatches(data, { batchSize, negatives: 1, epochSeed: seed }).next()
+    .value as Batches.TrainingBatch
+
+/** The BatchContext `trainStep` builds (call inside a tidy scope). */
+export const contextOf = (
+  backend: TensorBackend,
+  batch: Batches.TrainingBatch,
+  seed = 3,
+): BatchContext => ({
+  inputs: Inputs.toInputs(backend, batch),
+  batch,
+  labels: backend.tensor(batch.label, [batch.size]),
+  rng: Random.derive(seed, 1),
+})
+
+/** The values of parameters, for "never updated" checks. */
+export const values = (
+  backend: TensorBackend,
+  params: ReadonlyArray<Parameter>,
+): Array<Array<number>> => backend.snapshot(params).map((a) => Array.from(a.data))
+
+/** Every parameter of the objective that belongs to one of the models. */
+export const sharedWith = (
+  objective: { readonly parameters: ReadonlyArray<Parameter> },
+  models: ReadonlyArray<Recommender>,
+): Array<string> => {
+  const owned = new Set(models.flatMap((m) => m.parameters))
+  return objective.parameters.filter((p) => owned.has(p)).map((p) => p.name)
+}
+
+/** A teacher whose logits are the negation of `teacher`'s: wrong wherever it is right. */
+export const contrarian = (backend: TensorBackend, teacher: Recommender): Recommender => ({
+  ...teacher,
+  kind: `${teacher.kind}-contrarian`,
+  predict: (m, inputs) => backend.neg(teacher.predict(m, inputs)),
+})
+
+/**
+ * A synthetic teacher that is right on every training row: logit +strength for items in the
+ * user's sequence, −strength otherwise (sampled negatives are never-consumed items). Its
+ * mediator and item representation are zeros, so it carries no feature information.
+ */
+export const oracle = (backend: TensorBackend, strength = 3): Recommender => {
+  const width = data.numItems + 1
+  const table = new Float32Array(data.numUsers * width).fill(-strength)
+  for (let u = 0; u < data.numUsers; u++)
+    for (let p = data.sequenceOffsets[u]!; p < data.sequenceOffsets[u + 1]!; p++)
+      table[u * width + data.sequenceItems[p]!] = strength
+  const values = backend.keep(backend.tensor(table, [data.numUsers * width]))
+  return {
+    kind: "oracle",
+    parameters: [],
+    mediatorSize: 8,
+    itemSize: 8,
+    encode: (inputs) => backend.zeros([inputs.user.shape[0]!, 8]),
+    embedItems: (items) => backend.zeros([items.shape[0]!, 8]),
+    predict: (_m, inputs) =>
+      backend.gather(
+        values,
+        backend.add(backend.mul(inputs.user, backend.scalar(width, "int32")), inputs.item),
+      ),
+  }
+}
+
+/** A teacher that predicts the same logit for every row (a class-biased teacher). */
+export const constant = (backend: TensorBackend, logit: number): Recommender => ({
+  kind: `constant(${logit})`,
+  parameters: [],
+  mediatorSize: 8,
+  itemSize: 8,
+  encode: (inputs) => backend.zeros([inputs.user.shape[0]!, 8]),
+  embedItems: (items) => backend.zeros([items.shape[0]!, 8]),
+  predict: (_m, inputs) =>
+    backend.add(backend.zeros([inputs.user.shape[0]!]), backend.scalar(logit)),
+})
+
+/** What every short baseline run must show: finite losses, learning, no leak between epochs. */
+export const healthy = (result: TrainingResult) => ({
+  finiteLosses: result.history.every((h) => Number.isFinite(h.loss)),
+  aboveChance: result.bestValidationAuc > 0.5,
+  constantLiveTensors: new Set(result.history.map((h) => h.liveTensors)).size === 1,
+  epochs: result.epochs,
+})
+
+export const expectedHealth = {
+  finiteLosses: true,
+  aboveChance: true,
+  constantLiveTensors: true,
+  epochs: config.maxEpochs,
+}
