@@ -1,18 +1,89 @@
 /**
- * From `@causald/data`'s typed-array batches to model inputs, and scoring of evaluation
- * candidates.
+ * From the data package's typed-array batches to {@link RecommenderInputs} tensors, and scoring
+ * of the stored evaluation candidates.
+ *
+ * The batch types here are structural (the fields the models read), so `@causald/data`'s
+ * `TrainingBatch` and `EvaluationBatch` are accepted as they are, without a dependency on it.
  *
  * @module
  */
 import type { Tensor, TensorBackend } from "@causald/core"
-import { logits, type Recommender, type RecommenderInputs } from "./Recommender.ts"
+import { InvalidBatch } from "./Errors.ts"
+import {
+  forInference,
+  logits,
+  type Recommender,
+  type RecommenderInputs,
+  type Vocabulary,
+} from "./Recommender.ts"
 
-/** The fields of a training or evaluation batch that a model reads. */
-export interface BatchArrays {
-  readonly size: number
+/** The history length the paper uses (section 5.1: the last 50 items). The models take any L. */
+export const paperHistoryLength = 50
+
+/** Rows (user, history, candidate item): the fields of a `TrainingBatch` the models read. */
+export interface RowBatch {
+  /** Int32Array(B) */
   readonly user: Int32Array
+  /** Int32Array(B·L): row r is `history[r·L .. r·L + L)`, left-aligned, 0-padded. */
   readonly history: Int32Array
+  /** Int32Array(B): real items at the start of each row's history (0..L). */
   readonly historyLength: Int32Array
+  /** Int32Array(B) */
+  readonly item: Int32Array
+}
+
+/** Users with 1 + N candidates each: the fields of an `EvaluationBatch` the models read. */
+export interface CandidateBatch {
+  readonly size: number
+  readonly candidatesPerUser: number
+  /** Int32Array(size) */
+  readonly user: Int32Array
+  /** Int32Array(size·L) */
+  readonly history: Int32Array
+  /** Int32Array(size) */
+  readonly historyLength: Int32Array
+  /** Int32Array(size·(1 + N)) */
+  readonly candidates: Int32Array
+}
+
+const invalid = (field: string, expected: string, found: string | number): InvalidBatch =>
+  new InvalidBatch({ field, expected, found: String(found) })
+
+/** Checks the shapes (and ids, given a vocabulary) of a row batch; returns L. */
+const checkRows = (batch: RowBatch, vocabulary: Vocabulary | undefined): number => {
+  const rows = batch.user.length
+  if (rows === 0) throw invalid("user", "at least one row", 0)
+  if (batch.item.length !== rows)
+    throw invalid("item", `${rows} ids (one per row)`, batch.item.length)
+  if (batch.historyLength.length !== rows)
+    throw invalid("historyLength", `${rows} lengths (one per row)`, batch.historyLength.length)
+  const L = batch.history.length / rows
+  if (!Number.isInteger(L) || L < 1)
+    throw invalid("history", `a positive multiple of ${rows} ids (rows x L)`, batch.history.length)
+  for (let r = 0; r < rows; r++) {
+    const n = batch.historyLength[r]!
+    if (n < 0 || n > L) throw invalid(`historyLength[${r}]`, `a length in 0..${L}`, n)
+  }
+  if (vocabulary !== undefined) {
+    const { numUsers, numItems } = vocabulary
+    for (let r = 0; r < rows; r++) {
+      const u = batch.user[r]!
+      if (u < 0 || u >= numUsers) throw invalid(`user[${r}]`, `a user id in 0..${numUsers - 1}`, u)
+      const i = batch.item[r]!
+      if (i < 1 || i > numItems) throw invalid(`item[${r}]`, `an item id in 1..${numItems}`, i)
+      const n = batch.historyLength[r]!
+      for (let j = 0; j < L; j++) {
+        const h = batch.history[r * L + j]!
+        if (j < n ? h < 1 || h > numItems : h < 0 || h > numItems)
+          throw invalid(
+            `history[${r * L + j}]`,
+            j < n ? `an item id in 1..${numItems}` : `0 (padding) or an item id`,
+            h,
+          )
+      }
+    }
+  }
+  return L
 }
 
 /** 1 on the first historyLength[r] positions of each row (histories are left-aligned), 0 after. */
@@ -23,56 +94,109 @@ export const historyMask = (historyLength: Int32Array, width: number): Float32Ar
   return mask
 }
 
-/** Tensors of a batch's rows: `item` defaults to the batch's own `item` field. */
+/** The history mask [B, L] built on the host ({@link historyMask}) and uploaded. */
+export const historyMaskOnHost = (b: TensorBackend, historyLength: Int32Array, L: number): Tensor =>
+  b.tensor(historyMask(historyLength, L), [historyLength.length, L])
+
+/** The same mask built on the device from the lengths (compare with {@link historyMaskOnHost}). */
+export const historyMaskOnDevice = (
+  b: TensorBackend,
+  historyLength: Int32Array,
+  L: number,
+): Tensor => {
+  const positions = new Int32Array(L)
+  for (let j = 0; j < L; j++) positions[j] = j
+  return b.cast(
+    b.less(b.tensor(positions, [1, L]), b.tensor(historyLength.slice(), [historyLength.length, 1])),
+    "float32",
+  )
+}
+
+/**
+ * The tensors of a row batch. The arrays are copied, so the batch may be refilled (the data
+ * package's `reuseBuffers`) while the tensors live. The mask is built on the host (measured
+ * faster than on the device on cpu and wasm: `bench/NOTES.md`). With `vocabulary`, every id is
+ * checked; any inconsistency throws {@link InvalidBatch} naming the field.
+ */
 export const toInputs = (
-  backend: TensorBackend,
-  batch: BatchArrays & { readonly item: Int32Array },
+  b: TensorBackend,
+  batch: RowBatch,
+  vocabulary?: Vocabulary,
 ): RecommenderInputs => {
-  const width = batch.history.length / batch.size
+  const L = checkRows(batch, vocabulary)
+  const rows = batch.user.length
   return {
-    user: backend.tensor(batch.user, [batch.size], "int32"),
-    history: backend.tensor(batch.history, [batch.size, width], "int32"),
-    historyMask: backend.tensor(historyMask(batch.historyLength, width), [batch.size, width]),
-    item: backend.tensor(batch.item, [batch.size], "int32"),
+    user: b.tensor(batch.user.slice(), [rows], "int32"),
+    history: b.tensor(batch.history.slice(), [rows, L], "int32"),
+    historyMask: historyMaskOnHost(b, batch.historyLength, L),
+    item: b.tensor(batch.item.slice(), [rows], "int32"),
   }
 }
 
-/** Users scored per model call: rows = users x (1+N). */
-const USERS_PER_CALL = 64
+/** Options of {@link scoreCandidates}. */
+export interface ScoreOptions {
+  /** Rows (user x candidate) per forward pass: bounds memory. Default 4096. */
+  readonly rowsPerChunk?: number
+  /** Checks every id against the vocabulary. */
+  readonly vocabulary?: Vocabulary
+}
 
 /**
- * Scores [size x (1+N)] of an evaluation batch (each user's history against each of its
- * candidates, target in column 0), in chunks of users so memory stays bounded.
+ * Scores every candidate of every user: the logits ψ*(φ(x), y), row-major [size x (1 + N)]
+ * (column 0 is the target). Each user's history is repeated across its candidates; users are
+ * scored in chunks of about `rowsPerChunk` rows, each chunk in its own tensor scope, so memory
+ * stays bounded and no tensor outlives the call. The model runs as at inference
+ * ({@link forInference}), so a score does not depend on how rows are chunked.
  */
 export const scoreCandidates = (
-  backend: TensorBackend,
+  b: TensorBackend,
   model: Recommender,
-  batch: BatchArrays & { readonly candidates: Int32Array; readonly candidatesPerUser: number },
+  batch: CandidateBatch,
+  options: ScoreOptions = {},
 ): Float32Array => {
-  const C = batch.candidatesPerUser
-  const L = batch.history.length / batch.size
-  const out = new Float32Array(batch.size * C)
-  for (let start = 0; start < batch.size; start += USERS_PER_CALL) {
-    const users = Math.min(USERS_PER_CALL, batch.size - start)
-    const rows = users * C
-    const user = new Int32Array(rows)
-    const history = new Int32Array(rows * L)
-    const historyLength = new Int32Array(rows)
-    for (let u = 0; u < users; u++) {
-      const source = batch.history.subarray((start + u) * L, (start + u + 1) * L)
+  const { size, candidatesPerUser: C } = batch
+  if (!Number.isInteger(size) || size < 1) throw invalid("size", "an integer >= 1", size)
+  if (!Number.isInteger(C) || C < 1) throw invalid("candidatesPerUser", "an integer >= 1", C)
+  if (batch.user.length !== size) throw invalid("user", `${size} ids`, batch.user.length)
+  if (batch.historyLength.length !== size)
+    throw invalid("historyLength", `${size} lengths`, batch.historyLength.length)
+  if (batch.candidates.length !== size * C)
+    throw invalid("candidates", `${size} x ${C} = ${size * C} ids`, batch.candidates.length)
+  const L = batch.history.length / size
+  if (!Number.isInteger(L) || L < 1)
+    throw invalid("history", `a positive multiple of ${size} ids`, batch.history.length)
+  const rowsPerChunk = options.rowsPerChunk ?? 4096
+  if (!Number.isInteger(rowsPerChunk) || rowsPerChunk < 1)
+    throw invalid("rowsPerChunk", "an integer >= 1", rowsPerChunk)
+
+  const inference = forInference(model)
+  const usersPerChunk = Math.max(1, Math.floor(rowsPerChunk / C))
+  const capacity = Math.min(usersPerChunk, size) * C
+  const user = new Int32Array(capacity)
+  const history = new Int32Array(capacity * L)
+  const historyLength = new Int32Array(capacity)
+  const out = new Float32Array(size * C)
+  for (let first = 0; first < size; first += usersPerChunk) {
+    const n = Math.min(usersPerChunk, size - first)
+    const rows = n * C
+    for (let i = 0; i < n; i++) {
+      const u = first + i
+      const source = batch.history.subarray(u * L, u * L + L)
       for (let c = 0; c < C; c++) {
-        const r = u * C + c
-        user[r] = batch.user[start + u]!
+        const r = i * C + c
+        user[r] = batch.user[u]!
+        historyLength[r] = batch.historyLength[u]!
         history.set(source, r * L)
-        historyLength[r] = batch.historyLength[start + u]!
       }
     }
-    const item = batch.candidates.subarray(start * C, (start + users) * C)
-    const scores = backend.tidy(() => {
-      const inputs = toInputs(backend, { size: rows, user, history, historyLength, item })
-      return backend.read(logits(model, inputs) as Tensor)
-    })
-    out.set(scores, start * C)
+    const chunk: RowBatch = {
+      user: user.subarray(0, rows),
+      history: history.subarray(0, rows * L),
+      historyLength: historyLength.subarray(0, rows),
+      item: batch.candidates.subarray(first * C, first * C + rows),
+    }
+    const scores = b.tidy(() => b.read(logits(inference, toInputs(b, chunk, options.vocabulary))))
+    out.set(scores, first * C)
   }
   return out
 }

@@ -47,7 +47,26 @@ export interface Recommender {
   readonly embedItems: (items: Tensor) => Tensor
   /** ψ*: logits [B] of the rows from their mediator (eq. 15). */
   readonly predict: (mediator: Tensor, inputs: RecommenderInputs) => Tensor
+  /**
+   * The embedding tables among {@link parameters} (the rest are dense weights), for training
+   * loops that regularise them differently. Absent: not distinguished.
+   */
+  readonly embeddings?: ReadonlyArray<Parameter>
+  /**
+   * Non-trainable state updated by training forward passes (Dice's running statistics): saved in
+   * checkpoints with {@link parameters}, but never optimised nor regularised. Absent: none.
+   */
+  readonly buffers?: ReadonlyArray<Parameter>
+  /**
+   * The same model (same parameters) as it runs at inference, when that differs from training:
+   * Dice gates with running statistics instead of the batch's, so a row's score does not depend
+   * on the other rows it is scored with. Absent: the model runs the same way in both.
+   */
+  readonly inference?: Recommender
 }
+
+/** The model as it runs at inference (scoring, teachers' mediators): `model.inference ?? model`. */
+export const forInference = (model: Recommender): Recommender => model.inference ?? model
 
 /** Logits [B] of the rows: ψ*(φ(x), y). */
 export const logits = (model: Recommender, inputs: RecommenderInputs): Tensor =>

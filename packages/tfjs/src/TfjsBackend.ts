@@ -20,6 +20,7 @@ import type {
 import { tensorsIn } from "@causald/core"
 import * as tf from "@tensorflow/tfjs-core"
 import { logSigmoid } from "./kernels/LogSigmoid.ts"
+import { product } from "./kernels/MatMul.ts"
 
 /** A core parameter on tfjs: the variable and the name the model gave it. */
 class TfjsParameter implements Parameter {
@@ -222,8 +223,9 @@ export const makeTfjsBackend = (name: string): TensorBackend => ({
   transpose: (x, perm) => c(tf.transpose(t(x), perm === undefined ? undefined : [...perm])),
 
   gather: (table, ids) => c(tf.gather(t(table), t(ids), 0)),
+  // Transposes are made explicit: flagged products are slow on wasm (kernels/MatMul.ts).
   matmul: (a, b, options) =>
-    c(tf.matMul(t(a), t(b), options?.transposeA ?? false, options?.transposeB ?? false)),
+    c(product(t(a), options?.transposeA ?? false, t(b), options?.transposeB ?? false)),
 
   // A new tensor over the same data, made outside the gradient tape: no copy, no gradient. The
   // engine does not count the new reference itself (its kernels do that before wrapping).

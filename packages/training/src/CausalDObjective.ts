@@ -19,7 +19,7 @@ import {
   type Tensor,
   type TensorBackend,
 } from "@causald/core"
-import type { Recommender } from "@causald/models"
+import { forInference, type Recommender } from "@causald/models"
 import {
   type BatchContext,
   type Objective,
@@ -118,7 +118,7 @@ export const causalD = (
 
   const prepare = (context: BatchContext): TeacherOutputs => {
     const mediators = backend.concat(
-      teachers.map((t) => backend.expandDims(t.encode(context.inputs), 0)),
+      teachers.map((t) => backend.expandDims(forInference(t).encode(context.inputs), 0)),
       0,
     )
     const guidance =

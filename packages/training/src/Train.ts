@@ -187,6 +187,11 @@ export const train = <Prepared>(
           }),
       ),
     )
+    // Checkpoints hold the trained parameters plus the model's non-trainable state (Dice's
+    // running statistics); the result (best.ckpt) holds the model alone.
+    const buffers = objective.model.buffers ?? []
+    const saved = [...objective.parameters, ...buffers]
+    const result = [...objective.model.parameters, ...buffers]
     const optimizer = yield* Effect.acquireRelease(
       Effect.sync(() => backend.optimizer(config.optimizer)),
       (o) => Effect.sync(() => o.dispose()),
@@ -202,7 +207,7 @@ export const train = <Prepared>(
     }
     const resumed = yield* fs.exists(lastPath).pipe(Effect.orElseSucceed(() => false))
     if (resumed) {
-      const meta = yield* Checkpoint.loadParameters(lastPath, objective.parameters, { optimizer })
+      const meta = yield* Checkpoint.loadParameters(lastPath, saved, { optimizer })
       state = yield* Schema.decodeUnknownEffect(RunStateSchema)(meta).pipe(
         Effect.mapError(
           (e) =>
@@ -261,10 +266,10 @@ export const train = <Prepared>(
       }
       // best.ckpt first: a kill between the two writes replays this epoch, which rewrites both.
       if (improved)
-        yield* Checkpoint.saveParameters(bestPath, objective.model.parameters, {
+        yield* Checkpoint.saveParameters(bestPath, result, {
           meta: { epoch, validationAuc: auc },
         })
-      yield* Checkpoint.saveParameters(lastPath, objective.parameters, { optimizer, meta: state })
+      yield* Checkpoint.saveParameters(lastPath, saved, { optimizer, meta: state })
       yield* progress.note(
         `${run.name} epoch ${epoch}`,
         improved ? "new best" : `no gain for ${epoch - bestEpoch}`,
@@ -276,7 +281,7 @@ export const train = <Prepared>(
     }
 
     // The result is the best epoch's model.
-    yield* Checkpoint.loadParameters(bestPath, objective.model.parameters)
+    yield* Checkpoint.loadParameters(bestPath, result)
     return {
       epochs: state.epoch,
       bestEpoch: state.bestEpoch,

@@ -24,13 +24,13 @@ import {
   lessEqual,
   Maximum,
   Minimum,
-  matMul,
   mul,
   type NamedAttrMap,
   reshape,
   sum,
   type Tensor,
 } from "@tensorflow/tfjs-core"
+import { product } from "./MatMul.ts"
 
 /** Sums `g` over the axes along which an operand of shape `shape` was broadcast to `g.shape`. */
 export const reduceToShape = (g: Tensor, shape: ReadonlyArray<number>): Tensor => {
@@ -65,7 +65,8 @@ export const minimumGradConfig: GradConfig = selectionGrad(Minimum, lessEqual, g
 
 /**
  * The stock products (one per transpose combination), then summed over broadcast batch axes.
- * For `C = A B`: dA = dC B^T, dB = A^T dC, with the transposes folded into `matMul`'s flags.
+ * For `C = A B`: dA = dC B^T, dB = A^T dC, each computed by {@link product} without transpose
+ * flags (the flags are slow on wasm, see MatMul.ts).
  */
 export const batchMatMulGradConfig: GradConfig = {
   kernelName: BatchMatMul,
@@ -77,11 +78,11 @@ export const batchMatMulGradConfig: GradConfig = {
     const transposeB = attrs["transposeB"] === true
     const [derA, derB] = !transposeA
       ? !transposeB
-        ? [() => matMul(g, b, false, true), () => matMul(a, g, true, false)]
-        : [() => matMul(g, b, false, false), () => matMul(g, a, true, false)]
+        ? [() => product(g, false, b, true), () => product(a, true, g, false)]
+        : [() => product(g, false, b, false), () => product(g, true, a, false)]
       : !transposeB
-        ? [() => matMul(b, g, false, true), () => matMul(a, g, false, false)]
-        : [() => matMul(b, g, true, true), () => matMul(g, a, true, true)]
+        ? [() => product(b, false, g, true), () => product(a, false, g, false)]
+        : [() => product(b, true, g, true), () => product(g, true, a, true)]
     return {
       a: () => reduceToShape(derA(), a.shape),
       b: () => reduceToShape(derB(), b.shape),

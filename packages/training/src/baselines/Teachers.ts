@@ -6,7 +6,7 @@
  * @module
  */
 import type { Tensor, TensorBackend } from "@causald/core"
-import type { Recommender, RecommenderInputs } from "@causald/models"
+import { forInference, type Recommender, type RecommenderInputs } from "@causald/models"
 import { InvalidBaselineOption } from "./Errors.ts"
 
 /** Outputs of K teachers on B rows. */
@@ -23,8 +23,10 @@ export const teacherOutputs = (
   teachers: ReadonlyArray<Recommender>,
   inputs: RecommenderInputs,
 ): TeacherOutputs => {
-  const mediators = teachers.map((t) => t.encode(inputs))
-  const logits = teachers.map((t, k) => backend.expandDims(t.predict(mediators[k]!, inputs), 0))
+  // Frozen teachers run as at inference (Dice gates with running statistics, never updated).
+  const frozen = teachers.map(forInference)
+  const mediators = frozen.map((t) => t.encode(inputs))
+  const logits = frozen.map((t, k) => backend.expandDims(t.predict(mediators[k]!, inputs), 0))
   return {
     logits: backend.concat(logits, 0),
     mediators: backend.concat(
