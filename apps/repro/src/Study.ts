@@ -1,0 +1,658 @@
+/**
+ * The paper's study end to end: prepare the data, train the teachers, the group-wise models, the
+ * base model, CausalD, its ablations and the baselines over several seeds, evaluate every model on
+ * the stored test candidates, and write `results.json`, tables, figures and a report.
+ *
+ * Every model trains in its own folder under `<out>/models/`, checkpointed after each epoch, so a
+ * rerun with the same `--out` reuses every finished model and resumes an interrupted one: a run
+ * killed at any moment continues where it stopped and ends with the same numbers. Evaluation is
+ * recomputed (it is cheap and deterministic).
+ *
+ * Model selection uses validation data only; the test split is read once per trained model.
+ *
+ * @module
+ */
+import {
+  Heterogeneity,
+  MetricAccumulator,
+  Ranking,
+  type Tensor,
+  type TensorBackend,
+  Tensors,
+} from "@causald/core"
+import { Groups, type PreparedDataset, Simulated, Sources, type UserGroups } from "@causald/data"
+import { DeepFm, Din, forInference, type Recommender } from "@causald/models"
+import { layer as tensorsLayer } from "@causald/tfjs"
+import {
+  Baselines,
+  CausalDObjective,
+  Evaluate,
+  Objective,
+  PerGroup,
+  Progress,
+  Train,
+} from "@causald/training"
+import { Clock, Effect, type FileSystem, Layer, type Path, Result, Schema } from "effect"
+import { truthAgreement } from "./Agreement.ts"
+import { type Method, repoRoot, type StudyOptions } from "./Cli.ts"
+import { gitState, packageVersions, runtime, writeStudyOutputs } from "./Output.ts"
+import {
+  compareMethods,
+  type Grouping,
+  type MethodResult,
+  methodLabel,
+  type Results,
+  rankingMetrics,
+  schemaVersion,
+  summarize,
+  summarizeGroups,
+  type VariantPoint,
+} from "./Results.ts"
+
+/** A stage of the study failed: which one and why. */
+export class StudyError extends Schema.TaggedError<StudyError>()("StudyError", {
+  stage: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message(): string {
+    return `${this.stage}: ${this.reason}`
+  }
+}
+
+/** Sizes and training settings of a study, chosen from the data set and `--quick`. */
+export interface Profile {
+  readonly simulation: Simulated.SimulationOptions
+  readonly training: Train.TrainingConfig
+  /** Groups of users for Heterogeneity and the per-group figures (activeness, consistency, ...). */
+  readonly evaluationGroups: number
+  /** Users per teacher must be at least this; fewer teachers are refused with a clear error. */
+  readonly minimumUsersPerGroup: number
+}
+
+/**
+ * The study's defaults. The simulated default is sized so that the whole study (every method,
+ * 3 seeds) runs in minutes on 2 cores; `--quick` is smaller still, for CI's end-to-end test.
+ * Real data uses batch 1024 rather than the paper's 4096: on ml-100k the paper's batch gives 46
+ * steps an epoch and a long plateau (see ../shared/data/README.md); Adagrad as in the paper.
+ */
+export const profileOf = (options: StudyOptions): Profile => {
+  const base = Train.defaultTrainingConfig
+  if (options.quick)
+    return {
+      simulation: {
+        users: 240,
+        items: 80,
+        minLength: 6,
+        maxLength: 16,
+        historyLength: 10,
+        candidates: 50,
+      },
+      training: {
+        ...base,
+        maxEpochs: options.epochs ?? 2,
+        minEpochs: 1,
+        patience: 1,
+        batchSize: 512,
+        optimizer: { _tag: "Adagrad", learningRate: 0.1 },
+      },
+      evaluationGroups: 3,
+      minimumUsersPerGroup: 10,
+    }
+  if (options.dataset === "simulated")
+    return {
+      simulation: {
+        users: 600,
+        items: 200,
+        minLength: 8,
+        maxLength: 30,
+        historyLength: 10,
+        candidates: 100,
+      },
+      training: {
+        ...base,
+        maxEpochs: options.epochs ?? 6,
+        minEpochs: 2,
+        patience: 2,
+        batchSize: 512,
+        optimizer: { _tag: "Adagrad", learningRate: 0.3 },
+      },
+      evaluationGroups: 5,
+      minimumUsersPerGroup: 25,
+    }
+  return {
+    simulation: {},
+    training: {
+      ...base,
+      maxEpochs: options.epochs ?? 20,
+      minEpochs: 5,
+      patience: 3,
+      batchSize: 1024,
+      optimizer: { _tag: "Adagrad", learningRate: 0.05 },
+    },
+    evaluationGroups: 5,
+    minimumUsersPerGroup: 50,
+  }
+}
+
+/** Test metrics of one trained model. */
+interface Evaluation {
+  /** AUC, R@5, R@10, NDCG@5, NDCG@10 over all users. */
+  readonly overall: { readonly [metric: string]: number }
+  /** Per grouping name, per group, the same metrics. */
+  readonly groups: {
+    readonly [grouping: string]: ReadonlyArray<{ readonly [metric: string]: number }>
+  }
+  readonly truth: { readonly rankCorrelation: number; readonly pairwiseAccuracy: number } | null
+}
+
+const stageError = (stage: string) => (error: unknown) =>
+  new StudyError({ stage, reason: error instanceof Error ? error.message : String(error) })
+
+/** Runs the study described by `options` and writes its outputs. */
+export const study = (options: StudyOptions) =>
+  Effect.gen(function* () {
+    const startedAt = yield* Clock.currentTimeMillis
+    const stages: Array<{ name: string; seconds: number }> = []
+    const timed = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
+      Effect.gen(function* () {
+        const t0 = yield* Clock.currentTimeMillis
+        const a = yield* effect
+        const t1 = yield* Clock.currentTimeMillis
+        stages.push({ name, seconds: (t1 - t0) / 1000 })
+        return a
+      })
+    const backend = yield* Tensors
+    const progress = yield* Progress.Progress
+    const profile = profileOf(options)
+    const seeds = Array.from({ length: options.seeds }, (_, s) => s + 1)
+    const modelsDir = `${options.out}/models`
+
+    // --- data ----------------------------------------------------------------------------------
+    const data: PreparedDataset = yield* timed(
+      "prepare data",
+      options.source === null
+        ? Simulated.generate({ ...profile.simulation, seed: 0 })
+        : Sources.load(options.source, { cacheDir: `${repoRoot}/.cache/data` }),
+    ).pipe(Effect.mapError(stageError("prepare data")))
+    yield* progress.note(
+      "data",
+      `${data.name}: ${data.stats.users} users, ${data.stats.items} items, ${data.stats.interactions} interactions`,
+    )
+
+    const makeModel = (name: string, seed: number): Recommender =>
+      options.base === "din"
+        ? Din.make(backend, data, { embeddingSize: 8 }, seed + hash(name))
+        : DeepFm.make(backend, data, { embeddingSize: 8 }, seed + hash(name))
+
+    // --- groupings -----------------------------------------------------------------------------
+    const G = profile.evaluationGroups
+    const groupings: Array<UserGroups> = [
+      Groups.activenessGroups(data, G),
+      Groups.consistencyGroups(data, G),
+    ]
+    if (data.confounder !== undefined) groupings.push(Groups.confounderGroups(data, G))
+    for (const attribute of data.attributes ?? [])
+      groupings.push(Groups.attributeGroups(data, attribute.name))
+    const evaluationGrouping = groupings[0]!
+
+    // --- shared teachers -----------------------------------------------------------------------
+    const needs = (m: Method) => options.methods.includes(m)
+    const teacherSplit = (): UserGroups => {
+      switch (options.splitBy) {
+        case "activeness":
+          return Groups.teacherSubsets(data, "activeness", options.teachers)
+        case "consistency":
+          return Groups.teacherSubsets(data, "consistency", options.teachers)
+        case "attribute":
+          return Groups.teacherSubsets(data, { attribute: options.attribute }, options.teachers)
+        case "random":
+          return Groups.randomSubsets(data, options.teachers, 0)
+      }
+    }
+    const trainGroups = (name: string, groups: UserGroups, seed: number) =>
+      Effect.gen(function* () {
+        const small = Array.from(groups.sizes).findIndex((n) => n < profile.minimumUsersPerGroup)
+        if (small >= 0)
+          return yield* new StudyError({
+            stage: name,
+            reason: `group "${groups.labels[small]}" of ${groups.name} has ${groups.sizes[small]} users, fewer than ${profile.minimumUsersPerGroup}; use fewer groups (--teachers)`,
+          })
+        return yield* PerGroup.trainPerGroup({
+          name,
+          directory: modelsDir,
+          data,
+          partition: { groupOf: groups.groupOf, groups: groups.sizes.length },
+          makeModel: (g) => makeModel(`${name}-${g}`, seed),
+          config: { ...profile.training, seed },
+        })
+      })
+
+    const teachersOf = memo(() =>
+      timed(
+        "teachers",
+        trainGroups(`teachers-${options.splitBy}-${options.teachers}`, teacherSplit(), 0),
+      ),
+    )
+    const homogeneousTeachersOf = memo(() =>
+      timed(
+        "homogeneous teachers",
+        trainGroups(
+          `teachers-random-${options.teachers}`,
+          Groups.randomSubsets(data, options.teachers, 0),
+          0,
+        ),
+      ),
+    )
+
+    /** KD's single teacher: the base architecture trained on all users (seeded like the student). */
+    const kdTeacher = (seed: number) =>
+      Effect.gen(function* () {
+        const teacher = makeModel("kd-teacher", seed)
+        yield* trainOne("kd-teacher", seed, Objective.recommendation(backend, teacher))
+        return forInference(teacher)
+      })
+
+    // --- one model per method and seed --------------------------------------------------------
+    const trainOne = <P>(method: string, seed: number, objective: Objective.Objective<P>) =>
+      Train.train({
+        name: `${method} seed ${seed}`,
+        directory: `${modelsDir}/${method}/seed-${seed}`,
+        data,
+        objective,
+        config: { ...profile.training, seed },
+      })
+
+    const causalDStudent = (
+      method: string,
+      seed: number,
+      teachers: ReadonlyArray<PerGroup.GroupModel>,
+      split: UserGroups,
+      overrides: Partial<CausalDObjective.CausalDConfig> = {},
+    ) =>
+      Effect.gen(function* () {
+        const student = makeModel(method, seed)
+        // Back-door-adjusted guidance (eq. 19) needs the observed confounder of the split; a random
+        // split has none, and its P(z_k) would be uniform anyway.
+        const observed = options.splitBy !== "random" && method !== "ho-teachers"
+        const objective = CausalDObjective.causalD(
+          backend,
+          student,
+          teachers.map((t) => forInference(t.model)),
+          {
+            ...CausalDObjective.defaultCausalDConfig,
+            lambdaBda: options.lambdaBda,
+            lambdaFda: options.lambdaFda,
+            teacherPrior: observed ? Float32Array.from(split.weights) : null,
+            ...overrides,
+          },
+          seed,
+        )
+        yield* trainOne(method, seed, objective)
+        return { model: student, release: () => objective.dispose() }
+      })
+
+    /** A trained model and what frees its training-only tensors once it has been evaluated. */
+    interface Trained {
+      readonly model: Recommender
+      readonly release: () => void
+    }
+
+    const trainMethod = (method: Method, seed: number): Effect.Effect<Trained, unknown, never> =>
+      Effect.gen(function* () {
+        switch (method) {
+          case "base": {
+            const model = makeModel("base", seed)
+            yield* trainOne("base", seed, Objective.recommendation(backend, model))
+            return { model, release: () => {} }
+          }
+          case "causald": {
+            const teachers = yield* teachersOf()
+            return yield* causalDStudent("causald", seed, teachers, teacherSplit())
+          }
+          case "wo-fda": {
+            const teachers = yield* teachersOf()
+            return yield* causalDStudent("wo-fda", seed, teachers, teacherSplit(), { lambdaFda: 0 })
+          }
+          case "ho-teachers": {
+            const teachers = yield* homogeneousTeachersOf()
+            return yield* causalDStudent(
+              "ho-teachers",
+              seed,
+              teachers,
+              Groups.randomSubsets(data, options.teachers, 0),
+            )
+          }
+          default: {
+            // A baseline of Tables 3-4: the same data, candidates, base model and teachers.
+            const spec = Baselines.baselines[method as Baselines.BaselineName]
+            const teachers =
+              spec.teachers === "multiple"
+                ? (yield* teachersOf()).map((t) => forInference(t.model))
+                : spec.teachers === "single"
+                  ? [yield* kdTeacher(seed)]
+                  : []
+            const student = makeModel(method, seed)
+            const objective = Baselines.makeBaseline(
+              method as Baselines.BaselineName,
+              backend,
+              student,
+              teachers,
+              data,
+              {
+                seed,
+                groups: teacherSplit(),
+              },
+            )
+            yield* trainOne(method, seed, objective)
+            // DeRec's model is the student plus its substitute confounder: evaluate what was trained,
+            // and free the objective's own tensors only after the evaluation.
+            return { model: objective.model, release: () => objective.dispose() }
+          }
+        }
+      }) as Effect.Effect<Trained, unknown, never>
+
+    // --- evaluation ---------------------------------------------------------------------------
+    const evaluate = (model: Recommender): Evaluation => {
+      const scores = Evaluate.scoreSplit(backend, forInference(model), data, "test")
+      const C = 1 + data.config.candidates
+      const metrics = Result.getOrThrow(Ranking.sampled(scores, C))
+      const overall = Ranking.means(metrics)
+      const groups: Record<string, ReadonlyArray<{ readonly [metric: string]: number }>> = {}
+      for (const grouping of groupings) {
+        const perGroup = Result.getOrThrow(
+          Ranking.byGroup(metrics, grouping.groupOf, grouping.sizes.length),
+        )
+        groups[grouping.name] = perGroup.map((acc) => MetricAccumulator.means(acc))
+      }
+      const truth =
+        data.truth === undefined ? null : truthAgreement(scores, data.truth.testTruth, C)
+      return { overall, groups, truth }
+    }
+
+    /** Group-wise training (eq. 7): each group's own model on its own users. */
+    const groupWisePerformance = (seed: number) =>
+      Effect.gen(function* () {
+        const models = yield* trainGroups("groupwise", evaluationGrouping, seed)
+        const C = 1 + data.config.candidates
+        return models.map((m) => {
+          const scores = Evaluate.scoreSplit(backend, forInference(m.model), data, "test", m.users)
+          return Ranking.means(Result.getOrThrow(Ranking.sampled(scores, C)))
+        })
+      })
+
+    // --- the runs -----------------------------------------------------------------------------
+    const ordinary = options.methods.filter((m) => m !== "groupwise")
+    const totalRuns = seeds.length * (ordinary.length + 1)
+    let finishedRuns = 0
+    const perSeed = new Map<Method, Array<Evaluation>>()
+    const groupWise: Array<ReadonlyArray<{ readonly [metric: string]: number }>> = []
+    for (const seed of seeds) {
+      const gw = yield* timed(`groupwise seed ${seed}`, groupWisePerformance(seed)).pipe(
+        Effect.mapError(stageError(`groupwise seed ${seed}`)),
+      )
+      groupWise.push(gw)
+      finishedRuns += 1
+      yield* progress.update({ stage: "study", done: finishedRuns, total: totalRuns })
+      for (const method of ordinary) {
+        const trained = yield* timed(`${method} seed ${seed}`, trainMethod(method, seed)).pipe(
+          Effect.mapError(stageError(`${method} seed ${seed}`)),
+        )
+        const evaluation = evaluate(trained.model)
+        backend.dispose(trained.model.parameters)
+        trained.release()
+        perSeed.set(method, [...(perSeed.get(method) ?? []), evaluation])
+        finishedRuns += 1
+        yield* progress.update({ stage: "study", done: finishedRuns, total: totalRuns })
+      }
+    }
+
+    // --- Table 7 and Figure 5: CausalD with another K or λ, on the first seed -------------------
+    const wants = (e: (typeof options.experiments)[number]) =>
+      options.experiments.includes(e) && needs("causald")
+    const firstSeed = seeds[0]!
+    const variantPoint = (value: number, evaluation: Evaluation): VariantPoint => ({
+      value,
+      metrics: Object.fromEntries(
+        rankingMetrics.map((m) => [m, summarize([evaluation.overall[m]!])]),
+      ) as VariantPoint["metrics"],
+    })
+    const variant = (name: string, value: number, run: Effect.Effect<Trained, unknown, never>) =>
+      Effect.gen(function* () {
+        const trained = yield* timed(name, run).pipe(Effect.mapError(stageError(name)))
+        const evaluation = evaluate(trained.model)
+        backend.dispose(trained.model.parameters)
+        trained.release()
+        return variantPoint(value, evaluation)
+      })
+    const defaultCausalD = perSeed.get("causald")?.[0]
+    const teacherCounts: Array<VariantPoint> = []
+    if (wants("table7"))
+      for (const k of [2, 4, 8, 16]) {
+        if (k === options.teachers && defaultCausalD !== undefined) {
+          teacherCounts.push(variantPoint(k, defaultCausalD))
+          continue
+        }
+        const split =
+          options.splitBy === "random"
+            ? Groups.randomSubsets(data, k, 0)
+            : options.splitBy === "attribute"
+              ? teacherSplit()
+              : Groups.teacherSubsets(data, options.splitBy, k)
+        teacherCounts.push(
+          yield* variant(
+            `causald K=${k}`,
+            k,
+            Effect.flatMap(trainGroups(`teachers-${options.splitBy}-${k}`, split, 0), (teachers) =>
+              causalDStudent(`causald-k${k}`, firstSeed, teachers, split),
+            ) as Effect.Effect<Trained, unknown, never>,
+          ),
+        )
+      }
+    const lambdaGrid = [0.01, 0.1, 1, 10]
+    const sensitivity = {
+      lambdaBda: [] as Array<VariantPoint>,
+      lambdaFda: [] as Array<VariantPoint>,
+    }
+    if (wants("fig5"))
+      for (const which of ["lambdaBda", "lambdaFda"] as const)
+        for (const value of lambdaGrid) {
+          if (value === options[which] && defaultCausalD !== undefined) {
+            sensitivity[which].push(variantPoint(value, defaultCausalD))
+            continue
+          }
+          sensitivity[which].push(
+            yield* variant(
+              `causald ${which}=${value}`,
+              value,
+              Effect.flatMap(teachersOf(), (teachers) =>
+                causalDStudent(`causald-${which}-${value}`, firstSeed, teachers, teacherSplit(), {
+                  [which]: value,
+                }),
+              ) as Effect.Effect<Trained, unknown, never>,
+            ),
+          )
+        }
+
+    // --- results ------------------------------------------------------------------------------
+    const heterogeneityOf = (evaluation: Evaluation, seedIndex: number): number => {
+      const unified = evaluation.groups[evaluationGrouping.name]!
+      const perMetric = (rows: ReadonlyArray<{ readonly [metric: string]: number }>) =>
+        Object.fromEntries(rankingMetrics.map((m) => [m, rows.map((r) => r[m]!)]))
+      return Result.getOrThrow(
+        Heterogeneity.heterogeneity(perMetric(unified), perMetric(groupWise[seedIndex]!), {
+          scale: "percent",
+        }),
+      ).heterogeneity
+    }
+    const methodResults: Array<MethodResult> = ordinary.map((method) => {
+      const runs = perSeed.get(method) ?? []
+      const metric = (name: string) => summarize(runs.map((r) => r.overall[name]!))
+      return {
+        method,
+        label: methodLabel(method, options.base),
+        metrics: {
+          AUC: metric("AUC"),
+          "R@5": metric("R@5"),
+          "R@10": metric("R@10"),
+          "NDCG@5": metric("NDCG@5"),
+          "NDCG@10": metric("NDCG@10"),
+          Heterogeneity: summarize(runs.map((r, s) => heterogeneityOf(r, s))),
+        },
+        truth:
+          runs[0]?.truth === null || runs.length === 0
+            ? null
+            : {
+                rankCorrelation: summarize(runs.map((r) => r.truth!.rankCorrelation)),
+                pairwiseAccuracy: summarize(runs.map((r) => r.truth!.pairwiseAccuracy)),
+              },
+      }
+    })
+    if (needs("groupwise")) {
+      const metric = (name: string) =>
+        summarize(groupWise.map((rows) => weightedMean(rows, evaluationGrouping.sizes, name)))
+      methodResults.push({
+        method: "groupwise",
+        label: methodLabel("groupwise", options.base),
+        metrics: {
+          AUC: metric("AUC"),
+          "R@5": metric("R@5"),
+          "R@10": metric("R@10"),
+          "NDCG@5": metric("NDCG@5"),
+          "NDCG@10": metric("NDCG@10"),
+          Heterogeneity: null,
+        },
+        truth: null,
+      })
+    }
+
+    const groupingResults: Array<Grouping> = groupings.map((grouping) => ({
+      name: grouping.name,
+      labels: [...grouping.labels],
+      sizes: Array.from(grouping.sizes),
+      value:
+        grouping.values === undefined
+          ? null
+          : { name: `mean ${grouping.name}`, mean: groupMeans(grouping) },
+      methods: [
+        ...ordinary.map((method) => ({
+          method,
+          metrics: Object.fromEntries(
+            rankingMetrics.map((m) => [
+              m,
+              summarizeGroups(
+                (perSeed.get(method) ?? []).map((r) => r.groups[grouping.name]!.map((g) => g[m]!)),
+              ),
+            ]),
+          ) as Grouping["methods"][number]["metrics"],
+        })),
+        ...(needs("groupwise") && grouping.name === evaluationGrouping.name
+          ? [
+              {
+                method: "groupwise" as const,
+                metrics: Object.fromEntries(
+                  rankingMetrics.map((m) => [
+                    m,
+                    summarizeGroups(groupWise.map((rows) => rows.map((g) => g[m]!))),
+                  ]),
+                ) as Grouping["methods"][number]["metrics"],
+              },
+            ]
+          : []),
+      ],
+    }))
+
+    const finishedAt = yield* Clock.currentTimeMillis
+    const git = gitState(repoRoot)
+    const results: Results = {
+      schemaVersion,
+      manifest: {
+        configuration: options,
+        seeds,
+        backend: backend.name,
+        packages: packageVersions(),
+        gitRevision: git.gitRevision,
+        gitDirty: git.gitDirty,
+        runtime: runtime(),
+        startedAt: new Date(startedAt).toISOString(),
+        finishedAt: new Date(finishedAt).toISOString(),
+        wallTimeSeconds: (finishedAt - startedAt) / 1000,
+        stages,
+      },
+      dataset: {
+        name: data.name,
+        kind: options.dataset,
+        users: data.stats.users,
+        items: data.stats.items,
+        interactions: data.stats.interactions,
+        density: data.stats.density,
+        kCore: data.config.kCore,
+        candidates: data.config.candidates,
+        historyLength: data.config.historyLength,
+        hasTruth: data.truth !== undefined,
+      },
+      heterogeneity: { grouping: evaluationGrouping.name, scale: "percent" },
+      methods: methodResults,
+      comparisons: compareMethods(methodResults),
+      groupings: groupingResults,
+      teacherCounts: teacherCounts.length > 0 ? teacherCounts : null,
+      sensitivity: sensitivity.lambdaBda.length > 0 ? sensitivity : null,
+    }
+    const written = yield* writeStudyOutputs(results)
+    yield* progress.note(
+      "study",
+      `wrote ${written.files.length} files to ${written.dir}${written.skipped.length ? `; skipped: ${written.skipped.join("; ")}` : ""}`,
+    )
+    return results
+  })
+
+/** Mean of a metric over groups, weighted by group sizes (the whole population's mean). */
+const weightedMean = (
+  rows: ReadonlyArray<{ readonly [metric: string]: number }>,
+  sizes: Int32Array,
+  metric: string,
+): number => {
+  let sum = 0
+  let n = 0
+  rows.forEach((row, g) => {
+    sum += row[metric]! * sizes[g]!
+    n += sizes[g]!
+  })
+  return sum / n
+}
+
+/** The grouping variable's mean in each group. */
+const groupMeans = (grouping: UserGroups): Array<number> => {
+  const sums = new Float64Array(grouping.sizes.length)
+  grouping.groupOf.forEach((g, u) => {
+    sums[g]! += grouping.values![u]!
+  })
+  return Array.from(sums, (s, g) => s / Math.max(1, grouping.sizes[g]!))
+}
+
+/** A stable small number from a name, so different models of one seed start differently. */
+const hash = (name: string): number => {
+  let h = 0
+  for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) % 100_003
+  return h * 1_000
+}
+
+/** Runs an effect once and replays its result afterwards. */
+const memo = <A, E, R>(make: () => Effect.Effect<A, E, R>) => {
+  let cached: A | undefined
+  return () =>
+    cached !== undefined
+      ? Effect.succeed(cached)
+      : Effect.map(make(), (a) => {
+          cached = a
+          return a
+        })
+}
+
+/** The services a study needs: a tensor backend and the file system, progress on stderr. */
+export const studyLayer = (options: StudyOptions) =>
+  Layer.mergeAll(
+    tensorsLayer(options.backend === "auto" ? undefined : options.backend),
+    Progress.layerAuto,
+  )
+
+export type { FileSystem, Path, Tensor, TensorBackend }

@@ -1,0 +1,128 @@
+/**
+ * `bun run repro` end to end, as a process, on the tiny `--quick` study: every output exists and
+ * parses, the figures render, and a run killed in the middle resumes to the same numbers.
+ */
+import { afterAll, describe, expect, test } from "bun:test"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Result } from "effect"
+import { decodeResults, type Results } from "../src/Results.ts"
+
+const main = join(import.meta.dir, "..", "src", "main.ts")
+const root = mkdtempSync(join(tmpdir(), "causald-repro-"))
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+const run = (args: ReadonlyArray<string>) =>
+  Bun.spawn(["bun", main, "--quick", "--backend", "wasm", ...args], {
+    stdout: "ignore",
+    stderr: "pipe",
+    env: { ...process.env },
+  })
+
+const finish = async (proc: ReturnType<typeof run>) => {
+  const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()])
+  return { code, stderr }
+}
+
+const readResults = (dir: string): Results => {
+  const decoded = decodeResults(readFileSync(join(dir, "results.json"), "utf8"))
+  if (Result.isFailure(decoded)) throw new Error(decoded.failure.message)
+  return decoded.success
+}
+
+/** Everything but the manifest's times and paths. */
+const numbers = (r: Results) => ({
+  methods: r.methods,
+  comparisons: r.comparisons,
+  groupings: r.groupings,
+  dataset: r.dataset,
+})
+
+describe("bun run repro --quick", () => {
+  test("writes results.json (valid against its schema), the tables, the figures and the report", async () => {
+    const out = join(root, "all")
+    const { code, stderr } = await finish(run(["--seeds", "1", "--out", out]))
+    expect(stderr).not.toContain("    at ") // no stack trace
+    expect(code).toBe(0)
+    const results = readResults(out)
+    expect(results.methods.map((m): string => m.method).sort()).toEqual(
+      [
+        "base",
+        "causald",
+        "causalrec",
+        "debiasd",
+        "derec",
+        "ensctr",
+        "groupwise",
+        "ho-teachers",
+        "ips",
+        "kd",
+        "meal",
+        "wo-fda",
+      ].sort(),
+    )
+    expect(results.dataset.hasTruth).toBe(true)
+    expect(results.methods.find((m) => m.method === "causald")!.truth).not.toBeNull()
+    expect(results.teacherCounts?.map((p) => p.value)).toEqual([2, 4, 8, 16])
+    expect(results.sensitivity?.lambdaFda.map((p) => p.value)).toEqual([0.01, 0.1, 1, 10])
+    for (const file of [
+      "table2.md",
+      "table3.md",
+      "table3.csv",
+      "table5.md",
+      "table7.md",
+      "report.md",
+      "figure1.svg",
+      "figure4.svg",
+      "figure5.svg",
+    ])
+      expect(readFileSync(join(out, file), "utf8").length).toBeGreaterThan(100)
+    for (const png of ["figure1.png", "figure4.png", "figure5.png"])
+      expect(Array.from(readFileSync(join(out, png)).subarray(0, 8))).toEqual([
+        137, 80, 78, 71, 13, 10, 26, 10,
+      ])
+  }, 120_000)
+
+  test("a run killed in the middle resumes from its checkpoints and ends with the same numbers", async () => {
+    const args = [
+      "--seeds",
+      "2",
+      "--methods",
+      "base,groupwise,causald,wo-fda",
+      "--experiments",
+      "table2,table3,fig1,fig4",
+    ]
+    const reference = join(root, "reference")
+    expect((await finish(run([...args, "--out", reference]))).code).toBe(0)
+
+    const killedOut = join(root, "killed")
+    const victim = run([...args, "--out", killedOut])
+    // Kill it once CausalD of the first seed has finished an epoch: teachers, base and group-wise
+    // models are done, CausalD is half-way.
+    const reader = victim.stderr.getReader()
+    let seen = ""
+    while (!seen.includes("causald seed 1 epoch 1")) {
+      const { value, done } = await reader.read()
+      if (done) break
+      seen += new TextDecoder().decode(value)
+    }
+    victim.kill("SIGKILL")
+    await victim.exited
+    expect(existsSync(join(killedOut, "results.json"))).toBe(false)
+
+    const resumed = await finish(run([...args, "--out", killedOut]))
+    expect(resumed.code).toBe(0)
+    expect(resumed.stderr).toContain("resumed after epoch")
+    expect(numbers(readResults(killedOut))).toEqual(numbers(readResults(reference)))
+  }, 120_000)
+
+  test("a bad option value is refused with a message naming the option, without a stack trace", async () => {
+    const { code, stderr } = await finish(
+      run(["--base", "transformer", "--out", join(root, "bad")]),
+    )
+    expect(code).not.toBe(0)
+    expect(stderr).toContain("--base")
+    expect(stderr).not.toContain("    at ")
+  })
+})
