@@ -297,7 +297,7 @@ export const study = (options: StudyOptions) =>
       readonly release: () => void
     }
 
-    const trainMethod = (method: Method, seed: number): Effect.Effect<Trained, unknown, never> =>
+    const trainMethod = (method: Method, seed: number) =>
       Effect.gen(function* () {
         switch (method) {
           case "base": {
@@ -349,7 +349,7 @@ export const study = (options: StudyOptions) =>
             return { model: objective.model, release: () => objective.dispose() }
           }
         }
-      }) as Effect.Effect<Trained, unknown, never>
+      })
 
     // --- evaluation ---------------------------------------------------------------------------
     const evaluate = (model: Recommender): Evaluation => {
@@ -416,7 +416,7 @@ export const study = (options: StudyOptions) =>
         rankingMetrics.map((m) => [m, summarize([evaluation.overall[m]!])]),
       ) as VariantPoint["metrics"],
     })
-    const variant = (name: string, value: number, run: Effect.Effect<Trained, unknown, never>) =>
+    const variant = <E, R>(name: string, value: number, run: Effect.Effect<Trained, E, R>) =>
       Effect.gen(function* () {
         const trained = yield* timed(name, run).pipe(Effect.mapError(stageError(name)))
         const evaluation = evaluate(trained.model)
@@ -444,7 +444,7 @@ export const study = (options: StudyOptions) =>
             k,
             Effect.flatMap(trainGroups(`teachers-${options.splitBy}-${k}`, split, 0), (teachers) =>
               causalDStudent(`causald-k${k}`, firstSeed, teachers, split),
-            ) as Effect.Effect<Trained, unknown, never>,
+            ),
           ),
         )
       }
@@ -468,7 +468,7 @@ export const study = (options: StudyOptions) =>
                 causalDStudent(`causald-${which}-${value}`, firstSeed, teachers, teacherSplit(), {
                   [which]: value,
                 }),
-              ) as Effect.Effect<Trained, unknown, never>,
+              ),
             ),
           )
         }
