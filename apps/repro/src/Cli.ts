@@ -116,6 +116,8 @@ export const StudyOptions = Schema.Struct({
   out: Schema.String,
   experiments: Schema.Array(Schema.Literals(experiments)),
   quick: Schema.Boolean,
+  /** Search each method's loss coefficient on validation data (section 5.1) before the seeds. */
+  search: Schema.Boolean,
 })
 export type StudyOptions = typeof StudyOptions.Type
 
@@ -285,6 +287,13 @@ export const flags = {
   ),
   quick: Flag.Boolean("quick").pipe(
     Flag.withDescription("Tiny data and models, for the end-to-end test (numbers meaningless)"),
+    Flag.withDefault(false),
+  ),
+  search: Flag.Boolean("search").pipe(
+    Flag.withDescription(
+      "Choose each method's loss coefficient (λ in {0.01, 0.1, 1, 10}; IPS/CausalRec clipping in {1/2..1/10}) " +
+        "by validation AUC on the first seed, as the paper does; default off (each method's default)",
+    ),
     Flag.withDefault(false),
   ),
 } as const
@@ -462,6 +471,7 @@ export const resolveStudyOptions = (
       out,
       experiments: chosenExperiments,
       quick: raw.quick,
+      search: raw.search,
     } satisfies StudyOptions
   })
 

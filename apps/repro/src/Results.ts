@@ -226,6 +226,11 @@ export const Results = Schema.Struct({
   /** Table 7: CausalD with K teachers, `value` = K. */
   teacherCounts: Schema.NullOr(Schema.Array(VariantPoint)),
   /** Fig. 5: CausalD with one coefficient varied, the other at its configured value. */
+  /**
+   * Loss coefficients chosen by `--search` on validation data (method or "causald lambdaFda" ->
+   * value); empty when each method ran with its default.
+   */
+  coefficients: Schema.Record(Schema.String, Schema.Finite),
   sensitivity: Schema.NullOr(
     Schema.Struct({
       lambdaBda: Schema.Array(VariantPoint),

@@ -289,31 +289,101 @@ export const study = (options: StudyOptions) =>
           },
           seed,
         )
-        yield* trainOne(method, seed, objective)
-        return { model: student, release: () => objective.dispose() }
+        const result = yield* trainOne(method, seed, objective)
+        return {
+          model: student,
+          validationAuc: result.bestValidationAuc,
+          release: () => objective.dispose(),
+        }
       })
 
-    /** A trained model and what frees its training-only tensors once it has been evaluated. */
+    /** A trained model, its selection criterion, and what frees its training-only tensors. */
     interface Trained {
       readonly model: Recommender
+      readonly validationAuc: number
       readonly release: () => void
     }
+
+    /**
+     * The paper's search (section 5.1): each value of a coefficient's grid trained on the first
+     * seed, the one with the best validation AUC kept. Test data is never looked at.
+     */
+    const chosenCoefficients: Record<string, number> = {}
+    const searchCoefficient = <E, R>(
+      name: string,
+      grid: ReadonlyArray<number>,
+      fallback: number,
+      run: (value: number) => Effect.Effect<Trained, E, R>,
+    ) =>
+      Effect.gen(function* () {
+        if (!options.search) return fallback
+        if (chosenCoefficients[name] !== undefined) return chosenCoefficients[name]!
+        let best = fallback
+        let bestAuc = Number.NEGATIVE_INFINITY
+        for (const value of grid) {
+          const trained = yield* timed(`search ${name}=${value}`, run(value))
+          backend.dispose(trained.model.parameters)
+          trained.release()
+          if (trained.validationAuc > bestAuc) {
+            bestAuc = trained.validationAuc
+            best = value
+          }
+        }
+        chosenCoefficients[name] = best
+        yield* progress.note("search", `${name} = ${best} (validation AUC ${bestAuc.toFixed(4)})`)
+        return best
+      })
+    const lambdaGrid = [0.01, 0.1, 1, 10]
+    /** CausalD's λ_FDA, then λ_BDA given it, searched one after the other. */
+    const causalDLambdas = Effect.gen(function* () {
+      const teachers = yield* teachersOf()
+      const lambdaFda = yield* searchCoefficient(
+        "causald lambdaFda",
+        lambdaGrid,
+        options.lambdaFda,
+        (v) =>
+          causalDStudent(`search-causald-fda-${v}`, seeds[0]!, teachers, teacherSplit(), {
+            lambdaFda: v,
+          }),
+      )
+      const lambdaBda = yield* searchCoefficient(
+        "causald lambdaBda",
+        lambdaGrid,
+        options.lambdaBda,
+        (v) =>
+          causalDStudent(`search-causald-bda-${v}`, seeds[0]!, teachers, teacherSplit(), {
+            lambdaFda,
+            lambdaBda: v,
+          }),
+      )
+      return { lambdaBda, lambdaFda }
+    })
 
     const trainMethod = (method: Method, seed: number) =>
       Effect.gen(function* () {
         switch (method) {
           case "base": {
             const model = makeModel("base", seed)
-            yield* trainOne("base", seed, Objective.recommendation(backend, model))
-            return { model, release: () => {} }
+            const result = yield* trainOne("base", seed, Objective.recommendation(backend, model))
+            return { model, validationAuc: result.bestValidationAuc, release: () => {} }
           }
           case "causald": {
             const teachers = yield* teachersOf()
-            return yield* causalDStudent("causald", seed, teachers, teacherSplit())
+            return yield* causalDStudent(
+              "causald",
+              seed,
+              teachers,
+              teacherSplit(),
+              yield* causalDLambdas,
+            )
           }
           case "wo-fda": {
             const teachers = yield* teachersOf()
-            return yield* causalDStudent("wo-fda", seed, teachers, teacherSplit(), { lambdaFda: 0 })
+            const { lambdaBda } = yield* causalDLambdas
+            return yield* causalDStudent("wo-fda", seed, teachers, teacherSplit(), {
+              lambdaBda,
+              lambdaFda: 0,
+            })
           }
           case "ho-teachers": {
             const teachers = yield* homogeneousTeachersOf()
@@ -322,6 +392,7 @@ export const study = (options: StudyOptions) =>
               seed,
               teachers,
               Groups.randomSubsets(data, options.teachers, 0),
+              yield* causalDLambdas,
             )
           }
           default: {
@@ -333,22 +404,34 @@ export const study = (options: StudyOptions) =>
                 : spec.teachers === "single"
                   ? [yield* kdTeacher(seed)]
                   : []
-            const student = makeModel(method, seed)
-            const objective = Baselines.makeBaseline(
-              method as Baselines.BaselineName,
-              backend,
-              student,
-              teachers,
-              data,
-              {
-                seed,
-                groups: teacherSplit(),
-              },
-            )
-            yield* trainOne(method, seed, objective)
-            // DeRec's model is the student plus its substitute confounder: evaluate what was trained,
-            // and free the objective's own tensors only after the evaluation.
-            return { model: objective.model, release: () => objective.dispose() }
+            const name = method as Baselines.BaselineName
+            const train = (coefficient: number | undefined, runName: string) =>
+              Effect.gen(function* () {
+                const student = makeModel(method, seed)
+                const objective = Baselines.makeBaseline(name, backend, student, teachers, data, {
+                  seed,
+                  groups: teacherSplit(),
+                  ...(coefficient === undefined ? {} : { coefficient }),
+                })
+                const result = yield* trainOne(runName, seed, objective)
+                // DeRec's model is the student plus its substitute confounder: evaluate what was
+                // trained, and free the objective's own tensors only after the evaluation.
+                return {
+                  model: objective.model,
+                  validationAuc: result.bestValidationAuc,
+                  release: () => objective.dispose(),
+                }
+              })
+            const coefficient =
+              spec.hyperparameter === null
+                ? undefined
+                : yield* searchCoefficient(
+                    method,
+                    spec.hyperparameter.grid,
+                    spec.hyperparameter.default,
+                    (v) => train(v, `search-${method}-${v}`),
+                  )
+            return yield* train(coefficient, method)
           }
         }
       })
@@ -450,7 +533,6 @@ export const study = (options: StudyOptions) =>
           ),
         )
       }
-    const lambdaGrid = [0.01, 0.1, 1, 10]
     const sensitivity = {
       lambdaBda: [] as Array<VariantPoint>,
       lambdaFda: [] as Array<VariantPoint>,
@@ -597,6 +679,7 @@ export const study = (options: StudyOptions) =>
       comparisons: compareMethods(methodResults),
       groupings: groupingResults,
       teacherCounts: teacherCounts.length > 0 ? teacherCounts : null,
+      coefficients: chosenCoefficients,
       sensitivity: sensitivity.lambdaBda.length > 0 ? sensitivity : null,
     }
     const written = yield* writeStudyOutputs(results)

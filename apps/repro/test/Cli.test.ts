@@ -77,6 +77,7 @@ describe("Cli: defaults", () => {
       out: join(root, "runs", "simulated-din-20260102T030405Z"),
       experiments: [...experiments],
       quick: false,
+      search: false,
     })
   })
 
@@ -113,6 +114,7 @@ describe("Cli: defaults", () => {
       "--experiments",
       "table3,fig5",
       "--quick",
+      "--search",
     ])
     expect(o).toEqual({
       dataset: "amazon-csv",
@@ -131,6 +133,7 @@ describe("Cli: defaults", () => {
       out: join(root, "out", "x"),
       experiments: ["table3", "fig5"],
       quick: true,
+      search: true,
     })
   })
 
@@ -196,7 +199,7 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(15)
+    expect(Object.keys(flags).length).toBe(16)
     for (const name of [
       "dataset",
       "data",
@@ -213,6 +216,7 @@ describe("Cli: defaults", () => {
       "out",
       "experiments",
       "quick",
+      "search",
     ]) {
       const doc = documented.find((f) => f.name === name)
       expect(doc, name).toBeDefined()

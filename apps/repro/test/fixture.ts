@@ -87,6 +87,7 @@ export const options: StudyOptions = {
   out: "/tmp/run",
   experiments: ["table2", "table3", "table5", "table7", "fig1", "fig4", "fig5"],
   quick: false,
+  search: false,
 }
 
 const method = (m: Method): MethodResult => ({
@@ -167,6 +168,7 @@ export const makeResults = (overrides: Partial<Results> = {}): Results => {
       grouping("consistency", "mean behaviour inconsistency", [0.12, 0.2, 0.27, 0.35, 0.48]),
     ],
     teacherCounts: [point(2, 0.82), point(4, 0.83), point(8, 0.835), point(16, 0.833)],
+    coefficients: {},
     sensitivity: {
       lambdaBda: [point(0.01, 0.82), point(0.1, 0.826), point(1, 0.83), point(10, 0.824)],
       lambdaFda: [point(0.01, 0.815), point(0.1, 0.822), point(1, 0.83), point(10, 0.834)],
