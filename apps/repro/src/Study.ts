@@ -32,10 +32,10 @@ import {
   Progress,
   Train,
 } from "@causald/training"
-import { Clock, Effect, type FileSystem, Layer, type Path, Result, Schema } from "effect"
+import { Clock, Console, Effect, type FileSystem, Layer, type Path, Result, Schema } from "effect"
 import { truthAgreement } from "./Agreement.ts"
 import { type Method, repoRoot, type StudyOptions } from "./Cli.ts"
-import { gitState, packageVersions, runtime, writeStudyOutputs } from "./Output.ts"
+import { gitState, packageVersions, runtime, writeAtomic, writeStudyOutputs } from "./Output.ts"
 import {
   compareMethods,
   type Grouping,
@@ -48,6 +48,7 @@ import {
   summarizeGroups,
   type VariantPoint,
 } from "./Results.ts"
+import * as Tables from "./Tables.ts"
 
 /** A stage of the study failed: which one and why. */
 export class StudyError extends Schema.TaggedError<StudyError>()("StudyError", {
@@ -683,6 +684,15 @@ export const study = (options: StudyOptions) =>
       sensitivity: sensitivity.lambdaBda.length > 0 ? sensitivity : null,
     }
     const written = yield* writeStudyOutputs(results)
+    const truth = Tables.truthTable(results)
+    if (truth !== undefined) {
+      yield* writeAtomic(`${options.out}/truth.md`, truth.markdown)
+      yield* writeAtomic(`${options.out}/truth.csv`, truth.csv)
+    }
+    // The run ends with its Table 3 (and the agreement with the truth) on stdout.
+    yield* Console.log(
+      `\n${Tables.table3(results).markdown}${truth === undefined ? "" : `\n${truth.markdown}`}`,
+    )
     yield* progress.note(
       "study",
       `wrote ${written.files.length} files to ${written.dir}${written.skipped.length ? `; skipped: ${written.skipped.join("; ")}` : ""}`,
