@@ -2,7 +2,7 @@
  * `@causald/core`: the pure causal core of CausalD. Estimators, losses and metrics written
  * against an abstract tensor interface; no tensor library, file system or clock.
  *
- * @module
+ * @module @causald/core
  */
 export * as Adjustment from "./Adjustment.ts"
 export * as CausalLabel from "./CausalLabel.ts"

@@ -3,7 +3,7 @@
  * reference. A backend package runs {@link conformanceCases} (and {@link crossBackendCases}
  * across its backends) under its own test runner.
  *
- * @module
+ * @module @causald/core/testing
  */
 export * from "./Conformance.ts"
 export type { NdArray } from "./Reference.ts"
