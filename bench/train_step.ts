@@ -8,83 +8,94 @@
  * A step is what the training loop does: batch arrays to tensors (`Inputs.toInputs`), forward,
  * backward, optimiser update, loss read back. Warm-up steps are excluded; the median of the timed
  * steps is reported, with the forward pass alone timed the same way. Prints a table and one
- * JSON line.
+ * JSON line. `bench/index.ts` (`bun run bench`) reuses the exported functions.
  *
  *   bun run bench/train_step.ts [--backend wasm|cpu] [--models din,deepfm] [--steps N]
  *     [--warmup N] [--batch N] [--history N] [--din-form fast|naive]
  *     [--din-activation sigmoid|dice]
  */
 import { Losses, Random, type TensorBackend } from "@causald/core"
+import type { Batches } from "@causald/data"
 import { DeepFm, Din, Inputs, logits, type Recommender } from "@causald/models"
 import { startBackend } from "@causald/tfjs"
 import { Effect } from "effect"
 
-const NUM_ITEMS = 3_700
-const NUM_USERS = 6_000
+export const NUM_ITEMS = 3_700
+export const NUM_USERS = 6_000
 
-const fail = (message: string): never => {
-  console.error(`bench/train_step.ts: ${message}`)
-  process.exit(2)
+/** The vocabulary of the random batches. */
+export const vocabulary = { numUsers: NUM_USERS, numItems: NUM_ITEMS }
+
+/** Settings of a timed step. */
+export interface TimingOptions {
+  readonly steps: number
+  readonly warmup: number
 }
 
-const option = (name: string): string | undefined => {
-  const i = process.argv.indexOf(name)
-  if (i < 0) return undefined
-  const value = process.argv[i + 1]
-  if (value === undefined || value.startsWith("--")) fail(`${name} expects a value`)
-  return value
-}
-
-const integer = (name: string, fallback: number, min: number): number => {
-  const raw = option(name)
-  if (raw === undefined) return fallback
-  const value = Number(raw)
-  if (!Number.isInteger(value) || value < min)
-    fail(`${name} expects an integer >= ${min}, got ${raw}`)
-  return value
-}
-
-const choice = <A extends string>(name: string, allowed: ReadonlyArray<A>, fallback: A): A => {
-  const raw = option(name) ?? fallback
-  if (!(allowed as ReadonlyArray<string>).includes(raw))
-    fail(`${name} expects one of ${allowed.join(", ")}, got ${raw}`)
-  return raw as A
-}
-
-const backendName = choice("--backend", ["wasm", "cpu"] as const, "wasm")
-const dinForm = choice("--din-form", ["fast", "naive"] as const, "fast")
-const dinActivation = choice("--din-activation", ["sigmoid", "dice"] as const, "sigmoid")
-const steps = integer("--steps", 5, 1)
-const warmup = integer("--warmup", 2, 0)
-const batchSize = integer("--batch", 4096, 1)
-const historyLength = integer("--history", 50, 1)
-const models = (option("--models") ?? "din,deepfm").split(",")
-for (const m of models) if (m !== "din" && m !== "deepfm") fail(`--models: unknown model ${m}`)
-
-const median = (xs: ReadonlyArray<number>): number => {
+export const median = (xs: ReadonlyArray<number>): number => {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
 
-/** A random batch: full histories of random items, random users, targets and labels. */
-const randomBatch = (seed: number) => {
+/**
+ * Median milliseconds of `timed` calls of `f` after `warmup` untimed ones; `f` returns a loss,
+ * which must stay finite.
+ */
+export const timeMedian = (
+  label: string,
+  f: () => number,
+  { steps, warmup }: TimingOptions,
+): number => {
+  for (let i = 0; i < warmup; i++) f()
+  const ms: Array<number> = []
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now()
+    const loss = f()
+    ms.push(performance.now() - t0)
+    if (!Number.isFinite(loss)) throw new Error(`${label}: non-finite loss ${loss}`)
+  }
+  return median(ms)
+}
+
+/**
+ * A random training batch in the data package's layout: full histories of random items, random
+ * users and targets, one sampled negative per positive (groups of 2, positive first).
+ */
+export const randomBatch = (
+  seed: number,
+  batchSize: number,
+  historyLength: number,
+): Batches.TrainingBatch => {
   const rng = Random.generator(seed)
   const user = new Int32Array(batchSize)
   const item = new Int32Array(batchSize)
   const history = new Int32Array(batchSize * historyLength)
   const label = new Float32Array(batchSize)
+  const positiveRow = new Int32Array(batchSize)
   for (let r = 0; r < batchSize; r++) {
     user[r] = Random.integer(rng, 0, NUM_USERS - 1)
     item[r] = Random.integer(rng, 1, NUM_ITEMS)
-    label[r] = Random.float(rng) < 0.5 ? 1 : 0
+    label[r] = r % 2 === 0 ? 1 : 0
+    positiveRow[r] = r - (r % 2)
   }
   for (let i = 0; i < history.length; i++) history[i] = Random.integer(rng, 1, NUM_ITEMS)
   const lengths = new Int32Array(batchSize).fill(historyLength)
-  return { user, item, history, historyLength: lengths, label }
+  return {
+    size: batchSize,
+    positives: Math.ceil(batchSize / 2),
+    groupSize: 2,
+    maxHistoryLength: historyLength,
+    user,
+    item,
+    history,
+    historyLength: lengths,
+    label,
+    positiveRow,
+  }
 }
 
-interface Result {
+export interface TrainStepResult {
   readonly model: string
   readonly backend: string
   readonly batch: number
@@ -94,8 +105,18 @@ interface Result {
   readonly samplesPerSecond: number
 }
 
-const measure = (b: TensorBackend, name: string, model: Recommender): Result => {
-  const batch = randomBatch(1)
+/**
+ * Times the training step (inputs, forward, backward, Adagrad update, loss read) and the forward
+ * pass of `model` on one random batch; checks that no tensor leaks from step to step.
+ */
+export const measureTrainStep = (
+  b: TensorBackend,
+  name: string,
+  model: Recommender,
+  options: TimingOptions & { readonly batchSize: number; readonly historyLength: number },
+): TrainStepResult => {
+  const { batchSize, historyLength } = options
+  const batch = randomBatch(1, batchSize, historyLength)
   const optimizer = b.optimizer({ _tag: "Adagrad", learningRate: 0.01 })
   const step = (): number =>
     b.tidy(() => {
@@ -109,23 +130,13 @@ const measure = (b: TensorBackend, name: string, model: Recommender): Result => 
       return b.read(value)[0]!
     })
   const forward = (): number => b.tidy(() => b.read(logits(model, Inputs.toInputs(b, batch)))[0]!)
-  const time = (f: () => number): number => {
-    for (let i = 0; i < warmup; i++) f()
-    const ms: Array<number> = []
-    for (let i = 0; i < steps; i++) {
-      const t0 = performance.now()
-      const loss = f()
-      ms.push(performance.now() - t0)
-      if (!Number.isFinite(loss)) fail(`${name}: non-finite loss ${loss}`)
-    }
-    return median(ms)
-  }
-  const msPerStep = time(step)
+  const msPerStep = timeMedian(name, step, options)
   // The optimiser's slots exist from the first step on: from then on nothing may accumulate.
   const live = b.liveTensors()
-  const forwardMs = time(forward)
+  const forwardMs = timeMedian(`${name} forward`, forward, options)
   step()
-  if (b.liveTensors() !== live) fail(`${name}: tensors leaked (${live} -> ${b.liveTensors()})`)
+  if (b.liveTensors() !== live)
+    throw new Error(`${name}: tensors leaked (${live} -> ${b.liveTensors()})`)
   optimizer.dispose()
   return {
     model: name,
@@ -138,32 +149,101 @@ const measure = (b: TensorBackend, name: string, model: Recommender): Result => 
   }
 }
 
-const b = await Effect.runPromise(startBackend(backendName))
-const vocabulary = { numUsers: NUM_USERS, numItems: NUM_ITEMS }
-const results: Array<Result> = []
-for (const m of models) {
-  if (m === "din") {
-    const din = Din.make(b, vocabulary, { attentionActivation: dinActivation }, 0)
-    const model: Recommender =
-      dinForm === "fast"
-        ? din
-        : { ...din, encode: (inputs) => Din.encode(b, din, inputs, "train", "naive") }
-    const name = `din${dinForm === "naive" ? "-naive" : ""}${dinActivation === "dice" ? "-dice" : ""}`
-    results.push(measure(b, name, model))
-    b.dispose([...din.parameters, ...din.buffers])
-  } else {
-    const deepFm = DeepFm.make(b, vocabulary, {}, 0)
-    results.push(measure(b, "deepfm", deepFm))
+/** DIN (paper configuration, sigmoid attention, fast form) or DeepFM, measured then freed. */
+export const measureModel = (
+  b: TensorBackend,
+  model: "din" | "deepfm",
+  options: TimingOptions & { readonly batchSize: number; readonly historyLength: number },
+): TrainStepResult => {
+  if (model === "din") {
+    const din = Din.make(b, vocabulary, {}, 0)
+    try {
+      return measureTrainStep(b, "din", din, options)
+    } finally {
+      b.dispose([...din.parameters, ...din.buffers])
+    }
+  }
+  const deepFm = DeepFm.make(b, vocabulary, {}, 0)
+  try {
+    return measureTrainStep(b, "deepfm", deepFm, options)
+  } finally {
     b.dispose(deepFm.parameters)
   }
 }
 
-console.log(
-  `backend ${backendName}, batch ${batchSize}, history ${historyLength}, ${warmup} warm-up + ${steps} timed steps (median)`,
-)
-console.log("model       ms/step   forward ms   samples/s")
-for (const r of results)
+const main = async (): Promise<void> => {
+  const fail = (message: string): never => {
+    console.error(`bench/train_step.ts: ${message}`)
+    process.exit(2)
+  }
+
+  const option = (name: string): string | undefined => {
+    const i = process.argv.indexOf(name)
+    if (i < 0) return undefined
+    const value = process.argv[i + 1]
+    if (value === undefined || value.startsWith("--")) fail(`${name} expects a value`)
+    return value
+  }
+
+  const integer = (name: string, fallback: number, min: number): number => {
+    const raw = option(name)
+    if (raw === undefined) return fallback
+    const value = Number(raw)
+    if (!Number.isInteger(value) || value < min)
+      fail(`${name} expects an integer >= ${min}, got ${raw}`)
+    return value
+  }
+
+  const choice = <A extends string>(name: string, allowed: ReadonlyArray<A>, fallback: A): A => {
+    const raw = option(name) ?? fallback
+    if (!(allowed as ReadonlyArray<string>).includes(raw))
+      fail(`${name} expects one of ${allowed.join(", ")}, got ${raw}`)
+    return raw as A
+  }
+
+  const backendName = choice("--backend", ["wasm", "cpu"] as const, "wasm")
+  const dinForm = choice("--din-form", ["fast", "naive"] as const, "fast")
+  const dinActivation = choice("--din-activation", ["sigmoid", "dice"] as const, "sigmoid")
+  const steps = integer("--steps", 5, 1)
+  const warmup = integer("--warmup", 2, 0)
+  const batchSize = integer("--batch", 4096, 1)
+  const historyLength = integer("--history", 50, 1)
+  const models = (option("--models") ?? "din,deepfm").split(",")
+  for (const m of models) if (m !== "din" && m !== "deepfm") fail(`--models: unknown model ${m}`)
+  const options = { steps, warmup, batchSize, historyLength }
+
+  const b = await Effect.runPromise(startBackend(backendName))
+  const results: Array<TrainStepResult> = []
+  try {
+    for (const m of models) {
+      if (m === "din") {
+        const din = Din.make(b, vocabulary, { attentionActivation: dinActivation }, 0)
+        const model: Recommender =
+          dinForm === "fast"
+            ? din
+            : { ...din, encode: (inputs) => Din.encode(b, din, inputs, "train", "naive") }
+        const name = `din${dinForm === "naive" ? "-naive" : ""}${dinActivation === "dice" ? "-dice" : ""}`
+        results.push(measureTrainStep(b, name, model, options))
+        b.dispose([...din.parameters, ...din.buffers])
+      } else {
+        const deepFm = DeepFm.make(b, vocabulary, {}, 0)
+        results.push(measureTrainStep(b, "deepfm", deepFm, options))
+        b.dispose(deepFm.parameters)
+      }
+    }
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error))
+  }
+
   console.log(
-    `${r.model.padEnd(10)} ${r.msPerStep.toFixed(1).padStart(8)} ${r.forwardMs.toFixed(1).padStart(12)} ${String(r.samplesPerSecond).padStart(11)}`,
+    `backend ${backendName}, batch ${batchSize}, history ${historyLength}, ${warmup} warm-up + ${steps} timed steps (median)`,
   )
-console.log(JSON.stringify({ bench: "train_step", results }))
+  console.log("model       ms/step   forward ms   samples/s")
+  for (const r of results)
+    console.log(
+      `${r.model.padEnd(10)} ${r.msPerStep.toFixed(1).padStart(8)} ${r.forwardMs.toFixed(1).padStart(12)} ${String(r.samplesPerSecond).padStart(11)}`,
+    )
+  console.log(JSON.stringify({ bench: "train_step", results }))
+}
+
+if (import.meta.main) await main()

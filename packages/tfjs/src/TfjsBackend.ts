@@ -148,9 +148,12 @@ export const makeTfjsBackend = (name: string): TensorBackend => ({
   tensor: (values, shape, dtype) =>
     c(
       tf.tensor(
-        // tfjs keeps a reference to a typed array it is given: copy, so the caller may reuse it.
+        // The cpu backend keeps a reference to a typed array it is given: copy, so the caller may
+        // reuse it. The wasm backend copies into its heap at once: a copy would be garbage.
         values instanceof Float32Array || values instanceof Int32Array
-          ? values.slice()
+          ? name === "wasm"
+            ? values
+            : values.slice()
           : [...values],
         [...shape],
         dtype ?? (values instanceof Int32Array ? "int32" : "float32"),

@@ -2,15 +2,22 @@
  * The kernel and gradient repairs of `src/kernels/` on the `cpu` and `wasm` backends: the
  * scatter-add `UnsortedSegmentSum` against a float64 reference, the gradient of `gather` (every
  * embedding lookup) on wasm against cpu, the broadcasting gradients of Maximum / Minimum /
- * BatchMatMul against independent formulations, and `logSigmoid` on an intermediate tensor.
+ * BatchMatMul against independent formulations, `logSigmoid` on an intermediate tensor, and
+ * the wasm speed kernels (GatherV2, Slice and Concat as run copies in one heap view, a copy-free
+ * Identity, Sum over leading axes) and the Sum gradient without `ones` against the cpu backend.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import "@tensorflow/tfjs-backend-cpu"
 import "@tensorflow/tfjs-backend-wasm"
 import * as tf from "@tensorflow/tfjs-core"
 import fc from "fast-check"
+import { concatWasm } from "../src/kernels/Concat.ts"
+import { gatherV2Wasm } from "../src/kernels/GatherV2.ts"
+import { identityWasm } from "../src/kernels/Identity.ts"
 import { gradientConfigs, kernelConfigs, registerKernels } from "../src/kernels/index.ts"
 import { logSigmoid } from "../src/kernels/LogSigmoid.ts"
+import { sliceWasm } from "../src/kernels/Slice.ts"
+import { sumGradConfig, sumWasm } from "../src/kernels/Sum.ts"
 import {
   segmentSumLayout,
   unsortedSegmentSumCpu,
@@ -389,5 +396,209 @@ describe("gradients on wasm equal the cpu ones", () => {
       expect(maxRelDiff(r.value, wantValue)).toBeLessThan(1e-5)
       expect(maxRelDiff(r.grad, wantGrad)).toBeLessThan(1e-6)
     }
+  })
+})
+
+describe("wasm speed kernels equal the cpu backend", () => {
+  test("are installed on wasm only", () => {
+    expect(tf.getKernel("GatherV2", "wasm")?.kernelFunc).toBe(gatherV2Wasm)
+    expect(tf.getKernel("Identity", "wasm")?.kernelFunc).toBe(identityWasm)
+    expect(tf.getKernel("Sum", "wasm")?.kernelFunc).toBe(sumWasm)
+    expect(tf.getKernel("Slice", "wasm")?.kernelFunc).toBe(sliceWasm)
+    expect(tf.getKernel("Concat", "wasm")?.kernelFunc).toBe(concatWasm)
+    expect(tf.getGradient("Sum")).toBe(sumGradConfig)
+    expect(tf.getKernel("GatherV2", "cpu")?.kernelFunc).not.toBe(gatherV2Wasm)
+  })
+
+  test("GatherV2: any axis, batchDims 0 or 1, float32 / int32 / bool, ids of rank 1-2", async () => {
+    const cases = fc.sample(
+      fc.record({
+        shape: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 3 }),
+        axisPick: fc.nat(),
+        batched: fc.boolean(),
+        idsShape: fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 2 }),
+        dtype: fc.constantFrom("float32" as const, "int32" as const, "bool" as const),
+        seed: fc.integer({ min: 1, max: 2 ** 30 }),
+      }),
+      { seed: 11, numRuns: 40 },
+    )
+    let batchedCases = 0
+    for (const c of cases) {
+      const batchDims = c.batched && c.shape.length >= 2 ? 1 : 0
+      const axis = batchDims + (c.axisPick % (c.shape.length - batchDims))
+      const idsShape = batchDims === 1 ? [c.shape[0]!, ...c.idsShape.slice(1)] : c.idsShape
+      if (batchDims === 1 && idsShape.length < 2) idsShape.push(3)
+      batchedCases += batchDims
+      const rand = uniform(c.seed)
+      const xValues = Array.from(rand(size(c.shape)), (u) =>
+        c.dtype === "float32" ? u : c.dtype === "int32" ? Math.round(u * 1000) : u > 0 ? 1 : 0,
+      )
+      const ids = Array.from(rand(size(idsShape)), (u) =>
+        Math.floor(((u + 1) / 2) * c.shape[axis]!),
+      )
+      const out = await onBoth(() =>
+        tf.tidy(() => {
+          const y = tf.gather(
+            tf.tensor(xValues, c.shape, c.dtype),
+            tf.tensor(ids, idsShape, "int32"),
+            axis,
+            batchDims,
+          )
+          return { shape: y.shape, dtype: y.dtype, values: values(y) }
+        }),
+      )
+      expect(out.wasm).toEqual(out.cpu)
+    }
+    expect(batchedCases).toBeGreaterThan(0)
+  })
+
+  test("GatherV2: an index out of range throws, naming it, and leaks nothing", async () => {
+    await use("wasm")
+    const before = tf.memory().numTensors
+    const table = tf.tensor2d([1, 2, 3, 4], [2, 2])
+    const ids = tf.tensor1d([0, 2], "int32")
+    expect(() => tf.gather(table, ids, 0)).toThrow("GatherV2: the index value 2 is not in [0, 1]")
+    tf.dispose([table, ids])
+    expect(tf.memory().numTensors).toBe(before)
+  })
+
+  test("Identity shares data: a clone outlives its source, and memory is freed with both", async () => {
+    await use("wasm")
+    const bytes = tf.memory().numBytes
+    const x = tf.tensor1d([1, 2, 3])
+    const y = tf.clone(x)
+    x.dispose()
+    expect(values(y)).toEqual([1, 2, 3])
+    // A gradient that saves its input (clone inside) still equals cpu's.
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.sigmoid(t), t)))(y)
+    const gradient = values(g)
+    tf.dispose([y, g])
+    expect(tf.memory().numBytes).toBe(bytes)
+    await use("cpu")
+    const reference = tf.tidy(() =>
+      values(tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.sigmoid(t), t)))(tf.tensor1d([1, 2, 3]))),
+    )
+    expect(maxRelDiff(gradient, reference)).toBeLessThan(1e-6)
+  })
+
+  // An empty input sums to zeros (the stock wasm kernel returned uninitialised memory there).
+  test("Sum: leading, innermost and middle axes, keepDims, int32, empty", async () => {
+    const cases: Array<{ shape: number[]; axis: number | number[]; keepDims: boolean }> = [
+      { shape: [7, 5], axis: 0, keepDims: false },
+      { shape: [7, 5], axis: 0, keepDims: true },
+      { shape: [4, 3, 6], axis: [1, 0], keepDims: false },
+      { shape: [4, 3, 6], axis: [0, 1], keepDims: true },
+      { shape: [4, 3, 6], axis: 1, keepDims: false },
+      { shape: [4, 3, 6], axis: -1, keepDims: true },
+      { shape: [4, 3, 6], axis: [0, 1, 2], keepDims: false },
+      { shape: [0, 3], axis: 0, keepDims: false },
+      { shape: [3, 0], axis: 1, keepDims: true },
+      { shape: [6], axis: 0, keepDims: false },
+    ]
+    for (const dtype of ["float32", "int32"] as const)
+      for (const c of cases) {
+        const rand = uniform(size(c.shape) + 3)
+        const x = Array.from(rand(size(c.shape)), (u) =>
+          dtype === "int32" ? Math.round(u * 100) : u,
+        )
+        const out = await onBoth(() =>
+          tf.tidy(() => {
+            const y = tf.sum(tf.tensor(x, c.shape, dtype), c.axis, c.keepDims)
+            return { shape: y.shape, dtype: y.dtype, values: values(y) }
+          }),
+        )
+        expect(out.wasm.shape).toEqual(out.cpu.shape)
+        expect(out.wasm.dtype).toBe(out.cpu.dtype)
+        expect(maxRelDiff(out.wasm.values, out.cpu.values)).toBeLessThan(1e-6)
+      }
+  })
+
+  test("Slice: random begins and sizes on ranks 1-4, three dtypes", async () => {
+    const cases = fc.sample(
+      fc
+        .record({
+          shape: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }),
+          dtype: fc.constantFrom("float32" as const, "int32" as const, "bool" as const),
+          seed: fc.integer({ min: 1, max: 2 ** 30 }),
+        })
+        .chain((c) =>
+          fc.record({
+            c: fc.constant(c),
+            begin: fc.tuple(...c.shape.map((n) => fc.integer({ min: 0, max: n - 1 }))),
+            fraction: fc.tuple(...c.shape.map(() => fc.double({ min: 0, max: 1, noNaN: true }))),
+          }),
+        ),
+      { seed: 13, numRuns: 60 },
+    )
+    for (const { c, begin, fraction } of cases) {
+      // Sizes from 0 to what is left after begin (so whole trailing axes occur often).
+      const sizes = c.shape.map((n, a) => Math.round(fraction[a]! * (n - begin[a]!)))
+      const rand = uniform(c.seed)
+      const x = Array.from(rand(size(c.shape)), (u) =>
+        c.dtype === "float32" ? u : c.dtype === "int32" ? Math.round(u * 1000) : u > 0 ? 1 : 0,
+      )
+      const out = await onBoth(() =>
+        tf.tidy(() => {
+          const y = tf.slice(tf.tensor(x, c.shape, c.dtype), begin, sizes)
+          return { shape: y.shape, dtype: y.dtype, values: values(y) }
+        }),
+      )
+      expect(out.wasm).toEqual(out.cpu)
+    }
+  })
+
+  test("Concat: 1-4 inputs on any axis, empty inputs, three dtypes", async () => {
+    const cases = fc.sample(
+      fc.record({
+        shape: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }),
+        axisPick: fc.nat(),
+        widths: fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 4 }),
+        dtype: fc.constantFrom("float32" as const, "int32" as const, "bool" as const),
+        seed: fc.integer({ min: 1, max: 2 ** 30 }),
+      }),
+      { seed: 17, numRuns: 50 },
+    )
+    for (const c of cases) {
+      const axis = c.axisPick % c.shape.length
+      const rand = uniform(c.seed)
+      const parts = c.widths.map((w) => {
+        const shape = c.shape.map((n, a) => (a === axis ? w : n))
+        return {
+          shape,
+          x: Array.from(rand(size(shape)), (u) =>
+            c.dtype === "float32" ? u : c.dtype === "int32" ? Math.round(u * 99) : u > 0 ? 1 : 0,
+          ),
+        }
+      })
+      const out = await onBoth(() =>
+        tf.tidy(() => {
+          const y = tf.concat(
+            parts.map((p) => tf.tensor(p.x, p.shape, c.dtype)),
+            axis,
+          )
+          return { shape: y.shape, dtype: y.dtype, values: values(y) }
+        }),
+      )
+      expect(out.wasm).toEqual(out.cpu)
+    }
+  })
+
+  test("Sum's gradient broadcasts dy over the summed axes (no ones array), on both backends", async () => {
+    const rand = uniform(21)
+    const x = rand(3 * 4 * 5)
+    const w = rand(4)
+    const grads = await onBoth(() =>
+      tf.tidy(() =>
+        values(
+          tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.sum(t, [0, 2]), tf.tensor1d(w))))(
+            tf.tensor3d(x, [3, 4, 5]),
+          ),
+        ),
+      ),
+    )
+    // d/dx[i, j, k] of Σ_j w_j Σ_{i,k} x[i, j, k] is w_j.
+    const expected = Array.from({ length: 60 }, (_, n) => w[Math.floor(n / 5) % 4]!)
+    expect(maxRelDiff(grads.cpu, expected)).toBeLessThan(1e-6)
+    expect(maxRelDiff(grads.wasm, expected)).toBeLessThan(1e-6)
   })
 })

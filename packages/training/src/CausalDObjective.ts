@@ -117,8 +117,13 @@ export const causalD = (
       : backend.keep(backend.tensor(config.teacherPrior, [teachers.length]))
 
   const prepare = (context: BatchContext): TeacherOutputs => {
+    // Each teacher's encoder in its own scope: only its [B, d] mediator outlives it. Otherwise
+    // the step's scope would hold every teacher's [B·L, ·] activations until the step ends
+    // (K x ~350 MB at B = 4096, L = 50; bench/NOTES.md, "CausalD memory").
     const mediators = backend.concat(
-      teachers.map((t) => backend.expandDims(forInference(t).encode(context.inputs), 0)),
+      teachers.map((t) =>
+        backend.tidy(() => backend.expandDims(forInference(t).encode(context.inputs), 0)),
+      ),
       0,
     )
     const guidance =

@@ -23,6 +23,12 @@ import {
   maximumGradConfig,
   minimumGradConfig,
 } from "./BroadcastGradients.ts"
+import { concatWasmConfig } from "./Concat.ts"
+import { gatherV2WasmConfig } from "./GatherV2.ts"
+import { identityWasmConfig } from "./Identity.ts"
+import { sliceWasmConfig } from "./Slice.ts"
+import { rememberStock } from "./Stock.ts"
+import { sumGradConfig, sumWasmConfig } from "./Sum.ts"
 import {
   unsortedSegmentSumCpuConfig,
   unsortedSegmentSumGradConfig,
@@ -33,6 +39,11 @@ import {
 export const kernelConfigs: ReadonlyArray<KernelConfig> = [
   unsortedSegmentSumCpuConfig,
   unsortedSegmentSumWasmConfig,
+  gatherV2WasmConfig,
+  identityWasmConfig,
+  sumWasmConfig,
+  sliceWasmConfig,
+  concatWasmConfig,
 ]
 
 /** Gradients this folder provides; they replace the stock ones for every backend. */
@@ -41,6 +52,7 @@ export const gradientConfigs: ReadonlyArray<GradConfig> = [
   maximumGradConfig,
   minimumGradConfig,
   batchMatMulGradConfig,
+  sumGradConfig,
 ]
 
 /**
@@ -57,7 +69,10 @@ export const registerKernels = (): void => {
     if (findBackendFactory(config.backendName) == null) continue
     const current = getKernel(config.kernelName, config.backendName)
     if (current?.kernelFunc === config.kernelFunc) continue
-    if (current != null) unregisterKernel(config.kernelName, config.backendName)
+    if (current != null) {
+      rememberStock(current)
+      unregisterKernel(config.kernelName, config.backendName)
+    }
     registerKernel(config)
   }
   for (const config of gradientConfigs) {

@@ -1,0 +1,265 @@
+/**
+ * Cost of a CausalD student step against a base step (section 3.5.2: training costs more, by the
+ * frozen teachers' encoders and the causal-label estimator; inference costs the same).
+ *
+ * A step is exactly what `Train.trainStep` does: batch to tensors, the objective's constants
+ * outside the tape (for CausalD: the K teachers' mediators, the guidance and the partners),
+ * forward, backward, Adagrad update, loss read. The base objective is `Objective.recommendation`
+ * (L_Rec, BCE), the student objective `CausalDObjective.causalD` with K DIN teachers, back-door
+ * guidance under a uniform P(z_k), λ_BDA = λ_FDA = 1, ψ_FDA hidden [16].
+ *
+ * Two causal labels: the Monte-Carlo one (S in-batch partners per row, O(K B S h)) at the paper's
+ * batch, and the exact one (all B partners, O(K B² h)), which `causalD` refuses above
+ * `EXACT_LIMIT` elements, so it is measured at a smaller batch with its own base step.
+ *
+ * The variants of one comparison are timed interleaved (base, causal, base, causal, ...), so a
+ * background load shifts all of them alike; the median of each is reported. The teachers'
+ * share (`prepare`: K encoders and the guidance) is timed separately.
+ *
+ *   bun run bench/causal_step.ts [--backend wasm|cpu] [--steps N] [--warmup N] [--batch N]
+ *     [--exact-batch N] [--teachers K] [--partners S]
+ */
+import { Random, type TensorBackend } from "@causald/core"
+import type { Batches } from "@causald/data"
+import { Din, forInference, Inputs } from "@causald/models"
+import { startBackend } from "@causald/tfjs"
+import { CausalDObjective, Objective, Train } from "@causald/training"
+import { Effect } from "effect"
+import { median, randomBatch, type TimingOptions, vocabulary } from "./train_step.ts"
+
+export interface CausalStepOptions extends TimingOptions {
+  /** Batch of the base and Monte-Carlo steps (paper: 4096). */
+  readonly batchSize: number
+  /** Batch of the exact-label comparison (its [K, B, B, h] tensor must fit EXACT_LIMIT). */
+  readonly exactBatchSize: number
+  readonly historyLength: number
+  readonly teachers: number
+  /** S of the Monte-Carlo label. */
+  readonly partners: number
+}
+
+export const defaultCausalStepOptions: CausalStepOptions = {
+  steps: 5,
+  warmup: 2,
+  batchSize: 4096,
+  exactBatchSize: 256,
+  historyLength: 50,
+  teachers: 4,
+  partners: 16,
+}
+
+/** One timed variant. */
+export interface CausalStepRow {
+  /** "base", "causald-mc" or "causald-exact". */
+  readonly objective: string
+  readonly batch: number
+  readonly teachers: number
+  /** Partners per row: S (Monte-Carlo), B (exact), 0 (base). */
+  readonly partners: number
+  readonly msPerStep: number
+  /** The objective's constants alone (CausalD: K teacher encoders + guidance); 0 for base. */
+  readonly prepareMs: number
+  /** msPerStep over the base step's at the same batch. */
+  readonly ratio: number
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10
+const round2 = (x: number): number => Math.round(x * 100) / 100
+
+interface Variant {
+  readonly objective: string
+  readonly partners: number
+  readonly step: () => number
+  readonly prepare: () => void
+  readonly release: () => void
+}
+
+/**
+ * Times the variants interleaved: after `warmup` rounds, `steps` rounds each running every
+ * variant once; returns the median milliseconds of each.
+ */
+const interleaved = (variants: ReadonlyArray<Variant>, timing: TimingOptions): Array<number> => {
+  for (let i = 0; i < timing.warmup; i++) for (const v of variants) v.step()
+  const ms = variants.map(() => [] as Array<number>)
+  for (let i = 0; i < timing.steps; i++)
+    variants.forEach((v, j) => {
+      const t0 = performance.now()
+      const loss = v.step()
+      ms[j]!.push(performance.now() - t0)
+      if (!Number.isFinite(loss)) throw new Error(`${v.objective}: non-finite loss ${loss}`)
+    })
+  return ms.map(median)
+}
+
+const timePrepare = (v: Variant, timing: TimingOptions): number => {
+  if (v.objective === "base") return 0
+  const ms: Array<number> = []
+  for (let i = 0; i < Math.max(1, timing.warmup); i++) v.prepare()
+  for (let i = 0; i < timing.steps; i++) {
+    const t0 = performance.now()
+    v.prepare()
+    ms.push(performance.now() - t0)
+  }
+  return median(ms)
+}
+
+/**
+ * Measures base vs CausalD steps: base and Monte-Carlo at `batchSize`, then base, exact and
+ * Monte-Carlo at `exactBatchSize`. Every model and optimiser it makes is freed; a tensor leak
+ * from step to step throws.
+ */
+export const measureCausalSteps = (
+  b: TensorBackend,
+  options: CausalStepOptions,
+): Array<CausalStepRow> => {
+  const K = options.teachers
+  // Teachers are untrained: a step's cost does not depend on the weights' values.
+  const teacherModels = Array.from({ length: K }, (_, k) => Din.make(b, vocabulary, {}, 100 + k))
+  const teachers = teacherModels.map((t) => forInference(t))
+  const prior = new Float32Array(K).fill(1 / K)
+  const rows: Array<CausalStepRow> = []
+
+  const variant = (
+    name: string,
+    batch: Batches.TrainingBatch,
+    partners: CausalDObjective.CausalDConfig["partners"] | null,
+  ): Variant => {
+    const student = Din.make(b, vocabulary, {}, 7)
+    const causal =
+      partners === null
+        ? null
+        : CausalDObjective.causalD(
+            b,
+            student,
+            teachers,
+            { ...CausalDObjective.defaultCausalDConfig, teacherPrior: prior, partners },
+            1,
+          )
+    const optimizer = b.optimizer({ _tag: "Adagrad", learningRate: 0.01 })
+    const rng = Random.generator(3)
+    // `wait` reads one value of the constants: it returns once every kernel of the teachers ran
+    // (wasm and cpu run eagerly).
+    const timed = <P>(objective: Objective.Objective<P>, wait: (prepared: P) => void) => ({
+      step: () => Train.trainStep(b, objective, optimizer, batch, rng),
+      prepare: () =>
+        b.tidy(() => {
+          const prepared = objective.prepare({
+            inputs: Inputs.toInputs(b, batch),
+            batch,
+            labels: b.tensor(batch.label, [batch.size]),
+            rng,
+          })
+          wait(prepared)
+        }),
+    })
+    return {
+      objective: name,
+      partners: partners === null ? 0 : partners._tag === "Exact" ? batch.size : partners.partners,
+      ...(causal === null
+        ? timed(Objective.recommendation(b, student), () => {})
+        : timed(causal, (prepared) => b.read(prepared.guidance))),
+      release: () => {
+        optimizer.dispose()
+        causal?.dispose()
+        b.dispose([...student.parameters, ...student.buffers])
+      },
+    }
+  }
+
+  const compare = (batch: Batches.TrainingBatch, variants: ReadonlyArray<Variant>) => {
+    try {
+      const ms = interleaved(variants, options)
+      const live = b.liveTensors()
+      for (const v of variants) v.step()
+      if (b.liveTensors() !== live)
+        throw new Error(`causal step: tensors leaked (${live} -> ${b.liveTensors()})`)
+      const prepare = variants.map((v) => timePrepare(v, options))
+      const base = ms[0]!
+      variants.forEach((v, j) => {
+        rows.push({
+          objective: v.objective,
+          batch: batch.size,
+          teachers: v.objective === "base" ? 0 : K,
+          partners: v.partners,
+          msPerStep: round1(ms[j]!),
+          prepareMs: round1(prepare[j]!),
+          ratio: round2(ms[j]! / base),
+        })
+      })
+    } finally {
+      for (const v of variants) v.release()
+    }
+  }
+
+  try {
+    const large = randomBatch(11, options.batchSize, options.historyLength)
+    const mc = { _tag: "MonteCarlo", partners: options.partners } as const
+    compare(large, [variant("base", large, null), variant("causald-mc", large, mc)])
+    const small = randomBatch(12, options.exactBatchSize, options.historyLength)
+    compare(small, [
+      variant("base", small, null),
+      variant("causald-exact", small, { _tag: "Exact" }),
+      variant("causald-mc", small, mc),
+    ])
+  } finally {
+    for (const t of teacherModels) b.dispose([...t.parameters, ...t.buffers])
+  }
+  return rows
+}
+
+export const formatCausalRows = (rows: ReadonlyArray<CausalStepRow>): Array<string> => [
+  "objective        batch  K   partners   ms/step   teachers ms   x base",
+  ...rows.map(
+    (r) =>
+      `${r.objective.padEnd(15)} ${String(r.batch).padStart(6)} ${String(r.teachers).padStart(2)} ${String(r.partners).padStart(10)} ${r.msPerStep.toFixed(1).padStart(9)} ${r.prepareMs.toFixed(1).padStart(13)} ${r.ratio.toFixed(2).padStart(8)}`,
+  ),
+]
+
+const main = async (): Promise<void> => {
+  const fail = (message: string): never => {
+    console.error(`bench/causal_step.ts: ${message}`)
+    process.exit(2)
+  }
+  const option = (name: string): string | undefined => {
+    const i = process.argv.indexOf(name)
+    if (i < 0) return undefined
+    const value = process.argv[i + 1]
+    if (value === undefined || value.startsWith("--")) fail(`${name} expects a value`)
+    return value
+  }
+  const integer = (name: string, fallback: number, min: number): number => {
+    const raw = option(name)
+    if (raw === undefined) return fallback
+    const value = Number(raw)
+    if (!Number.isInteger(value) || value < min)
+      fail(`${name} expects an integer >= ${min}, got ${raw}`)
+    return value
+  }
+  const backendName = option("--backend") ?? "wasm"
+  if (backendName !== "wasm" && backendName !== "cpu")
+    fail(`--backend expects one of wasm, cpu, got ${backendName}`)
+  const d = defaultCausalStepOptions
+  const options: CausalStepOptions = {
+    steps: integer("--steps", d.steps, 1),
+    warmup: integer("--warmup", d.warmup, 0),
+    batchSize: integer("--batch", d.batchSize, 2),
+    exactBatchSize: integer("--exact-batch", d.exactBatchSize, 2),
+    historyLength: integer("--history", d.historyLength, 1),
+    teachers: integer("--teachers", d.teachers, 1),
+    partners: integer("--partners", d.partners, 1),
+  }
+  const b = await Effect.runPromise(startBackend(backendName as "wasm" | "cpu"))
+  let rows: Array<CausalStepRow> = []
+  try {
+    rows = measureCausalSteps(b, options)
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error))
+  }
+  console.log(
+    `backend ${backendName}, history ${options.historyLength}, ${options.warmup} warm-up + ${options.steps} timed steps (median, interleaved)`,
+  )
+  for (const line of formatCausalRows(rows)) console.log(line)
+  console.log(JSON.stringify({ bench: "causal_step", options, results: rows }))
+}
+
+if (import.meta.main) await main()

@@ -1,0 +1,110 @@
+/**
+ * A/B of the wasm kernels of `packages/tfjs/src/kernels` (GatherV2, Slice and Concat as run
+ * copies in one heap view, a copy-free Identity, Sum over leading axes) against the stock
+ * tfjs-backend-wasm 4.22 kernels they replace, on whole training steps: the kernels are swapped
+ * in the registry between steps and the two variants are timed interleaved (stock, new, stock, new, ...), so a background load
+ * shifts both alike. Medians after the warm-up rounds.
+ *
+ * `--step eval` times `Evaluate.scoreSplit` of every ml-100k user (1 + 100 candidates) instead.
+ *
+ *   bun run bench/wasm_kernels.ts [--kernels GatherV2,Identity,Sum,Slice,Concat]
+ *     [--step din|deepfm|causald|eval] [--rounds N] [--warmup N]
+ */
+import { Random } from "@causald/core"
+import { DeepFm, Din, forInference } from "@causald/models"
+import { startBackend } from "@causald/tfjs"
+import { CausalDObjective, Evaluate, Objective, Train } from "@causald/training"
+import * as tf from "@tensorflow/tfjs-core"
+import { Effect } from "effect"
+import { stockKernel } from "../packages/tfjs/src/kernels/Stock.ts"
+import { defaultMovieLensDirectory, loadMovieLens100k, movieLensMissing } from "./evaluation.ts"
+import { median, randomBatch, vocabulary } from "./train_step.ts"
+
+const fail = (message: string): never => {
+  console.error(`bench/wasm_kernels.ts: ${message}`)
+  process.exit(2)
+}
+const option = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(name)
+  if (i < 0) return fallback
+  const value = process.argv[i + 1]
+  if (value === undefined || value.startsWith("--")) fail(`${name} expects a value`)
+  return value as string
+}
+const accepted = ["GatherV2", "Identity", "Sum", "Slice", "Concat"]
+const names = option("--kernels", accepted.join(",")).split(",")
+for (const n of names)
+  if (!accepted.includes(n))
+    fail(`--kernels: unknown kernel ${n}; accepted: ${accepted.join(", ")}`)
+const stepName = option("--step", "din")
+if (!["din", "deepfm", "causald", "eval"].includes(stepName))
+  fail(`--step expects one of din, deepfm, causald, eval, got ${stepName}`)
+const rounds = Number(option("--rounds", "7"))
+const warmup = Number(option("--warmup", "2"))
+if (!Number.isInteger(rounds) || rounds < 1) fail("--rounds expects an integer >= 1")
+if (!Number.isInteger(warmup) || warmup < 0) fail("--warmup expects an integer >= 0")
+
+const b = await Effect.runPromise(startBackend("wasm"))
+const ours = new Map(names.map((n) => [n, tf.getKernel(n, "wasm")!]))
+const install = (stock: boolean): void => {
+  for (const n of names) {
+    tf.unregisterKernel(n, "wasm")
+    tf.registerKernel(
+      stock
+        ? { kernelName: n, backendName: "wasm", kernelFunc: stockKernel(n, "wasm") }
+        : ours.get(n)!,
+    )
+  }
+}
+
+const student =
+  stepName === "deepfm" ? DeepFm.make(b, vocabulary, {}, 0) : Din.make(b, vocabulary, {}, 0)
+const batch = randomBatch(1, 4096, 50)
+const optimizer = b.optimizer({ _tag: "Adagrad", learningRate: 0.01 })
+const rng = Random.generator(1)
+let step: () => number
+if (stepName === "eval") {
+  const missing = movieLensMissing(defaultMovieLensDirectory)
+  if (missing !== null) fail(`--step eval: ${missing}`)
+  const data = await loadMovieLens100k(defaultMovieLensDirectory)
+  const model = Din.make(b, data, {}, 0)
+  step = () => Evaluate.scoreSplit(b, model, data, "test")[0]!
+} else if (stepName === "causald") {
+  const teachers = [1, 2, 3, 4].map((k) => forInference(Din.make(b, vocabulary, {}, k)))
+  const objective = CausalDObjective.causalD(
+    b,
+    student,
+    teachers,
+    { ...CausalDObjective.defaultCausalDConfig, teacherPrior: new Float32Array(4).fill(0.25) },
+    1,
+  )
+  step = () => Train.trainStep(b, objective, optimizer, batch, rng)
+} else {
+  const objective = Objective.recommendation(b, student)
+  step = () => Train.trainStep(b, objective, optimizer, batch, rng)
+}
+
+const ms = { stock: [] as Array<number>, new: [] as Array<number> }
+for (let i = 0; i < warmup + rounds; i++)
+  for (const variant of ["stock", "new"] as const) {
+    install(variant === "stock")
+    const t0 = performance.now()
+    step()
+    if (i >= warmup) ms[variant].push(performance.now() - t0)
+  }
+install(false)
+const stock = median(ms.stock)
+const fresh = median(ms.new)
+console.log(
+  `${stepName} step, kernels ${names.join(",")}: stock ${stock.toFixed(1)} ms, new ${fresh.toFixed(1)} ms, ${(stock / fresh).toFixed(2)}x (median of ${rounds}, interleaved)`,
+)
+console.log(
+  JSON.stringify({
+    bench: "wasm_kernels",
+    step: stepName,
+    kernels: names,
+    stockMs: stock,
+    newMs: fresh,
+    speedup: stock / fresh,
+  }),
+)

@@ -1,0 +1,59 @@
+/**
+ * Whole-heap views of the `wasm` backend, for kernels that copy between tensors without creating
+ * a typed-array view per row.
+ *
+ * Why: JavaScriptCore keeps every view of the (growable) wasm memory alive until a full garbage
+ * collection, about 1 KB each, and the stock Concat / Slice kernels create one per row and input
+ * (16,500 per DIN training step at batch 4096). The process's resident set grew by ~20 MB a step
+ * until a full collection (bench/NOTES.md, "CausalD memory"). Copies here use one cached view of
+ * the whole heap per dtype and `copyWithin` at element offsets.
+ *
+ * @module
+ */
+import type { DataType, TensorInfo } from "@tensorflow/tfjs-core"
+
+/** The slice of the wasm backend (`BackendWasm`) these helpers use. */
+export interface WasmHeapBackend {
+  readonly wasm: { readonly HEAPU8: Uint8Array }
+  readonly dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined }
+  makeOutput(shape: number[], dtype: DataType): TensorInfo
+  incRef(dataId: object): void
+}
+
+export type HeapView = Float32Array | Int32Array | Uint8Array
+
+let cached: {
+  buffer: ArrayBufferLike
+  float32: Float32Array
+  int32: Int32Array
+  bool: Uint8Array
+} | null = null
+
+/** A view of the whole heap for `dtype` (re-created after the heap grew). */
+export const heapView = (backend: WasmHeapBackend, dtype: DataType): HeapView => {
+  const buffer = backend.wasm.HEAPU8.buffer
+  if (cached === null || cached.buffer !== buffer)
+    cached = {
+      buffer,
+      float32: new Float32Array(buffer),
+      int32: new Int32Array(buffer),
+      bool: new Uint8Array(buffer),
+    }
+  if (dtype === "float32") return cached.float32
+  if (dtype === "int32") return cached.int32
+  if (dtype === "bool") return cached.bool
+  throw new Error(`no wasm heap view for dtype ${dtype}`)
+}
+
+/** The element index of a tensor's first value in {@link heapView} of its dtype. */
+export const heapIndex = (backend: WasmHeapBackend, info: TensorInfo): number => {
+  const data = backend.dataIdMap.get(info.dataId)
+  if (data === undefined) throw new Error("tensor data is not on the wasm heap")
+  return data.memoryOffset / (info.dtype === "bool" ? 1 : 4)
+}
+
+/** heap[dst .. dst + n) = heap[src .. src + n), element by element for short runs. */
+export const copyRun = (heap: HeapView, dst: number, src: number, n: number): void => {
+  if (n <= 16) for (let j = 0; j < n; j++) heap[dst + j] = heap[src + j]!
+  else heap.copyWithin(dst, src, src + n)
+}
