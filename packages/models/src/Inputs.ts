@@ -113,8 +113,9 @@ export const historyMaskOnDevice = (
 }
 
 /**
- * The tensors of a row batch. The arrays are copied, so the batch may be refilled (the data
- * package's `reuseBuffers`) while the tensors live. The mask is built on the host (measured
+ * The tensors of a row batch. The backend copies host values (`TensorBackend.tensor`, checked by
+ * the conformance suite), so the batch may be refilled (the data package's `reuseBuffers`) while
+ * the tensors live; a second copy here was only garbage (bench/NOTES.md, "CausalD memory"). The mask is built on the host (measured
  * faster than on the device on cpu and wasm: `bench/NOTES.md`). With `vocabulary`, every id is
  * checked; any inconsistency throws {@link InvalidBatch} naming the field.
  */
@@ -126,10 +127,10 @@ export const toInputs = (
   const L = checkRows(batch, vocabulary)
   const rows = batch.user.length
   return {
-    user: b.tensor(batch.user.slice(), [rows], "int32"),
-    history: b.tensor(batch.history.slice(), [rows, L], "int32"),
+    user: b.tensor(batch.user, [rows], "int32"),
+    history: b.tensor(batch.history, [rows, L], "int32"),
     historyMask: historyMaskOnHost(b, batch.historyLength, L),
-    item: b.tensor(batch.item.slice(), [rows], "int32"),
+    item: b.tensor(batch.item, [rows], "int32"),
   }
 }
 
