@@ -94,9 +94,27 @@ export const historyMask = (historyLength: Int32Array, width: number): Float32Ar
   return mask
 }
 
-/** The history mask [B, L] built on the host ({@link historyMask}) and uploaded. */
-export const historyMaskOnHost = (b: TensorBackend, historyLength: Int32Array, L: number): Tensor =>
-  b.tensor(historyMask(historyLength, L), [historyLength.length, L])
+/**
+ * Host scratch for {@link historyMaskOnHost}, reused from call to call: the backend copies the
+ * values it is given, and a fresh array per batch was garbage that JavaScriptCore collected so
+ * late that two validation passes over Amazon Beauty left ~1.3 GB of it resident
+ * (bench/NOTES.md, "CausalD memory").
+ */
+let maskScratch = new Float32Array(0)
+
+/** The history mask [B, L] built on the host (as {@link historyMask}) and uploaded. */
+export const historyMaskOnHost = (
+  b: TensorBackend,
+  historyLength: Int32Array,
+  L: number,
+): Tensor => {
+  const size = historyLength.length * L
+  if (maskScratch.length < size) maskScratch = new Float32Array(size)
+  const mask = maskScratch.subarray(0, size)
+  mask.fill(0)
+  for (let r = 0; r < historyLength.length; r++) mask.fill(1, r * L, r * L + historyLength[r]!)
+  return b.tensor(mask, [historyLength.length, L])
+}
 
 /** The same mask built on the device from the lengths (compare with {@link historyMaskOnHost}). */
 export const historyMaskOnDevice = (
@@ -115,8 +133,9 @@ export const historyMaskOnDevice = (
 /**
  * The tensors of a row batch. The backend copies host values (`TensorBackend.tensor`, checked by
  * the conformance suite), so the batch may be refilled (the data package's `reuseBuffers`) while
- * the tensors live; a second copy here was only garbage (bench/NOTES.md, "CausalD memory"). The mask is built on the host (measured
- * faster than on the device on cpu and wasm: `bench/NOTES.md`). With `vocabulary`, every id is
+ * the tensors live; a second copy here was only garbage (bench/NOTES.md, "CausalD memory"). The
+ * mask is built on the host (measured faster than on the device on cpu and wasm:
+ * `bench/NOTES.md`). With `vocabulary`, every id is
  * checked; any inconsistency throws {@link InvalidBatch} naming the field.
  */
 export const toInputs = (
@@ -132,6 +151,13 @@ export const toInputs = (
     historyMask: historyMaskOnHost(b, batch.historyLength, L),
     item: b.tensor(batch.item, [rows], "int32"),
   }
+}
+
+/** Host rows of {@link scoreCandidates}' chunks, reused from call to call (see `maskScratch`). */
+let rowScratch = {
+  user: new Int32Array(0),
+  history: new Int32Array(0),
+  historyLength: new Int32Array(0),
 }
 
 /** Options of {@link scoreCandidates}. */
@@ -173,9 +199,14 @@ export const scoreCandidates = (
   const inference = forInference(model)
   const usersPerChunk = Math.max(1, Math.floor(rowsPerChunk / C))
   const capacity = Math.min(usersPerChunk, size) * C
-  const user = new Int32Array(capacity)
-  const history = new Int32Array(capacity * L)
-  const historyLength = new Int32Array(capacity)
+  // Reused from call to call, as the mask's scratch (the backend copies what it is given).
+  if (rowScratch.user.length < capacity || rowScratch.history.length < capacity * L)
+    rowScratch = {
+      user: new Int32Array(capacity),
+      history: new Int32Array(capacity * L),
+      historyLength: new Int32Array(capacity),
+    }
+  const { user, history, historyLength } = rowScratch
   const out = new Float32Array(size * C)
   for (let first = 0; first < size; first += usersPerChunk) {
     const n = Math.min(usersPerChunk, size - first)
