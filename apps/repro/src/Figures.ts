@@ -91,6 +91,27 @@ const groupRows = (
   }))
 }
 
+/**
+ * The x axis of a per-group panel. Group labels such as "activeness 1/5 [6, 11]" repeat the
+ * grouping's name, which the axis title already gives: they are drawn without it, slanted, so
+ * that five or more groups never overlap.
+ */
+const groupAxis = (grouping: Grouping) => {
+  const prefix = JSON.stringify(`${grouping.name} `)
+  return {
+    field: "group",
+    type: "nominal",
+    sort: grouping.labels,
+    title: groupAxisTitle(grouping),
+    axis: {
+      labelAngle: -30,
+      labelAlign: "right",
+      labelLimit: 180,
+      labelExpr: `indexof(datum.label, ${prefix}) === 0 ? substring(datum.label, length(${prefix})) : datum.label`,
+    },
+  }
+}
+
 const groupAxisTitle = (grouping: Grouping): string =>
   grouping.name === "activeness"
     ? "user group by activeness (least to most active)"
@@ -131,13 +152,7 @@ export const figure1Spec = (
       width: 70 * grouping.labels.length,
       height: 260,
       encoding: {
-        x: {
-          field: "group",
-          type: "nominal",
-          sort: grouping.labels,
-          title: groupAxisTitle(grouping),
-          axis: { labelAngle: 0 },
-        },
+        x: groupAxis(grouping),
         xOffset: { field: "series", sort: [unified, groupWise] },
         color: {
           field: "series",
@@ -184,13 +199,7 @@ export const figure4Spec = (
       grouping.value === null
         ? []
         : grouping.labels.map((group, g) => ({ group, value: grouping.value?.mean[g] ?? 0 }))
-    const x = {
-      field: "group",
-      type: "nominal",
-      sort: grouping.labels,
-      title: groupAxisTitle(grouping),
-      axis: { labelAngle: 0 },
-    }
+    const x = groupAxis(grouping)
     const order = figure4Methods.map((m) => methodLabel(m, base))
     return [
       {
@@ -250,7 +259,10 @@ export const figure4Spec = (
 
 /**
  * Figure 5: CausalD's `metrics` against λ_BDA and against λ_FDA (log x axis, the values run),
- * the base model's values as dashed lines. Undefined without sensitivity runs.
+ * one row per metric with its own y scale (the metrics differ in range by a factor of three), the
+ * base model's value dashed. The sensitivity runs are trained on the first seed only, so the
+ * dashed reference is the base model on that same seed, not the mean over seeds. Undefined
+ * without sensitivity runs.
  */
 export const figure5Spec = (
   results: Results,
@@ -260,64 +272,60 @@ export const figure5Spec = (
   if (s === null || (s.lambdaBda.length === 0 && s.lambdaFda.length === 0)) return undefined
   const base = findMethod(results, "base")
   const baseName = baseLabel(results)
-  const rows = (points: ReadonlyArray<VariantPoint>) =>
-    points.flatMap((p) =>
-      metrics.map((m) => ({ lambda: p.value, metric: m, value: p.metrics[m].mean })),
-    )
-  const reference =
-    base === undefined ? [] : metrics.map((m) => ({ metric: m, value: base.metrics[m].mean }))
-  const panel = (symbol: string, points: ReadonlyArray<VariantPoint>) => ({
-    title: `CausalD vs ${symbol}`,
-    width: 260,
-    height: 240,
-    layer: [
-      {
-        data: { values: rows(points) },
-        mark: { type: "line", point: true, strokeWidth: 2 },
-        encoding: {
-          x: {
-            field: "lambda",
-            type: "quantitative",
-            scale: { type: "log" },
-            axis: { values: points.map((p) => p.value), format: "~g" },
-            title: symbol,
-          },
-          y: {
-            field: "value",
-            type: "quantitative",
-            title: "metric (test)",
-            scale: { zero: false },
-          },
-          color: { field: "metric", type: "nominal", sort: [...metrics], title: null },
-        },
-      },
-      ...(reference.length === 0
-        ? []
-        : [
-            {
-              data: { values: reference },
-              mark: { type: "rule", strokeDash: [5, 4], strokeWidth: 1.5 },
-              encoding: {
-                y: { field: "value", type: "quantitative" },
-                color: { field: "metric", type: "nominal", sort: [...metrics], title: null },
-              },
+  const firstSeed = results.manifest.seeds[0]
+  const panel = (symbol: string, points: ReadonlyArray<VariantPoint>, metric: RankingMetric) => {
+    const reference = base?.metrics[metric].perSeed[0]
+    return {
+      title: `CausalD vs ${symbol}`,
+      width: 240,
+      height: 150,
+      layer: [
+        {
+          data: { values: points.map((p) => ({ lambda: p.value, value: p.metrics[metric].mean })) },
+          mark: { type: "line", point: true, strokeWidth: 2, color: "#4c78a8" },
+          encoding: {
+            x: {
+              field: "lambda",
+              type: "quantitative",
+              scale: { type: "log" },
+              axis: { values: points.map((p) => p.value), format: "~g" },
+              title: symbol,
             },
-          ]),
+            y: {
+              field: "value",
+              type: "quantitative",
+              title: `${metric} (test)`,
+              scale: { zero: false },
+            },
+          },
+        },
+        ...(reference === undefined
+          ? []
+          : [
+              {
+                data: { values: [{ value: reference }] },
+                mark: { type: "rule", strokeDash: [5, 4], strokeWidth: 1.5, color: "#e45756" },
+                encoding: { y: { field: "value", type: "quantitative" } },
+              },
+            ]),
+      ],
+    }
+  }
+  const row = (metric: RankingMetric) => ({
+    hconcat: [
+      ...(s.lambdaBda.length === 0 ? [] : [panel("λ_BDA", s.lambdaBda, metric)]),
+      ...(s.lambdaFda.length === 0 ? [] : [panel("λ_FDA", s.lambdaFda, metric)]),
     ],
+    resolve: { scale: { y: "shared" } },
   })
-  const panels = [
-    ...(s.lambdaBda.length === 0 ? [] : [panel("λ_BDA", s.lambdaBda)]),
-    ...(s.lambdaFda.length === 0 ? [] : [panel("λ_FDA", s.lambdaFda)]),
-  ]
   return {
     $schema: schema,
     title: {
       text: "Fig. 5: CausalD's performance against the loss coefficients",
-      subtitle: `${results.dataset.name}, mean over ${results.manifest.seeds.length} seeds${reference.length === 0 ? "" : `; dashed: ${baseName}`}`,
+      subtitle: `${results.dataset.name}, seed ${firstSeed} (the sensitivity runs' seed)${base === undefined ? "" : `; dashed red: ${baseName} on the same seed`}`,
     },
     config,
-    hconcat: panels,
-    resolve: { scale: { y: "shared" } },
+    vconcat: metrics.map(row),
   } as TopLevelSpec
 }
 

@@ -69,6 +69,28 @@ describe("Figures", () => {
     expect(JSON.stringify(spec)).toContain('"type":"log"')
   })
 
+  test("Figure 5 compares like with like: the dashed base is the sensitivity runs' seed, not the mean", () => {
+    const spec = JSON.stringify(figure5Spec(results))
+    const base = results.methods.find((m) => m.method === "base")!.metrics.AUC
+    expect(base.perSeed[0]).not.toBe(base.mean)
+    expect(spec).toContain(`{"value":${base.perSeed[0]}}`)
+    expect(spec).not.toContain(`{"value":${base.mean}}`)
+    expect(spec).toContain(`seed ${results.manifest.seeds[0]}`)
+  })
+
+  test("group labels are drawn without the grouping's name, which the axis title gives", async () => {
+    const prefixed = makeResults({
+      groupings: results.groupings.map((g) => ({
+        ...g,
+        labels: g.labels.map((_label, i) => `${g.name} ${i + 1}/5 [${i}, ${i + 1}]`),
+      })),
+    })
+    const { svg } = await render(figure1Spec(prefixed))
+    // Drawn text only (the accessible labels keep the full name).
+    expect(svg).toContain(">1/5 [0, 1]</text>")
+    expect(svg).not.toContain(">activeness 1/5")
+  })
+
   test("a figure whose inputs are missing is not drawn", () => {
     const noGroupWise = makeResults({
       groupings: results.groupings.map((g) => ({
