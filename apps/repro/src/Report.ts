@@ -63,7 +63,9 @@ const versus = (
   const sb = metricOf(b, metric)
   if (sa === undefined || sb === undefined) return undefined
   const diff = sa.mean - sb.mean
-  const rel = sb.mean === 0 ? "" : ` (${percent(diff / sb.mean)})`
+  // A relative change means nothing against a reference at or below zero (Heterogeneity can be
+  // negative: group-wise models more dispersed than the unified one).
+  const rel = sb.mean <= 0 ? "" : ` (${percent(diff / sb.mean)})`
   const better =
     diff === 0
       ? "equal"
@@ -211,7 +213,7 @@ const againstPaper = (results: Results): ReadonlyArray<string> => {
     const ob = metricOf(b, metric)
     if (pc === undefined || pb === undefined || oc === undefined || ob === undefined) continue
     parts.push(
-      `${metric} paper ${percent((pc - pb) / pb)}, this run ${ob.mean === 0 ? "n/a" : percent((oc.mean - ob.mean) / ob.mean)}`,
+      `${metric} paper ${pb <= 0 ? "n/a" : percent((pc - pb) / pb)}, this run ${ob.mean <= 0 ? "n/a" : percent((oc.mean - ob.mean) / ob.mean)}`,
     )
   }
   if (parts.length === 0) return []

@@ -52,6 +52,16 @@ describe("Report", () => {
       "CausalD's mean Heterogeneity is 2.1000 (± 0.1000) vs DIN's 0.7300 (± 0.0018): +1.3700",
     )
     expect(t).toContain("Best on AUC: EnsCTR with 0.8200 (runner-up DebiasD")
+    // Against a negative reference a relative change is meaningless: none is printed.
+    const negative = worse.map(
+      (m): MethodResult =>
+        m.method === "base"
+          ? { ...m, metrics: { ...m.metrics, Heterogeneity: summarize([-3.9, -3.7, -3.8]) } }
+          : m,
+    )
+    expect(
+      report({ ...results, methods: negative, comparisons: compareMethods(negative) }, files),
+    ).toContain("vs DIN's -3.8000 (± 0.1000): +5.9000, better for DIN (lower is better)")
     expect(t).toContain("CausalD is the best of the Table 3 methods on 4 of 6 metrics.")
     expect(t).toContain(
       "AUC: DIN 0.8000, Ho Teachers 0.8080, w.o. FDA 0.8150, CausalD 0.7100; highest: w.o. FDA.",
