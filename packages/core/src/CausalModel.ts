@@ -7,8 +7,8 @@
  * intervening on the model itself ({@link intervene}: cut the treatment's incoming edges and fix its
  * value, then marginalise), never with the adjustment formulas under test.
  *
- * Two generators build the graphs of the paper's Figure 3 with random CPTs drawn from a seeded
- * pure-rand generator:
+ * Two generators build the graphs of the paper's Figure 3 with random CPTs drawn from the seeded
+ * named streams of {@link Random} ("front-door", "back-door"; samples from "sample"):
  * - {@link frontDoor}: U -> X, U -> Y, X -> M -> Y with U unobserved (optionally U -> M, which breaks
  *   the front-door criterion);
  * - {@link backDoor}: Z -> X, Z -> Y, X -> Y with Z observed.
@@ -16,10 +16,8 @@
  * @since 0.1.0
  */
 import { Result, Schema } from "effect"
-import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64"
-import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
-import type { RandomGenerator } from "pure-rand/types/RandomGenerator"
 import type { EffectTable, Joint } from "./Adjustment.ts"
+import * as Random from "./Random.ts"
 
 /**
  * One variable of a causal model and its mechanism P(node | parents).
@@ -252,7 +250,8 @@ export const interventional = <V extends string, O extends V>(
 
 /**
  * n i.i.d. observations of the observed variables by ancestral sampling, reproducible from `seed`
- * (a 32-bit integer). `columns[v][i]` is the value of v in observation i.
+ * (any integer: the "sample" stream of {@link Random.rng}, apart from the CPTs' streams).
+ * `columns[v][i]` is the value of v in observation i.
  *
  * @since 0.1.0
  */
@@ -272,36 +271,25 @@ export const sample = <V extends string, O extends V>(
   const { nodes } = model
   const cards = nodes.map((node) => node.cardinality)
   const parents = parentIndices(nodes)
-  const rng = xoroshiro128plus(seed)
+  const rng = Random.rng(seed, "sample")
+  // One view per CPT row, made once: the draw loop allocates nothing.
+  const rows = nodes.map((node) =>
+    Array.from({ length: node.cpt.length / node.cardinality }, (_, r) =>
+      node.cpt.subarray(r * node.cardinality, (r + 1) * node.cardinality),
+    ),
+  )
   const columns = nodes.map(() => new Int32Array(n))
   const values = new Int32Array(nodes.length)
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < nodes.length; j++) {
-      const node = nodes[j]
-      const offset = cptRow(parents[j], cards, values) * node.cardinality
-      values[j] = categorical(rng, node.cpt, offset, node.cardinality)
+      const k = nodes[j].cardinality
+      values[j] = Random.categorical(rng, rows[j][cptRow(parents[j], cards, values)], k, 1)
       columns[j][i] = values[j]
     }
   }
   const out: Partial<Record<O, Int32Array>> = {}
   for (const o of model.observed) out[o] = columns[nodes.findIndex((node) => node.name === o)]
   return Result.succeed(out as { readonly [K in O]: Int32Array })
-}
-
-/** Inverse-CDF draw from `probabilities[offset .. offset + k)`. */
-const categorical = (
-  rng: RandomGenerator,
-  probabilities: Float64Array,
-  offset: number,
-  k: number,
-): number => {
-  const u = uniformFloat64(rng)
-  let cumulative = 0
-  for (let v = 0; v < k - 1; v++) {
-    cumulative += probabilities[offset + v]
-    if (u < cumulative) return v
-  }
-  return k - 1
 }
 
 /**
@@ -311,7 +299,7 @@ const categorical = (
  * mass makes the dependence on the parent as strong as the caller needs.
  */
 const randomCpt = (
-  rng: RandomGenerator,
+  rng: Random.RandomGenerator,
   rows: number,
   k: number,
   strength: number,
@@ -321,7 +309,7 @@ const randomCpt = (
   for (let r = 0; r < rows; r++) {
     let total = 0
     for (let v = 0; v < k; v++) {
-      const w = 1 + uniformFloat64(rng)
+      const w = 1 + Random.float(rng)
       cpt[r * k + v] = w
       total += w
     }
@@ -342,7 +330,7 @@ const MEDIATION = 0.5
  * @since 0.1.0
  */
 export interface FrontDoorOptions {
-  /** Seed of the xoroshiro128+ generator that draws the CPTs (a 32-bit integer). */
+  /** Seed of the CPTs' random stream (any integer; see {@link Random.rng}). */
   readonly seed: number
   /** Cardinalities of U, X, M, Y; each at least 2, default 2. */
   readonly cardinalities?: Partial<Record<"U" | "X" | "M" | "Y", number>>
@@ -361,7 +349,7 @@ export interface FrontDoorOptions {
  * @since 0.1.0
  */
 export interface BackDoorOptions {
-  /** Seed of the xoroshiro128+ generator that draws the CPTs (a 32-bit integer). */
+  /** Seed of the CPTs' random stream (any integer; see {@link Random.rng}). */
   readonly seed: number
   /** Cardinalities of Z, X, Y; each at least 2, default 2. */
   readonly cardinalities?: Partial<Record<"Z" | "X" | "Y", number>>
@@ -406,7 +394,7 @@ export const frontDoor = (
   const s = options.confounding ?? 0.5
   const invalid = checkOptions(options.seed, c, s)
   if (invalid !== undefined) return Result.fail(new InvalidModel({ reason: invalid }))
-  const rng = xoroshiro128plus(options.seed)
+  const rng = Random.rng(options.seed, "front-door")
   const withEdge = options.confounderAffectsMediator === true
   const pU = randomCpt(rng, 1, c.U, 0, noTarget)
   const pX = randomCpt(rng, c.U, c.X, s, (u) => u % 2)
@@ -441,7 +429,7 @@ export const backDoor = (
   const s = options.confounding ?? 0.5
   const invalid = checkOptions(options.seed, c, s)
   if (invalid !== undefined) return Result.fail(new InvalidModel({ reason: invalid }))
-  const rng = xoroshiro128plus(options.seed)
+  const rng = Random.rng(options.seed, "back-door")
   const pZ = randomCpt(rng, 1, c.Z, 0, noTarget)
   const pX = randomCpt(rng, c.Z, c.X, s, (z) => z % 2)
   // Y's parents are [X, Z]: row index x * |Z| + z.

@@ -54,6 +54,12 @@ describe("generated models", () => {
     expect(Object.keys(s1).sort()).toEqual(["M", "X", "Y"])
   })
 
+  test("seeds past 32 bits give models of their own: the whole seed picks the stream", () => {
+    const at = (seed: number) => Result.getOrThrow(CausalModel.frontDoor({ seed }))
+    expect(at(2 ** 32)).not.toEqual(at(0))
+    expect(at(2 ** 40 + 1)).not.toEqual(at(2 ** 40))
+  })
+
   test("sample frequencies are within 5 binomial standard errors of the exact joint", () => {
     // For each cell c, n p^_c ~ Binomial(n, p_c): |p^_c - p_c| <= 5 sqrt(p_c (1 - p_c) / n)
     // fails with probability < 6e-7 per cell under the normal approximation.

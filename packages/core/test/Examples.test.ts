@@ -3,6 +3,7 @@
  * that the code the README shows is the examples' code.
  */
 import { beforeAll, describe, expect, test } from "bun:test"
+import { spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Result } from "effect"
@@ -110,9 +111,10 @@ describe("examples/HeterogeneityFigure.ts", () => {
 
 describe("examples/TwoTowerCausalD.ts on the tfjs cpu backend", () => {
   let report: TwoTower.TwoTowerReport
+  // Trains three teachers and a student: seconds alone, longer on a loaded machine.
   beforeAll(async () => {
     report = await TwoTower.main()
-  })
+  }, 120_000)
 
   test("teachers learn their groups, and the prior follows the group sizes (eq. 19)", () => {
     expect(report.backend).toBe("cpu")
@@ -182,6 +184,32 @@ describe("README", () => {
         .split("\n")
         .map((l) => l.trim())
         .filter((l) => l !== "" && l !== "// ..." && !source.has(l))
+      expect({ file, missing }).toEqual({ file, missing: [] })
+    }
+  })
+
+  // Output blocks: "$ bun packages/core/examples/X.ts", then the lines it prints ("..." elides).
+  const outputs = [
+    ...readme.matchAll(/```text\n\$ bun packages\/core\/(examples\/\w+\.ts)\n([\s\S]*?)```/g),
+  ]
+
+  test("the output it shows is what each example prints now, in order", () => {
+    expect(outputs.map((m) => m[1])).toEqual([
+      "examples/ExactFrontDoor.ts",
+      "examples/HeterogeneityFigure.ts",
+    ])
+    for (const [, file, shown] of outputs) {
+      const run = spawnSync(process.execPath, [join(dir, file!)], { encoding: "utf8" })
+      expect(run.status).toBe(0)
+      const printed = run.stdout.split("\n").map((l) => l.trimEnd())
+      let at = 0
+      const missing: Array<string> = []
+      for (const line of shown!.split("\n").map((l) => l.trimEnd())) {
+        if (line === "" || line === "...") continue
+        const found = printed.indexOf(line, at)
+        if (found < 0) missing.push(line)
+        else at = found + 1
+      }
       expect({ file, missing }).toEqual({ file, missing: [] })
     }
   })

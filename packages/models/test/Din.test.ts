@@ -8,8 +8,8 @@ import fc from "fast-check"
 import { describeEachBackend } from "../../../test/backends.ts"
 import { Din, forInference, Inputs, InvalidConfig, logits } from "../src/index.ts"
 import {
-  auc,
   gradients,
+  learnNextItemRule,
   maxAbs,
   maxAbsDiff,
   score,
@@ -117,17 +117,9 @@ describeEachBackend("DIN", (backend) => {
     test(`${name}: a few hundred Adagrad steps learn the synthetic next-item rule (AUC well above 0.5)`, () => {
       const b = backend()
       const model = Din.make(b, vocabulary, { ...smallDin, ...variants[name] }, 13)
-      // A larger learning rate than the paper's 0.01, and 12 items, so the task trains in 250 steps.
-      const optimizer = b.optimizer({ _tag: "Adagrad", learningRate: 0.3 })
-      const rng = Random.generator(21)
-      const heldOut = syntheticBatch(Random.generator(99), 400, 4, 12)
-      const before = auc(score(b, forInference(model), heldOut), heldOut.label)
-      for (let step = 0; step < 250; step++)
-        trainStep(b, model, optimizer, syntheticBatch(rng, 64, 4, 12))
-      const after = auc(score(b, forInference(model), heldOut), heldOut.label)
+      const { before, after } = learnNextItemRule(b, model, forInference(model))
       expect(before).toBeLessThan(0.6)
       expect(after).toBeGreaterThan(0.8)
-      optimizer.dispose()
       b.dispose([...model.parameters, ...model.buffers])
     }, 30_000)
 

@@ -96,6 +96,29 @@ export const trainStep = (
     return b.read(value)[0]!
   })
 
+/**
+ * The learning check shared by the models: AUC on a held-out synthetic batch (12 items) before
+ * and after 250 Adagrad steps of 64 rows. The learning rate is larger than the paper's 0.01, and
+ * the items fewer, so the task trains in 250 steps. `inference` scores the held-out rows (the
+ * trained model itself, or its inference form where running statistics differ); the caller
+ * disposes the model.
+ */
+export const learnNextItemRule = (
+  b: TensorBackend,
+  model: Recommender,
+  inference: Recommender = model,
+): { readonly before: number; readonly after: number } => {
+  const optimizer = b.optimizer({ _tag: "Adagrad", learningRate: 0.3 })
+  const rng = Random.generator(21)
+  const heldOut = syntheticBatch(Random.generator(99), 400, 4, 12)
+  const before = auc(score(b, inference, heldOut), heldOut.label)
+  for (let step = 0; step < 250; step++)
+    trainStep(b, model, optimizer, syntheticBatch(rng, 64, 4, 12))
+  const after = auc(score(b, inference, heldOut), heldOut.label)
+  optimizer.dispose()
+  return { before, after }
+}
+
 /** The logits of a batch, read to the host. */
 export const score = (b: TensorBackend, model: Recommender, batch: Inputs.RowBatch): Float32Array =>
   b.tidy(() => b.read(logits(model, Inputs.toInputs(b, batch))) as Float32Array)

@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { describe, expect, test } from "bun:test"
 import { join } from "node:path"
-import type { TensorBackend } from "@causald/core"
 import { Batches } from "@causald/data"
 import {
   causalRec,
@@ -9,22 +8,9 @@ import {
 } from "../../src/baselines/CausalRec.ts"
 import { baselines, clippingGrid } from "../../src/baselines/index.ts"
 import * as PoissonFactorization from "../../src/baselines/PoissonFactorization.ts"
-import {
-  data,
-  expectedHealth,
-  healthy,
-  run,
-  startCpu,
-  student,
-  temporaryDirectory,
-} from "./setup.ts"
+import { backendSuite, data, expectedHealth, healthy, run, student } from "./setup.ts"
 
-let backend: TensorBackend
-const tmp = temporaryDirectory("causalrec")
-beforeAll(async () => {
-  backend = await startCpu()
-})
-afterAll(tmp.remove)
+const { backend, directory } = await backendSuite("causalrec")
 
 const exposure = PoissonFactorization.fit(PoissonFactorization.exposureMatrix(data), {
   rank: 6,
@@ -107,7 +93,7 @@ describe("CausalRec (Liang, Charlin and Blei 2016)", () => {
       seed: 0,
       coefficient: 1 / 10,
     })
-    const result = await run(backend, join(tmp.dir, "causalrec"), objective)
+    const result = await run(backend, join(directory, "causalrec"), objective)
     expect(healthy(result)).toEqual(expectedHealth)
     expect(result.bestValidationAuc).toBeGreaterThan(0.5)
     objective.dispose()

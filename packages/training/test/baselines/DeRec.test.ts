@@ -1,29 +1,23 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { describe, expect, test } from "bun:test"
 import { join } from "node:path"
-import { Random, type TensorBackend } from "@causald/core"
+import { Random } from "@causald/core"
 import { Prepared } from "@causald/data"
 import { deRec } from "../../src/baselines/DeRec.ts"
 import { baselines } from "../../src/baselines/index.ts"
 import * as PoissonFactorization from "../../src/baselines/PoissonFactorization.ts"
 import {
+  backendSuite,
   contextOf,
   data,
   expectedHealth,
   firstBatch,
   healthy,
   run,
-  startCpu,
   student,
-  temporaryDirectory,
   values,
 } from "./setup.ts"
 
-let backend: TensorBackend
-const tmp = temporaryDirectory("derec")
-beforeAll(async () => {
-  backend = await startCpu()
-})
-afterAll(tmp.remove)
+const { backend, directory } = await backendSuite("derec")
 
 /** A random binary matrix: each user exposed to each item with probability `density`. */
 const randomMatrix = (seed: number, users: number, items: number, density: number) => {
@@ -141,7 +135,7 @@ describe("DeRec (Wang et al. 2018)", () => {
   test("a short train() run: finite losses, validation AUC above 0.5, γ learned", async () => {
     const base = student(backend, 4)
     const objective = baselines.derec.make(backend, base, [], data, { seed: 0 })
-    const result = await run(backend, join(tmp.dir, "derec"), objective)
+    const result = await run(backend, join(directory, "derec"), objective)
     expect(healthy(result)).toEqual(expectedHealth)
     expect(result.bestValidationAuc).toBeGreaterThan(0.5)
     const gamma = objective.parameters[objective.parameters.length - 1]!

@@ -1,39 +1,19 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { join } from "node:path"
-import type { Tensor, TensorBackend } from "@causald/core"
-import type { Recommender } from "@causald/models"
+import { describe, expect, test } from "bun:test"
 import { debiasD, defaultDebiasDConfig } from "../../src/baselines/DebiasD.ts"
-import { baselines } from "../../src/baselines/index.ts"
 import {
   constant,
   contextOf,
   contrarian,
-  data,
-  expectedHealth,
+  expectShortRunWithTeachers,
   firstBatch,
-  healthy,
   oracle,
-  run,
   sharedWith,
-  startCpu,
   student,
-  temporaryDirectory,
-  trainTeachers,
-  values,
+  teacherSuite,
 } from "./setup.ts"
 
-let backend: TensorBackend
-let teachers: Array<Recommender>
-const tmp = temporaryDirectory("debiasd")
-beforeAll(async () => {
-  backend = await startCpu()
-  teachers = await trainTeachers(backend, tmp.dir)
-})
-afterAll(tmp.remove)
-
-const read = (t: Tensor) => Array.from(backend.read(t) as Float32Array)
-const largest = (grads: ReadonlyArray<Tensor>) =>
-  Math.max(...grads.flatMap((g) => read(g).map(Math.abs)))
+const suite = await teacherSuite("debiasd")
+const { backend, teachers, read, largest } = suite
 
 /** Trains only the mixing logits on a few batches; returns the per-class weights [2, K]. */
 const trainMixing = (objective: ReturnType<typeof debiasD>, steps: number): Array<number> => {
@@ -148,14 +128,6 @@ describe("DebiasD (Lukasik et al. 2021, multi-teacher)", () => {
     backend.dispose(s.parameters)
   })
 
-  test("a short train() run with the shared teachers: finite losses, validation AUC above 0.5, teachers unchanged", async () => {
-    const before = teachers.map((t) => values(backend, t.parameters))
-    const s = student(backend, 6)
-    const objective = baselines.debiasd.make(backend, s, teachers, data, { seed: 0 })
-    const result = await run(backend, join(tmp.dir, "debiasd"), objective)
-    expect(healthy(result)).toEqual(expectedHealth)
-    expect(result.bestValidationAuc).toBeGreaterThan(0.5)
-    expect(teachers.map((t) => values(backend, t.parameters))).toEqual(before)
-    objective.dispose()
-  })
+  test("a short train() run with the shared teachers: finite losses, validation AUC above 0.5, teachers unchanged", () =>
+    expectShortRunWithTeachers(suite, "debiasd"))
 })

@@ -1,39 +1,20 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { join } from "node:path"
-import type { Tensor, TensorBackend } from "@causald/core"
+import { describe, expect, test } from "bun:test"
 import type { Recommender } from "@causald/models"
 import { ensCtr } from "../../src/baselines/EnsCtr.ts"
-import { baselines } from "../../src/baselines/index.ts"
 import {
   constant,
   contextOf,
   contrarian,
-  data,
-  expectedHealth,
+  expectShortRunWithTeachers,
   firstBatch,
-  healthy,
   oracle,
-  run,
   sharedWith,
-  startCpu,
   student,
-  temporaryDirectory,
-  trainTeachers,
-  values,
+  teacherSuite,
 } from "./setup.ts"
 
-let backend: TensorBackend
-let teachers: Array<Recommender>
-const tmp = temporaryDirectory("ensctr")
-beforeAll(async () => {
-  backend = await startCpu()
-  teachers = await trainTeachers(backend, tmp.dir)
-})
-afterAll(tmp.remove)
-
-const read = (t: Tensor) => Array.from(backend.read(t) as Float32Array)
-const largest = (grads: ReadonlyArray<Tensor>) =>
-  Math.max(...grads.flatMap((g) => read(g).map(Math.abs)))
+const suite = await teacherSuite("ensctr")
+const { backend, teachers, read, largest } = suite
 
 /** Trains only the gate for `steps` batches. */
 const trainGate = (objective: ReturnType<typeof ensCtr>, steps: number) => {
@@ -163,14 +144,6 @@ describe("EnsCTR (Zhu et al. 2020)", () => {
     backend.dispose(s.parameters)
   })
 
-  test("a short train() run with the shared teachers: finite losses, validation AUC above 0.5, teachers unchanged", async () => {
-    const before = teachers.map((t) => values(backend, t.parameters))
-    const s = student(backend, 6)
-    const objective = baselines.ensctr.make(backend, s, teachers, data, { seed: 0 })
-    const result = await run(backend, join(tmp.dir, "ensctr"), objective)
-    expect(healthy(result)).toEqual(expectedHealth)
-    expect(result.bestValidationAuc).toBeGreaterThan(0.5)
-    expect(teachers.map((t) => values(backend, t.parameters))).toEqual(before)
-    objective.dispose()
-  })
+  test("a short train() run with the shared teachers: finite losses, validation AUC above 0.5, teachers unchanged", () =>
+    expectShortRunWithTeachers(suite, "ensctr"))
 })

@@ -1,12 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { describe, expect, test } from "bun:test"
 import { join } from "node:path"
-import type { Tensor, TensorBackend } from "@causald/core"
+import type { Tensor } from "@causald/core"
 import { Batches } from "@causald/data"
 import { defaultIpsConfig, groupPropensity, ips, ipsWeights } from "../../src/baselines/Ips.ts"
 import { baselines, clippingGrid } from "../../src/baselines/index.ts"
 import { weightedRecommendationLoss } from "../../src/baselines/WeightedLoss.ts"
 import { recommendationLoss } from "../../src/Objective.ts"
 import {
+  backendSuite,
   contextOf,
   data,
   expectedHealth,
@@ -14,17 +15,10 @@ import {
   groups,
   healthy,
   run,
-  startCpu,
   student,
-  temporaryDirectory,
 } from "./setup.ts"
 
-let backend: TensorBackend
-const tmp = temporaryDirectory("ips")
-beforeAll(async () => {
-  backend = await startCpu()
-})
-afterAll(tmp.remove)
+const { backend, directory } = await backendSuite("ips")
 
 const scalar = (t: Tensor) => backend.read(t)[0]!
 
@@ -138,7 +132,7 @@ describe("IPS (Yang et al. 2018, as the CausalD paper adapts it)", () => {
       groups,
       coefficient: 1 / 5,
     })
-    const result = await run(backend, join(tmp.dir, "ips"), objective)
+    const result = await run(backend, join(directory, "ips"), objective)
     expect(healthy(result)).toEqual(expectedHealth)
     expect(result.bestValidationAuc).toBeGreaterThan(0.5)
     objective.dispose()

@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { describe, expect, test } from "bun:test"
 import { join } from "node:path"
-import type { TensorBackend } from "@causald/core"
 import { baselines } from "../../src/baselines/index.ts"
 import { defaultKdConfig, kd } from "../../src/baselines/Kd.ts"
 import { softLabels } from "../../src/baselines/WeightedLoss.ts"
 import { meanPool } from "../fixtures.ts"
 import {
+  backendSuite,
   contextOf,
   data,
   expectedHealth,
@@ -13,21 +13,13 @@ import {
   healthy,
   run,
   sharedWith,
-  startCpu,
   student,
-  temporaryDirectory,
   trainKdTeacher,
   values,
 } from "./setup.ts"
 
-let backend: TensorBackend
-const tmp = temporaryDirectory("kd")
-beforeAll(async () => {
-  backend = await startCpu()
-})
-afterAll(tmp.remove)
+const { backend, directory, read, largest } = await backendSuite("kd")
 
-const read = (t: import("@causald/core").Tensor) => Array.from(backend.read(t) as Float32Array)
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x))
 const entropy = (p: number) => -(p * Math.log(p) + (1 - p) * Math.log(1 - p))
 
@@ -67,8 +59,7 @@ describe("KD (Hinton et al. 2015)", () => {
           copy.parameters,
         )
         expect(backend.read(value)[0]!).toBeCloseTo(expected, 4)
-        const largest = Math.max(...grads.flatMap((g) => read(g).map(Math.abs)))
-        expect(largest).toBeLessThan(1e-5)
+        expect(largest(grads)).toBeLessThan(1e-5)
 
         const different = kd(backend, other, teacher, { ...defaultKdConfig, temperature })
         const away = backend.valueAndGrads(
@@ -76,7 +67,7 @@ describe("KD (Hinton et al. 2015)", () => {
           other.parameters,
         )
         expect(backend.read(away.value)[0]!).toBeGreaterThan(expected + 1e-4)
-        expect(Math.max(...away.grads.flatMap((g) => read(g).map(Math.abs)))).toBeGreaterThan(1e-4)
+        expect(largest(away.grads)).toBeGreaterThan(1e-4)
       })
     }
     backend.dispose([...teacher.parameters, ...copy.parameters, ...other.parameters])
@@ -112,11 +103,11 @@ describe("KD (Hinton et al. 2015)", () => {
   })
 
   test("a short train() run with a teacher trained on all users: finite losses, validation AUC above 0.5, teacher unchanged", async () => {
-    const teacher = await trainKdTeacher(backend, tmp.dir)
+    const teacher = await trainKdTeacher(backend, directory)
     const before = values(backend, teacher.parameters)
     const s = student(backend, 7)
     const objective = baselines.kd.make(backend, s, [teacher], data, { seed: 1, coefficient: 1 })
-    const result = await run(backend, join(tmp.dir, "kd"), objective)
+    const result = await run(backend, join(directory, "kd"), objective)
     expect(healthy(result)).toEqual(expectedHealth)
     expect(result.bestValidationAuc).toBeGreaterThan(0.5)
     expect(values(backend, teacher.parameters)).toEqual(before)

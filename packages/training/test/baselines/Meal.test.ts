@@ -1,37 +1,20 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { join } from "node:path"
-import { Random, type Tensor, type TensorBackend } from "@causald/core"
+import { describe, expect, test } from "bun:test"
+import { Random, type Tensor } from "@causald/core"
 import type { Recommender } from "@causald/models"
-import { baselines } from "../../src/baselines/index.ts"
 import { discriminate, meal } from "../../src/baselines/Meal.ts"
 import {
   contextOf,
-  data,
-  expectedHealth,
+  expectShortRunWithTeachers,
   firstBatch,
-  healthy,
   oracle,
-  run,
   sharedWith,
-  startCpu,
   student,
-  temporaryDirectory,
-  trainTeachers,
+  teacherSuite,
   values,
 } from "./setup.ts"
 
-let backend: TensorBackend
-let teachers: Array<Recommender>
-const tmp = temporaryDirectory("meal")
-beforeAll(async () => {
-  backend = await startCpu()
-  teachers = await trainTeachers(backend, tmp.dir)
-})
-afterAll(tmp.remove)
-
-const read = (t: Tensor) => Array.from(backend.read(t) as Float32Array)
-const largest = (grads: ReadonlyArray<Tensor>) =>
-  Math.max(...grads.flatMap((g) => read(g).map(Math.abs)))
+const suite = await teacherSuite("meal")
+const { backend, teachers, read, largest } = suite
 
 describe("MEAL (Shen, He and Xue 2019)", () => {
   /**
@@ -176,14 +159,6 @@ describe("MEAL (Shen, He and Xue 2019)", () => {
     backend.dispose(s.parameters)
   })
 
-  test("a short train() run with the shared teachers: finite losses, validation AUC above 0.5, teachers unchanged", async () => {
-    const before = teachers.map((t) => values(backend, t.parameters))
-    const s = student(backend, 6)
-    const objective = baselines.meal.make(backend, s, teachers, data, { seed: 0 })
-    const result = await run(backend, join(tmp.dir, "meal"), objective)
-    expect(healthy(result)).toEqual(expectedHealth)
-    expect(result.bestValidationAuc).toBeGreaterThan(0.5)
-    expect(teachers.map((t) => values(backend, t.parameters))).toEqual(before)
-    objective.dispose()
-  })
+  test("a short train() run with the shared teachers: finite losses, validation AUC above 0.5, teachers unchanged", () =>
+    expectShortRunWithTeachers(suite, "meal"))
 })

@@ -1,5 +1,4 @@
-import { beforeAll, describe, expect, test } from "bun:test"
-import type { TensorBackend } from "@causald/core"
+import { describe, expect, test } from "bun:test"
 import { InvalidBaselineOption } from "../../src/baselines/Errors.ts"
 import {
   baselineNames,
@@ -12,10 +11,7 @@ import {
 import { meanPool } from "../fixtures.ts"
 import { contextOf, data, firstBatch, groups, sharedWith, startCpu, student } from "./setup.ts"
 
-let backend: TensorBackend
-beforeAll(async () => {
-  backend = await startCpu()
-})
+const backend = await startCpu()
 
 describe("the baseline registry", () => {
   test("it lists the seven baselines of Tables 3-4 in column order, with the paper's grids", () => {

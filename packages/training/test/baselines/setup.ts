@@ -2,15 +2,17 @@
  * Shared fixtures of the baseline tests: the cpu backend, the small simulated data set, two
  * quickly trained heterogeneous teachers (users split by activeness) and short training runs.
  */
+import { afterAll, expect } from "bun:test"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { type Parameter, Random, type TensorBackend, Tensors } from "@causald/core"
+import { type Parameter, Random, type Tensor, type TensorBackend, Tensors } from "@causald/core"
 import { Batches, Groups, type PreparedDataset, type UserGroups } from "@causald/data"
 import { Inputs, type Recommender } from "@causald/models"
 import { startBackend } from "@causald/tfjs"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Exit, Layer } from "effect"
+import { type BaselineName, baselines } from "../../src/baselines/index.ts"
 import type { BatchContext, Objective } from "../../src/Objective.ts"
 import { recommendation } from "../../src/Objective.ts"
 import { layerSilent } from "../../src/Progress.ts"
@@ -101,6 +103,58 @@ export const trainKdTeacher = async (
   return teacher
 }
 
+/**
+ * What a baseline test file shares: the cpu backend and a scratch directory (removed after the
+ * file's tests), with readers of tensors. Made by top-level `await` in the test file.
+ */
+export interface BackendSuite {
+  readonly backend: TensorBackend
+  readonly directory: string
+  /** A float tensor's values. */
+  readonly read: (t: Tensor) => Array<number>
+  /** The largest absolute entry of some gradients: 0 exactly when none flows. */
+  readonly largest: (grads: ReadonlyArray<Tensor>) => number
+}
+
+export const backendSuite = async (prefix: string): Promise<BackendSuite> => {
+  const tmp = temporaryDirectory(prefix)
+  afterAll(tmp.remove)
+  const backend = await startCpu()
+  const read = (t: Tensor) => Array.from(backend.read(t) as Float32Array)
+  const largest = (grads: ReadonlyArray<Tensor>) =>
+    Math.max(...grads.flatMap((g) => read(g).map(Math.abs)))
+  return { backend, directory: tmp.dir, read, largest }
+}
+
+/** A {@link BackendSuite} with the K = 2 activeness teachers of {@link trainTeachers}. */
+export interface TeacherSuite extends BackendSuite {
+  readonly teachers: ReadonlyArray<Recommender>
+}
+
+export const teacherSuite = async (prefix: string): Promise<TeacherSuite> => {
+  const suite = await backendSuite(prefix)
+  return { ...suite, teachers: await trainTeachers(suite.backend, suite.directory) }
+}
+
+/**
+ * The closing check of every multi-teacher baseline: a short `train()` run with the suite's
+ * teachers has finite losses, validation AUC above 0.5, and leaves the teachers unchanged.
+ */
+export const expectShortRunWithTeachers = async (
+  suite: TeacherSuite,
+  method: BaselineName,
+): Promise<void> => {
+  const { backend, teachers } = suite
+  const before = teachers.map((t) => values(backend, t.parameters))
+  const s = student(backend, 6)
+  const objective = baselines[method].make(backend, s, teachers, data, { seed: 0 })
+  const result = await run(backend, join(suite.directory, method), objective)
+  expect(healthy(result)).toEqual(expectedHealth)
+  expect(result.bestValidationAuc).toBeGreaterThan(0.5)
+  expect(teachers.map((t) => values(backend, t.parameters))).toEqual(before)
+  objective.dispose()
+}
+
 /** The first training batch of an epoch. */
 export const firstBatch = (batchSize = 128, seed = 7): Batches.TrainingBatch =>
   Batches.trainingBatches(data, { batchSize, negatives: 1, epochSeed: seed }).next()
@@ -140,6 +194,21 @@ export const contrarian = (backend: TensorBackend, teacher: Recommender): Recomm
   predict: (m, inputs) => backend.neg(teacher.predict(m, inputs)),
 })
 
+/** A parameterless teacher whose mediator and item representation (width 8) are zeros. */
+const featureless = (
+  backend: TensorBackend,
+  kind: string,
+  predict: Recommender["predict"],
+): Recommender => ({
+  kind,
+  parameters: [],
+  mediatorSize: 8,
+  itemSize: 8,
+  encode: (inputs) => backend.zeros([inputs.user.shape[0]!, 8]),
+  embedItems: (items) => backend.zeros([items.shape[0]!, 8]),
+  predict,
+})
+
 /**
  * A synthetic teacher that is right on every training row: logit +strength for items in the
  * user's sequence, −strength otherwise (sampled negatives are never-consumed items). Its
@@ -152,32 +221,19 @@ export const oracle = (backend: TensorBackend, strength = 3): Recommender => {
     for (let p = data.sequenceOffsets[u]!; p < data.sequenceOffsets[u + 1]!; p++)
       table[u * width + data.sequenceItems[p]!] = strength
   const values = backend.keep(backend.tensor(table, [data.numUsers * width]))
-  return {
-    kind: "oracle",
-    parameters: [],
-    mediatorSize: 8,
-    itemSize: 8,
-    encode: (inputs) => backend.zeros([inputs.user.shape[0]!, 8]),
-    embedItems: (items) => backend.zeros([items.shape[0]!, 8]),
-    predict: (_m, inputs) =>
-      backend.gather(
-        values,
-        backend.add(backend.mul(inputs.user, backend.scalar(width, "int32")), inputs.item),
-      ),
-  }
+  return featureless(backend, "oracle", (_m, inputs) =>
+    backend.gather(
+      values,
+      backend.add(backend.mul(inputs.user, backend.scalar(width, "int32")), inputs.item),
+    ),
+  )
 }
 
 /** A teacher that predicts the same logit for every row (a class-biased teacher). */
-export const constant = (backend: TensorBackend, logit: number): Recommender => ({
-  kind: `constant(${logit})`,
-  parameters: [],
-  mediatorSize: 8,
-  itemSize: 8,
-  encode: (inputs) => backend.zeros([inputs.user.shape[0]!, 8]),
-  embedItems: (items) => backend.zeros([items.shape[0]!, 8]),
-  predict: (_m, inputs) =>
+export const constant = (backend: TensorBackend, logit: number): Recommender =>
+  featureless(backend, `constant(${logit})`, (_m, inputs) =>
     backend.add(backend.zeros([inputs.user.shape[0]!]), backend.scalar(logit)),
-})
+  )
 
 /** What every short baseline run must show: finite losses, learning, no leak between epochs. */
 export const healthy = (result: TrainingResult) => ({
