@@ -118,6 +118,11 @@ export const StudyOptions = Schema.Struct({
   quick: Schema.Boolean,
   /** Search each method's loss coefficient on validation data (section 5.1) before the seeds. */
   search: Schema.Boolean,
+  /**
+   * Processes training at once on the shared `out` (`--workers`); absent in results written
+   * before the flag existed (read as 1). It changes no number.
+   */
+  workers: Schema.optionalKey(Schema.Int),
 })
 export type StudyOptions = typeof StudyOptions.Type
 
@@ -296,6 +301,15 @@ export const flags = {
     ),
     Flag.withDefault(false),
   ),
+  workers: Flag.Int("workers").pipe(
+    Flag.withMetavar("N"),
+    Flag.withDescription(
+      "Processes training models at once on the same --out, default 1: each needs a core and " +
+        "about 1 GB of memory; the results are those of --workers 1",
+    ),
+    Flag.withDefault(1),
+    integerAtLeast("workers", 1, " (processes training at once, at most one per core)"),
+  ),
 } as const
 
 /** The raw flag values, before cross-flag resolution. */
@@ -472,6 +486,7 @@ export const resolveStudyOptions = (
       experiments: chosenExperiments,
       quick: raw.quick,
       search: raw.search,
+      workers: raw.workers,
     } satisfies StudyOptions
   })
 

@@ -6,7 +6,9 @@
  * Every model trains in its own folder under `<out>/models/`, checkpointed after each epoch, so a
  * rerun with the same `--out` reuses every finished model and resumes an interrupted one: a run
  * killed at any moment continues where it stopped and ends with the same numbers. Evaluation is
- * recomputed (it is cheap and deterministic).
+ * recomputed (it is cheap and deterministic). With `--workers N`, N processes share the folder
+ * (`Workers.ts`): each model's folder has a lease, so a model is trained by one process and
+ * reloaded by the others.
  *
  * Model selection uses validation data only; the test split is read once per trained model.
  *
@@ -49,6 +51,7 @@ import {
   type VariantPoint,
 } from "./Results.ts"
 import * as Tables from "./Tables.ts"
+import { rotation, startWorkers } from "./Workers.ts"
 
 /** A stage of the study failed: which one and why. */
 export class StudyError extends Schema.TaggedError<StudyError>()("StudyError", {
@@ -151,8 +154,16 @@ interface Evaluation {
 const stageError = (stage: string) => (error: unknown) =>
   new StudyError({ stage, reason: error instanceof Error ? error.message : String(error) })
 
-/** Runs the study described by `options` and writes its outputs. */
-export const study = (options: StudyOptions) =>
+/**
+ * Runs the study described by `options` and writes its outputs. With `--workers N` (and
+ * `worker` null, the main process) it starts N-1 worker processes after preparing the data
+ * (`Workers.ts`). As worker `{ index, workers }` it only trains its share of the models, writes
+ * nothing and returns null.
+ */
+export const study = (
+  options: StudyOptions,
+  worker: { readonly index: number; readonly workers: number } | null = null,
+) =>
   Effect.gen(function* () {
     const startedAt = yield* Clock.currentTimeMillis
     const stages: Array<{ name: string; seconds: number }> = []
@@ -181,6 +192,9 @@ export const study = (options: StudyOptions) =>
       "data",
       `${data.name}: ${data.stats.users} users, ${data.stats.items} items, ${data.stats.interactions} interactions`,
     )
+    // Workers start once the data is prepared (and cached), so they read it rather than redo it.
+    const workers = options.workers ?? 1
+    const pool = worker === null && workers > 1 ? yield* startWorkers(options, workers) : null
 
     const makeModel = (name: string, seed: number): Recommender =>
       options.base === "din"
@@ -466,36 +480,83 @@ export const study = (options: StudyOptions) =>
         })
       })
 
-    // --- the runs -----------------------------------------------------------------------------
+    /** Every method but group-wise training, which is run (and scored) apart. */
     const ordinary = options.methods.filter((m) => m !== "groupwise")
-    const totalRuns = seeds.length * (ordinary.length + 1)
-    let finishedRuns = 0
-    const perSeed = new Map<Method, Array<Evaluation>>()
-    const groupWise: Array<ReadonlyArray<{ readonly [metric: string]: number }>> = []
-    for (const seed of seeds) {
-      const gw = yield* timed(`groupwise seed ${seed}`, groupWisePerformance(seed)).pipe(
-        Effect.mapError(stageError(`groupwise seed ${seed}`)),
-      )
-      groupWise.push(gw)
-      finishedRuns += 1
-      yield* progress.update({ stage: "study", done: finishedRuns, total: totalRuns })
-      for (const method of ordinary) {
-        const trained = yield* timed(`${method} seed ${seed}`, trainMethod(method, seed)).pipe(
-          Effect.mapError(stageError(`${method} seed ${seed}`)),
-        )
-        const evaluation = evaluate(trained.model)
-        backend.dispose(trained.model.parameters)
-        trained.release()
-        perSeed.set(method, [...(perSeed.get(method) ?? []), evaluation])
-        finishedRuns += 1
-        yield* progress.update({ stage: "study", done: finishedRuns, total: totalRuns })
-      }
-    }
 
     // --- Table 7 and Figure 5: CausalD with another K or λ, on the first seed -------------------
     const wants = (e: (typeof options.experiments)[number]) =>
       options.experiments.includes(e) && needs("causald")
     const firstSeed = seeds[0]!
+    /** Table 7's K values, but the configured one (the default CausalD run of the first seed). */
+    const teacherCountValues = wants("table7")
+      ? [2, 4, 8, 16].filter((k) => k !== options.teachers)
+      : []
+    const teacherCountRun = (k: number) => {
+      const split =
+        options.splitBy === "random"
+          ? Groups.randomSubsets(data, k, 0)
+          : options.splitBy === "attribute"
+            ? teacherSplit()
+            : Groups.teacherSubsets(data, options.splitBy, k)
+      return Effect.flatMap(trainGroups(`teachers-${options.splitBy}-${k}`, split, 0), (teachers) =>
+        causalDStudent(`causald-k${k}`, firstSeed, teachers, split),
+      )
+    }
+    /** Fig. 5's λ values, but the configured one (the default CausalD run of the first seed). */
+    const sensitivityValues = (which: "lambdaBda" | "lambdaFda") =>
+      wants("fig5") ? lambdaGrid.filter((value) => value !== options[which]) : []
+    const sensitivityRun = (which: "lambdaBda" | "lambdaFda", value: number) =>
+      Effect.flatMap(teachersOf(), (teachers) =>
+        causalDStudent(`causald-${which}-${value}`, firstSeed, teachers, teacherSplit(), {
+          [which]: value,
+        }),
+      )
+
+    // --- a worker process (--workers): train its share of the models, write nothing ---------
+    if (worker !== null) {
+      const dispose = (trained: Trained) => {
+        backend.dispose(trained.model.parameters)
+        trained.release()
+      }
+      const jobs = [
+        ...seeds.flatMap((seed) => [
+          {
+            name: `groupwise seed ${seed}`,
+            run: Effect.map(
+              trainGroups(`groupwise-seed${seed}`, evaluationGrouping, seed),
+              (models) => {
+                for (const m of models) backend.dispose(m.model.parameters)
+              },
+            ),
+          },
+          ...ordinary.map((method) => ({
+            name: `${method} seed ${seed}`,
+            run: Effect.map(trainMethod(method, seed), dispose),
+          })),
+        ]),
+        ...teacherCountValues.map((k) => ({
+          name: `causald K=${k}`,
+          run: Effect.map(teacherCountRun(k), dispose),
+        })),
+        ...(["lambdaBda", "lambdaFda"] as const).flatMap((which) =>
+          sensitivityValues(which).map((value) => ({
+            name: `causald ${which}=${value}`,
+            run: Effect.map(sensitivityRun(which, value), dispose),
+          })),
+        ),
+      ]
+      const visits = rotation(jobs, worker.index, worker.workers)
+      for (const [done, job] of visits.entries()) {
+        yield* timed(job.name, job.run).pipe(Effect.mapError(stageError(job.name)))
+        yield* progress.update({ stage: "worker", done: done + 1, total: visits.length })
+      }
+      return null
+    }
+
+    // --- the runs -----------------------------------------------------------------------------
+    const totalRuns = seeds.length * (ordinary.length + 1)
+    const perSeed = new Map<Method, Array<Evaluation>>()
+    const groupWise: Array<ReadonlyArray<{ readonly [metric: string]: number }>> = []
     const variantPoint = (value: number, evaluation: Evaluation): VariantPoint => ({
       value,
       metrics: Object.fromEntries(
@@ -510,54 +571,56 @@ export const study = (options: StudyOptions) =>
         trained.release()
         return variantPoint(value, evaluation)
       })
-    const defaultCausalD = perSeed.get("causald")?.[0]
     const teacherCounts: Array<VariantPoint> = []
-    if (wants("table7"))
-      for (const k of [2, 4, 8, 16]) {
-        if (k === options.teachers && defaultCausalD !== undefined) {
-          teacherCounts.push(variantPoint(k, defaultCausalD))
-          continue
-        }
-        const split =
-          options.splitBy === "random"
-            ? Groups.randomSubsets(data, k, 0)
-            : options.splitBy === "attribute"
-              ? teacherSplit()
-              : Groups.teacherSubsets(data, options.splitBy, k)
-        teacherCounts.push(
-          yield* variant(
-            `causald K=${k}`,
-            k,
-            Effect.flatMap(trainGroups(`teachers-${options.splitBy}-${k}`, split, 0), (teachers) =>
-              causalDStudent(`causald-k${k}`, firstSeed, teachers, split),
-            ),
-          ),
-        )
-      }
     const sensitivity = {
       lambdaBda: [] as Array<VariantPoint>,
       lambdaFda: [] as Array<VariantPoint>,
     }
-    if (wants("fig5"))
-      for (const which of ["lambdaBda", "lambdaFda"] as const)
-        for (const value of lambdaGrid) {
-          if (value === options[which] && defaultCausalD !== undefined) {
-            sensitivity[which].push(variantPoint(value, defaultCausalD))
-            continue
-          }
-          sensitivity[which].push(
-            yield* variant(
-              `causald ${which}=${value}`,
-              value,
-              Effect.flatMap(teachersOf(), (teachers) =>
-                causalDStudent(`causald-${which}-${value}`, firstSeed, teachers, teacherSplit(), {
-                  [which]: value,
-                }),
-              ),
-            ),
+    const runs = Effect.gen(function* () {
+      let finishedRuns = 0
+      for (const seed of seeds) {
+        const gw = yield* timed(`groupwise seed ${seed}`, groupWisePerformance(seed)).pipe(
+          Effect.mapError(stageError(`groupwise seed ${seed}`)),
+        )
+        groupWise.push(gw)
+        finishedRuns += 1
+        yield* progress.update({ stage: "study", done: finishedRuns, total: totalRuns })
+        for (const method of ordinary) {
+          const trained = yield* timed(`${method} seed ${seed}`, trainMethod(method, seed)).pipe(
+            Effect.mapError(stageError(`${method} seed ${seed}`)),
           )
+          const evaluation = evaluate(trained.model)
+          backend.dispose(trained.model.parameters)
+          trained.release()
+          perSeed.set(method, [...(perSeed.get(method) ?? []), evaluation])
+          finishedRuns += 1
+          yield* progress.update({ stage: "study", done: finishedRuns, total: totalRuns })
         }
-
+      }
+      // The configured K and λ reuse the first seed's CausalD.
+      const defaultCausalD = perSeed.get("causald")?.[0]
+      if (wants("table7") && defaultCausalD !== undefined)
+        for (const k of [2, 4, 8, 16])
+          teacherCounts.push(
+            k === options.teachers
+              ? variantPoint(k, defaultCausalD)
+              : yield* variant(`causald K=${k}`, k, teacherCountRun(k)),
+          )
+      if (wants("fig5") && defaultCausalD !== undefined)
+        for (const which of ["lambdaBda", "lambdaFda"] as const)
+          for (const value of lambdaGrid)
+            sensitivity[which].push(
+              value === options[which]
+                ? variantPoint(value, defaultCausalD)
+                : yield* variant(`causald ${which}=${value}`, value, sensitivityRun(which, value)),
+            )
+    })
+    // With workers, a failed worker stops the study at once; then the study waits for them all.
+    if (pool === null) yield* runs
+    else {
+      yield* Effect.raceFirst(runs, pool.failure)
+      yield* pool.join
+    }
     // --- results ------------------------------------------------------------------------------
     const heterogeneityOf = (evaluation: Evaluation, seedIndex: number): number => {
       const unified = evaluation.groups[evaluationGrouping.name]!
@@ -698,7 +761,7 @@ export const study = (options: StudyOptions) =>
       `wrote ${written.files.length} files to ${written.dir}${written.skipped.length ? `; skipped: ${written.skipped.join("; ")}` : ""}`,
     )
     return results
-  })
+  }).pipe(Effect.scoped)
 
 /** Mean of a metric over groups, weighted by group sizes (the whole population's mean). */
 const weightedMean = (
@@ -743,11 +806,14 @@ const memo = <A, E, R>(make: () => Effect.Effect<A, E, R>) => {
         })
 }
 
-/** The services a study needs: a tensor backend and the file system, progress on stderr. */
-export const studyLayer = (options: StudyOptions) =>
-  Layer.mergeAll(
-    tensorsLayer(options.backend === "auto" ? undefined : options.backend),
-    Progress.layerAuto,
-  )
+/**
+ * The services a study needs: a tensor backend and the file system, progress on stderr (by
+ * default a live line on a terminal, JSON lines otherwise).
+ */
+export const studyLayer = (
+  options: StudyOptions,
+  progress: Layer.Layer<Progress.Progress> = Progress.layerAuto,
+) =>
+  Layer.mergeAll(tensorsLayer(options.backend === "auto" ? undefined : options.backend), progress)
 
 export type { FileSystem, Path, Tensor, TensorBackend }

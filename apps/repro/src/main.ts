@@ -3,25 +3,42 @@
  *
  * Expected failures (bad data, an unavailable backend, a diverging run) print one line that
  * says what and where, and exit with status 1; no stack trace.
+ *
+ * With `CAUSALD_REPRO_WORKER` set (by `--workers`, never by hand) this process is a worker of a
+ * study: it trains its share of the models, reports progress as JSON lines, and writes nothing.
  */
+import { Progress } from "@causald/training"
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Effect } from "effect"
 import { main } from "./Cli.ts"
 import { study, studyLayer } from "./Study.ts"
+import { taskFromEnvironment, workerProgress } from "./Workers.ts"
 
-const program = main((options) =>
-  study(options).pipe(
-    Effect.provide(studyLayer(options)),
-    Effect.asVoid,
-    Effect.catchCause((cause) =>
-      Effect.sync(() => {
-        const failure = Cause.squash(cause)
-        const message = failure instanceof Error ? failure.message : String(failure)
-        process.stderr.write(`\nrepro failed: ${message}\n`)
-        process.exitCode = 1
-      }),
-    ),
-  ),
-)
+const reportFailure = (prefix: string) => (cause: Cause.Cause<unknown>) =>
+  Effect.sync(() => {
+    const failure = Cause.squash(cause)
+    const message = failure instanceof Error ? failure.message : String(failure)
+    process.stderr.write(`\n${prefix}: ${message}\n`)
+    process.exitCode = 1
+  })
+
+const task = taskFromEnvironment()
+
+const program =
+  task === null
+    ? main((options) =>
+        study(options).pipe(
+          Effect.provide(studyLayer(options)),
+          Effect.asVoid,
+          Effect.catchCause(reportFailure("repro failed")),
+        ),
+      )
+    : "invalid" in task
+      ? reportFailure("repro worker failed")(Cause.fail(task.invalid))
+      : study(task.options, { index: task.index, workers: task.workers }).pipe(
+          Effect.provide(studyLayer(task.options, workerProgress(Progress.layerJsonLines))),
+          Effect.asVoid,
+          Effect.catchCause(reportFailure(`repro worker ${task.index} failed`)),
+        )
 
 program.pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)

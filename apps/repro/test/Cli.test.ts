@@ -78,6 +78,7 @@ describe("Cli: defaults", () => {
       experiments: [...experiments],
       quick: false,
       search: false,
+      workers: 1,
     })
   })
 
@@ -115,6 +116,8 @@ describe("Cli: defaults", () => {
       "table3,fig5",
       "--quick",
       "--search",
+      "--workers",
+      "2",
     ])
     expect(o).toEqual({
       dataset: "amazon-csv",
@@ -134,6 +137,7 @@ describe("Cli: defaults", () => {
       experiments: ["table3", "fig5"],
       quick: true,
       search: true,
+      workers: 2,
     })
   })
 
@@ -199,7 +203,7 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(16)
+    expect(Object.keys(flags).length).toBe(17)
     for (const name of [
       "dataset",
       "data",
@@ -217,6 +221,7 @@ describe("Cli: defaults", () => {
       "experiments",
       "quick",
       "search",
+      "workers",
     ]) {
       const doc = documented.find((f) => f.name === name)
       expect(doc, name).toBeDefined()
@@ -262,6 +267,14 @@ describe("Cli: errors name the flag and what it accepts", () => {
     [
       ["--teachers", "1"],
       ["--teachers", "an integer >= 2"],
+    ],
+    [
+      ["--workers", "0"],
+      ["--workers", "an integer >= 1"],
+    ],
+    [
+      ["--workers", "1.5"],
+      ["--workers", "1.5"],
     ],
     [
       ["--epochs", "0"],

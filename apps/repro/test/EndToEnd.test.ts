@@ -82,7 +82,7 @@ describe("bun run repro --quick", () => {
       expect(Array.from(readFileSync(join(out, png)).subarray(0, 8))).toEqual([
         137, 80, 78, 71, 13, 10, 26, 10,
       ])
-  }, 120_000)
+  }, 300_000)
 
   test("a run killed in the middle resumes from its checkpoints and ends with the same numbers", async () => {
     const args = [
@@ -115,7 +115,7 @@ describe("bun run repro --quick", () => {
     expect(resumed.code).toBe(0)
     expect(resumed.stderr).toContain("resumed after epoch")
     expect(numbers(readResults(killedOut))).toEqual(numbers(readResults(reference)))
-  }, 120_000)
+  }, 300_000)
 
   test("a bad option value is refused with a message naming the option, without a stack trace", async () => {
     const { code, stderr } = await finish(

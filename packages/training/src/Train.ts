@@ -15,6 +15,9 @@
  *
  * A NaN or infinite loss stops the run with {@link NonFiniteLoss}; the last good checkpoint stays.
  *
+ * The run holds the folder's lease (`Lease.ts`, the file `lease`) while it trains or reloads, so
+ * processes sharing an output folder never train one run twice: a second one waits, then reloads.
+ *
  * @module
  */
 
@@ -24,6 +27,7 @@ import { Batches, type PreparedDataset } from "@causald/data"
 import { Inputs } from "@causald/models"
 import { Clock, Effect, FileSystem, Schema } from "effect"
 import { validationAuc } from "./Evaluate.ts"
+import * as Lease from "./Lease.ts"
 import type { BatchContext, Objective } from "./Objective.ts"
 import { Progress } from "./Progress.ts"
 
@@ -101,7 +105,11 @@ export class InvalidTrainingOption extends Schema.TaggedError<InvalidTrainingOpt
   }
 }
 
-export type TrainingError = NonFiniteLoss | InvalidTrainingOption | Checkpoint.CheckpointError
+export type TrainingError =
+  | NonFiniteLoss
+  | InvalidTrainingOption
+  | Checkpoint.CheckpointError
+  | Lease.LeaseError
 
 /** The run's bookkeeping stored in `last.ckpt`. */
 interface RunState {
@@ -187,6 +195,9 @@ export const train = <Prepared>(
           }),
       ),
     )
+    // One process at a time trains a run: another one sharing the folder (`--workers`) waits here
+    // for it, then reloads the finished run below.
+    yield* Lease.acquire(run.directory, { name: run.name })
     // Checkpoints hold the trained parameters plus the model's non-trainable state (Dice's
     // running statistics); the result (best.ckpt) holds the model alone.
     const buffers = objective.model.buffers ?? []
