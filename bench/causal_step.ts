@@ -8,6 +8,13 @@
  * (L_Rec, BCE), the student objective `CausalDObjective.causalD` with K DIN teachers, back-door
  * guidance under a uniform P(z_k), λ_BDA = λ_FDA = 1, ψ_FDA hidden [16].
  *
+ * The positive cache (`CausalDConfig.cachePositives`, default on) is timed in its steady state,
+ * i.e. from a run's second epoch on: the warm-up steps fill it (the bench repeats one batch), so
+ * a timed step runs the teachers on the negatives only. The `-nocache` rows run the teachers on
+ * every row: the cost of a run's first epoch, and of every epoch without the cache. The teachers
+ * also encode rows in chunks trimmed to their longest history (`teacherChunkOverhead`): a no-op
+ * on the random full histories, a large saving on real ones (`--sequences`).
+ *
  * Two causal labels: the Monte-Carlo one (S in-batch partners per row, O(K B S h)) at the paper's
  * batch, and the exact one (all B partners, O(K B² h)), which `causalD` refuses above
  * `EXACT_LIMIT` elements, so it is measured at a smaller batch with its own base step.
@@ -17,15 +24,23 @@
  * share (`prepare`: K encoders and the guidance) is timed separately.
  *
  *   bun run bench/causal_step.ts [--backend wasm|cpu] [--steps N] [--warmup N] [--batch N]
- *     [--exact-batch N] [--teachers K] [--partners S]
+ *     [--exact-batch N] [--teachers K] [--partners S] [--sequences FILE]
+ *
+ * `--sequences FILE` (a `user item1 item2 ...` file, e.g. /work/shared/data/amazon/Beauty.txt)
+ * times the first batch of a real epoch instead of random full histories.
  */
 import { Random, type TensorBackend } from "@causald/core"
-import type { Batches } from "@causald/data"
+import { Batches, type PreparedDataset, Sources } from "@causald/data"
 import { Din, forInference, Inputs } from "@causald/models"
 import { startBackend } from "@causald/tfjs"
 import { CausalDObjective, Objective, Train } from "@causald/training"
 import { Effect } from "effect"
-import { median, randomBatch, type TimingOptions, vocabulary } from "./train_step.ts"
+import {
+  median,
+  randomBatch,
+  vocabulary as randomVocabulary,
+  type TimingOptions,
+} from "./train_step.ts"
 
 export interface CausalStepOptions extends TimingOptions {
   /** Batch of the base and Monte-Carlo steps (paper: 4096). */
@@ -36,6 +51,12 @@ export interface CausalStepOptions extends TimingOptions {
   readonly teachers: number
   /** S of the Monte-Carlo label. */
   readonly partners: number
+  /**
+   * Real batches instead of random full histories: the first batch of an epoch of this data set
+   * (1 negative per positive). Real histories are mostly shorter than L, which the teachers'
+   * length chunks (`CausalDConfig.teacherChunkOverhead`) exploit and the random batches hide.
+   */
+  readonly data?: PreparedDataset
 }
 
 export const defaultCausalStepOptions: CausalStepOptions = {
@@ -50,7 +71,7 @@ export const defaultCausalStepOptions: CausalStepOptions = {
 
 /** One timed variant. */
 export interface CausalStepRow {
-  /** "base", "causald-mc" or "causald-exact". */
+  /** "base", "causald-mc" or "causald-exact", "-nocache" without the positive cache. */
   readonly objective: string
   readonly batch: number
   readonly teachers: number
@@ -61,6 +82,10 @@ export interface CausalStepRow {
   readonly prepareMs: number
   /** msPerStep over the base step's at the same batch. */
   readonly ratio: number
+  /** Median CPU milliseconds per step (user + system; see `interleaved`). */
+  readonly cpuMsPerStep: number
+  /** cpuMsPerStep over the base step's at the same batch. */
+  readonly cpuRatio: number
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10
@@ -74,21 +99,38 @@ interface Variant {
   readonly release: () => void
 }
 
+/** Milliseconds of CPU time (user + system) this process has used. */
+const cpuNow = (): number => {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1000
+}
+
+/** Median wall-clock and CPU milliseconds of a timed variant. */
+interface Timing {
+  readonly wall: number
+  readonly cpu: number
+}
+
 /**
  * Times the variants interleaved: after `warmup` rounds, `steps` rounds each running every
- * variant once; returns the median milliseconds of each.
+ * variant once; returns the median wall-clock and CPU milliseconds of each. On the shared
+ * 2-core machine the wall clock includes time spent waiting for a core; the CPU time (tfjs's
+ * wasm backend runs on one thread) does not, so its ratio is the steadier one under load.
  */
-const interleaved = (variants: ReadonlyArray<Variant>, timing: TimingOptions): Array<number> => {
+const interleaved = (variants: ReadonlyArray<Variant>, timing: TimingOptions): Array<Timing> => {
   for (let i = 0; i < timing.warmup; i++) for (const v of variants) v.step()
-  const ms = variants.map(() => [] as Array<number>)
+  const wall = variants.map(() => [] as Array<number>)
+  const cpu = variants.map(() => [] as Array<number>)
   for (let i = 0; i < timing.steps; i++)
     variants.forEach((v, j) => {
+      const c0 = cpuNow()
       const t0 = performance.now()
       const loss = v.step()
-      ms[j]!.push(performance.now() - t0)
+      wall[j]!.push(performance.now() - t0)
+      cpu[j]!.push(cpuNow() - c0)
       if (!Number.isFinite(loss)) throw new Error(`${v.objective}: non-finite loss ${loss}`)
     })
-  return ms.map(median)
+  return variants.map((_, j) => ({ wall: median(wall[j]!), cpu: median(cpu[j]!) }))
 }
 
 const timePrepare = (v: Variant, timing: TimingOptions): number => {
@@ -113,6 +155,18 @@ export const measureCausalSteps = (
   options: CausalStepOptions,
 ): Array<CausalStepRow> => {
   const K = options.teachers
+  const data = options.data
+  const vocabulary =
+    data === undefined ? randomVocabulary : { numUsers: data.numUsers, numItems: data.numItems }
+  const batchOf = (seed: number, size: number): Batches.TrainingBatch =>
+    data === undefined
+      ? randomBatch(seed, size, options.historyLength)
+      : Batches.trainingBatches(data, {
+          batchSize: size,
+          negatives: 1,
+          epochSeed: seed,
+          historyLength: options.historyLength,
+        }).next().value!
   // Teachers are untrained: a step's cost does not depend on the weights' values.
   const teacherModels = Array.from({ length: K }, (_, k) => Din.make(b, vocabulary, {}, 100 + k))
   const teachers = teacherModels.map((t) => forInference(t))
@@ -123,6 +177,7 @@ export const measureCausalSteps = (
     name: string,
     batch: Batches.TrainingBatch,
     partners: CausalDObjective.CausalDConfig["partners"] | null,
+    cachePositives = true,
   ): Variant => {
     const student = Din.make(b, vocabulary, {}, 7)
     const causal =
@@ -132,7 +187,12 @@ export const measureCausalSteps = (
             b,
             student,
             teachers,
-            { ...CausalDObjective.defaultCausalDConfig, teacherPrior: prior, partners },
+            {
+              ...CausalDObjective.defaultCausalDConfig,
+              teacherPrior: prior,
+              partners,
+              cachePositives,
+            },
             1,
           )
     const optimizer = b.optimizer({ _tag: "Adagrad", learningRate: 0.01 })
@@ -181,9 +241,11 @@ export const measureCausalSteps = (
           batch: batch.size,
           teachers: v.objective === "base" ? 0 : K,
           partners: v.partners,
-          msPerStep: round1(ms[j]!),
+          msPerStep: round1(ms[j]!.wall),
           prepareMs: round1(prepare[j]!),
-          ratio: round2(ms[j]! / base),
+          ratio: round2(ms[j]!.wall / base.wall),
+          cpuMsPerStep: round1(ms[j]!.cpu),
+          cpuRatio: round2(ms[j]!.cpu / base.cpu),
         })
       })
     } finally {
@@ -192,13 +254,18 @@ export const measureCausalSteps = (
   }
 
   try {
-    const large = randomBatch(11, options.batchSize, options.historyLength)
+    const large = batchOf(11, options.batchSize)
     const mc = { _tag: "MonteCarlo", partners: options.partners } as const
-    compare(large, [variant("base", large, null), variant("causald-mc", large, mc)])
-    const small = randomBatch(12, options.exactBatchSize, options.historyLength)
+    compare(large, [
+      variant("base", large, null),
+      variant("causald-mc", large, mc),
+      variant("causald-mc-nocache", large, mc, false),
+    ])
+    const small = batchOf(12, options.exactBatchSize)
     compare(small, [
       variant("base", small, null),
       variant("causald-exact", small, { _tag: "Exact" }),
+      variant("causald-exact-nocache", small, { _tag: "Exact" }, false),
       variant("causald-mc", small, mc),
     ])
   } finally {
@@ -208,10 +275,10 @@ export const measureCausalSteps = (
 }
 
 export const formatCausalRows = (rows: ReadonlyArray<CausalStepRow>): Array<string> => [
-  "objective        batch  K   partners   ms/step   teachers ms   x base",
+  "objective              batch  K   partners   ms/step   teachers ms   x base   cpu ms/step   x base (cpu)",
   ...rows.map(
     (r) =>
-      `${r.objective.padEnd(15)} ${String(r.batch).padStart(6)} ${String(r.teachers).padStart(2)} ${String(r.partners).padStart(10)} ${r.msPerStep.toFixed(1).padStart(9)} ${r.prepareMs.toFixed(1).padStart(13)} ${r.ratio.toFixed(2).padStart(8)}`,
+      `${r.objective.padEnd(21)} ${String(r.batch).padStart(6)} ${String(r.teachers).padStart(2)} ${String(r.partners).padStart(10)} ${r.msPerStep.toFixed(1).padStart(9)} ${r.prepareMs.toFixed(1).padStart(13)} ${r.ratio.toFixed(2).padStart(8)} ${r.cpuMsPerStep.toFixed(1).padStart(13)} ${r.cpuRatio.toFixed(2).padStart(14)}`,
   ),
 ]
 
@@ -248,18 +315,33 @@ const main = async (): Promise<void> => {
     teachers: integer("--teachers", d.teachers, 1),
     partners: integer("--partners", d.partners, 1),
   }
+  const sequences = option("--sequences")
+  const data =
+    sequences === undefined
+      ? undefined
+      : await Sources.loadPromise({ format: "sequences", file: sequences }).catch(
+          (error: unknown) =>
+            fail(`--sequences ${sequences}: ${error instanceof Error ? error.message : error}`),
+        )
   const b = await Effect.runPromise(startBackend(backendName as "wasm" | "cpu"))
   let rows: Array<CausalStepRow> = []
   try {
-    rows = measureCausalSteps(b, options)
+    rows = measureCausalSteps(b, data === undefined ? options : { ...options, data })
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error))
   }
   console.log(
-    `backend ${backendName}, history ${options.historyLength}, ${options.warmup} warm-up + ${options.steps} timed steps (median, interleaved)`,
+    `backend ${backendName}, ${data === undefined ? "random full histories" : `first batch of ${data.name}`}, history ${options.historyLength}, ${options.warmup} warm-up + ${options.steps} timed steps (median, interleaved)`,
   )
   for (const line of formatCausalRows(rows)) console.log(line)
-  console.log(JSON.stringify({ bench: "causal_step", options, results: rows }))
+  console.log(
+    JSON.stringify({
+      bench: "causal_step",
+      options,
+      ...(data === undefined ? {} : { data: data.name }),
+      results: rows,
+    }),
+  )
 }
 
 if (import.meta.main) await main()

@@ -12,12 +12,15 @@
  *
  *   bun run bench/train_step.ts [--backend wasm|cpu] [--models din,deepfm] [--steps N]
  *     [--warmup N] [--batch N] [--history N] [--din-form fast|naive]
- *     [--din-activation sigmoid|dice]
+ *     [--din-activation sigmoid|dice] [--wasm-threads N]
+ *
+ * `--wasm-threads` (default `CAUSALD_WASM_THREADS`, else the idle cores) picks the wasm
+ * binary: 1 = single-threaded SIMD, N >= 2 = threaded SIMD with N XNNPACK threads.
  */
 import { Losses, Random, type TensorBackend } from "@causald/core"
 import type { Batches } from "@causald/data"
 import { DeepFm, Din, Inputs, logits, type Recommender } from "@causald/models"
-import { startBackend } from "@causald/tfjs"
+import { startBackend, wasmThreadsStatus } from "@causald/tfjs"
 import { Effect } from "effect"
 
 export const NUM_ITEMS = 3_700
@@ -73,11 +76,13 @@ export const randomBatch = (
   const history = new Int32Array(batchSize * historyLength)
   const label = new Float32Array(batchSize)
   const positiveRow = new Int32Array(batchSize)
+  const positiveIndex = new Int32Array(batchSize)
   for (let r = 0; r < batchSize; r++) {
     user[r] = Random.integer(rng, 0, NUM_USERS - 1)
     item[r] = Random.integer(rng, 1, NUM_ITEMS)
     label[r] = r % 2 === 0 ? 1 : 0
     positiveRow[r] = r - (r % 2)
+    positiveIndex[r] = r >> 1
   }
   for (let i = 0; i < history.length; i++) history[i] = Random.integer(rng, 1, NUM_ITEMS)
   const lengths = new Int32Array(batchSize).fill(historyLength)
@@ -92,6 +97,7 @@ export const randomBatch = (
     historyLength: lengths,
     label,
     positiveRow,
+    positiveIndex,
   }
 }
 
@@ -208,11 +214,16 @@ const main = async (): Promise<void> => {
   const warmup = integer("--warmup", 2, 0)
   const batchSize = integer("--batch", 4096, 1)
   const historyLength = integer("--history", 50, 1)
+  const wasmThreads =
+    option("--wasm-threads") === undefined ? undefined : integer("--wasm-threads", 1, 1)
   const models = (option("--models") ?? "din,deepfm").split(",")
   for (const m of models) if (m !== "din" && m !== "deepfm") fail(`--models: unknown model ${m}`)
   const options = { steps, warmup, batchSize, historyLength }
 
-  const b = await Effect.runPromise(startBackend(backendName))
+  const b = await Effect.runPromise(
+    startBackend(backendName, wasmThreads === undefined ? {} : { wasmThreads }),
+  ).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)))
+  const threads = wasmThreadsStatus()
   const results: Array<TrainStepResult> = []
   try {
     for (const m of models) {
@@ -235,6 +246,10 @@ const main = async (): Promise<void> => {
     fail(error instanceof Error ? error.message : String(error))
   }
 
+  if (backendName === "wasm" && threads !== undefined)
+    console.log(
+      `wasm binary ${threads.binary}, ${threads.threads} thread(s) (${threads.requested} requested)${threads.note === undefined ? "" : `; ${threads.note}`}`,
+    )
   console.log(
     `backend ${backendName}, batch ${batchSize}, history ${historyLength}, ${warmup} warm-up + ${steps} timed steps (median)`,
   )
@@ -243,7 +258,13 @@ const main = async (): Promise<void> => {
     console.log(
       `${r.model.padEnd(10)} ${r.msPerStep.toFixed(1).padStart(8)} ${r.forwardMs.toFixed(1).padStart(12)} ${String(r.samplesPerSecond).padStart(11)}`,
     )
-  console.log(JSON.stringify({ bench: "train_step", results }))
+  console.log(
+    JSON.stringify({
+      bench: "train_step",
+      ...(backendName === "wasm" && threads !== undefined ? { wasmThreads: threads } : {}),
+      results,
+    }),
+  )
 }
 
 if (import.meta.main) await main()

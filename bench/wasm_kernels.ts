@@ -1,13 +1,15 @@
 /**
- * A/B of the wasm kernels of `packages/tfjs/src/kernels` (GatherV2, Slice and Concat as run
- * copies in one heap view, a copy-free Identity, Sum over leading axes) against the stock
+ * A/B of the wasm kernels of `packages/tfjs/src/kernels` (GatherV2, Slice, Concat and Tile as run
+ * copies in one heap view, a copy-free Identity, Sum over leading axes, a tiled Transpose, and
+ * `BlockedReduction`: long x^T y products as sums over row blocks, `MatMul.ts`) against the stock
  * tfjs-backend-wasm 4.22 kernels they replace, on whole training steps: the kernels are swapped
  * in the registry between steps and the two variants are timed interleaved (stock, new, stock, new, ...), so a background load
  * shifts both alike. Medians after the warm-up rounds.
  *
  * `--step eval` times `Evaluate.scoreSplit` of every ml-100k user (1 + 100 candidates) instead.
  *
- *   bun run bench/wasm_kernels.ts [--kernels GatherV2,Identity,Sum,Slice,Concat]
+ *   bun run bench/wasm_kernels.ts
+ *     [--kernels GatherV2,Identity,Sum,Slice,Concat,Transpose,Tile,BlockedReduction]
  *     [--step din|deepfm|causald|eval] [--rounds N] [--warmup N]
  */
 import { Random } from "@causald/core"
@@ -16,6 +18,7 @@ import { startBackend } from "@causald/tfjs"
 import { CausalDObjective, Evaluate, Objective, Train } from "@causald/training"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
+import { productOptions } from "../packages/tfjs/src/kernels/MatMul.ts"
 import { stockKernel } from "../packages/tfjs/src/kernels/Stock.ts"
 import { defaultMovieLensDirectory, loadMovieLens100k, movieLensMissing } from "./evaluation.ts"
 import { median, randomBatch, vocabulary } from "./train_step.ts"
@@ -31,7 +34,16 @@ const option = (name: string, fallback: string): string => {
   if (value === undefined || value.startsWith("--")) fail(`${name} expects a value`)
   return value as string
 }
-const accepted = ["GatherV2", "Identity", "Sum", "Slice", "Concat"]
+const accepted = [
+  "GatherV2",
+  "Identity",
+  "Sum",
+  "Slice",
+  "Concat",
+  "Transpose",
+  "Tile",
+  "BlockedReduction",
+]
 const names = option("--kernels", accepted.join(",")).split(",")
 for (const n of names)
   if (!accepted.includes(n))
@@ -45,9 +57,11 @@ if (!Number.isInteger(rounds) || rounds < 1) fail("--rounds expects an integer >
 if (!Number.isInteger(warmup) || warmup < 0) fail("--warmup expects an integer >= 0")
 
 const b = await Effect.runPromise(startBackend("wasm"))
-const ours = new Map(names.map((n) => [n, tf.getKernel(n, "wasm")!]))
+const kernelNames = names.filter((n) => n !== "BlockedReduction")
+const ours = new Map(kernelNames.map((n) => [n, tf.getKernel(n, "wasm")!]))
 const install = (stock: boolean): void => {
-  for (const n of names) {
+  if (names.includes("BlockedReduction")) productOptions.blockLongReductions = !stock
+  for (const n of kernelNames) {
     tf.unregisterKernel(n, "wasm")
     tf.registerKernel(
       stock

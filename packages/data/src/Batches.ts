@@ -69,6 +69,15 @@ export interface TrainingBatch {
   readonly label: Float32Array
   /** Int32Array(size): the row of the positive of this row's group (itself for a positive). */
   readonly positiveRow: Int32Array
+  /**
+   * Int32Array(size): the stable index of this row's group's positive (user u, position t) among
+   * all training positives of the data set, `0 .. trainingPositiveCount(data) - 1`, users in
+   * order then t ascending ({@link trainingPositiveIndex}). It depends on neither the epoch seed,
+   * the shuffle nor the `users` option, so a positive row (its history and target) is the same
+   * in every epoch under the same index: what lets frozen teachers' outputs for positives be
+   * computed once (`CausalDObjective`'s positive cache). Negatives carry their positive's index.
+   */
+  readonly positiveIndex: Int32Array
 }
 
 /** Options of {@link evaluationBatches}. */
@@ -109,7 +118,12 @@ interface Lookup {
   readonly owner: Int32Array
   /** each user's items sorted ascending (same CSR offsets), for membership tests */
   readonly sorted: Int32Array
+  /** positiveBase[u] = training positives of the users before u: the first index of u's positives */
+  readonly positiveBase: Int32Array
 }
+
+/** Training positives of user u: positions t = 1 .. n-3 (the last two are validation and test). */
+const userPositives = (off: Int32Array, u: number): number => Math.max(0, off[u + 1]! - off[u]! - 3)
 
 const lookups = new WeakMap<PreparedDataset, Lookup>()
 
@@ -119,11 +133,13 @@ const lookup = (data: PreparedDataset): Lookup => {
   const off = data.sequenceOffsets
   const owner = new Int32Array(data.sequenceItems.length)
   const sorted = data.sequenceItems.slice()
+  const positiveBase = new Int32Array(data.numUsers + 1)
   for (let u = 0; u < data.numUsers; u++) {
     owner.fill(u, off[u]!, off[u + 1]!)
     sorted.subarray(off[u]!, off[u + 1]!).sort()
+    positiveBase[u + 1] = positiveBase[u]! + userPositives(off, u)
   }
-  const built = { owner, sorted }
+  const built = { owner, sorted, positiveBase }
   lookups.set(data, built)
   return built
 }
@@ -211,10 +227,31 @@ export const trainingPositiveCount = (
 ): number => {
   const list = userList(data, users)
   let count = 0
-  for (const u of list) {
-    count += Math.max(0, data.sequenceOffsets[u + 1]! - data.sequenceOffsets[u]! - 3)
-  }
+  for (const u of list) count += userPositives(data.sequenceOffsets, u)
   return count
+}
+
+/**
+ * The stable index of the training positive of user `user` at position `t` of the sequence
+ * (1 <= t <= n - 3): its rank among all users' training positives, users in order then t
+ * ascending. This is {@link TrainingBatch.positiveIndex}; throws {@link InvalidOption} when
+ * (user, t) is not a training positive.
+ */
+export const trainingPositiveIndex = (data: PreparedDataset, user: number, t: number): number => {
+  if (!Number.isInteger(user) || user < 0 || user >= data.numUsers)
+    throw new InvalidOption({
+      option: "user",
+      expected: `a user id in 0..${data.numUsers - 1}`,
+      found: String(user),
+    })
+  const n = userPositives(data.sequenceOffsets, user)
+  if (!Number.isInteger(t) || t < 1 || t > n)
+    throw new InvalidOption({
+      option: "t",
+      expected: `a training position in 1..${n} of user ${user}`,
+      found: String(t),
+    })
+  return lookup(data).positiveBase[user]! + t - 1
 }
 
 /** Number of batches {@link trainingBatches} yields with these options (steps per epoch). */
@@ -276,7 +313,7 @@ export function* trainingBatches(
   const I = data.numItems
   const off = data.sequenceOffsets
   const seq = data.sequenceItems
-  const { owner, sorted } = lookup(data)
+  const { owner, sorted, positiveBase } = lookup(data)
 
   // positions p into sequenceItems of every training positive
   const total = trainingPositiveCount(data, users)
@@ -297,6 +334,7 @@ export function* trainingBatches(
     item: new Int32Array(rows),
     label: new Float32Array(rows),
     positiveRow: new Int32Array(rows),
+    positiveIndex: new Int32Array(rows),
   })
   const shared = reuse ? allocate(capacity) : undefined
 
@@ -310,11 +348,14 @@ export function* trainingBatches(
       const s = off[u]!
       const e = off[u + 1]!
       const r0 = i * groupSize
+      // position p is t = p - s of user u: index positiveBase[u] + t - 1
+      const index = positiveBase[u]! + p - s - 1
       fillHistory(seq, s, p, b.history, b.historyLength, r0, L, reuse)
       b.user[r0] = u
       b.item[r0] = seq[p]!
       b.label[r0] = 1
       b.positiveRow[r0] = r0
+      b.positiveIndex[r0] = index
       for (let j = 1; j < groupSize; j++) {
         const r = r0 + j
         b.history.copyWithin(r * L, r0 * L, r0 * L + L)
@@ -323,6 +364,7 @@ export function* trainingBatches(
         b.item[r] = sampleUnconsumed(g, sorted, s, e, I)
         b.label[r] = 0
         b.positiveRow[r] = r0
+        b.positiveIndex[r] = index
       }
     }
     const full = rows === capacity || !reuse
@@ -337,6 +379,7 @@ export function* trainingBatches(
       item: full ? b.item : b.item.subarray(0, rows),
       label: full ? b.label : b.label.subarray(0, rows),
       positiveRow: full ? b.positiveRow : b.positiveRow.subarray(0, rows),
+      positiveIndex: full ? b.positiveIndex : b.positiveIndex.subarray(0, rows),
     }
   }
 }

@@ -6,6 +6,7 @@ import {
   trainingBatchCount,
   trainingBatches,
   trainingPositiveCount,
+  trainingPositiveIndex,
 } from "../src/Batches.ts"
 import type { PreparedDataset } from "../src/Prepared.ts"
 import { prepareLog } from "../src/Protocol.ts"
@@ -61,6 +62,7 @@ const checkTraining = (
   const consumed = (u: number) =>
     new Set(data.sequenceItems.subarray(data.sequenceOffsets[u]!, data.sequenceOffsets[u + 1]!))
   const positives = new Set<string>()
+  const indices = new Set<number>()
   for (const b of batches) {
     expect(b.groupSize).toBe(1 + negatives)
     expect(b.size).toBe(b.positives * b.groupSize)
@@ -69,6 +71,7 @@ const checkTraining = (
     for (let r = 0; r < b.size; r++) {
       const p = b.positiveRow[r]!
       expect(p).toBe(r - (r % b.groupSize))
+      expect(b.positiveIndex[r]).toBe(b.positiveIndex[p]!)
       const u = b.user[r]!
       if (users !== undefined) expect(users.includes(u)).toBe(true)
       expect(b.user[p]).toBe(u)
@@ -89,6 +92,8 @@ const checkTraining = (
           seq.slice(Math.max(0, t - L), t),
         )
         positives.add(`${u}:${t}`)
+        expect(b.positiveIndex[r]).toBe(trainingPositiveIndex(data, u, t))
+        indices.add(b.positiveIndex[r]!)
       } else {
         expect(b.label[r]).toBe(0)
         expect(consumed(u).has(b.item[r]!)).toBe(false)
@@ -100,6 +105,12 @@ const checkTraining = (
   // every training positive exactly once
   expect(positives.size).toBe(trainingPositiveCount(data, users))
   expect(batches.reduce((s, b) => s + b.positives, 0)).toBe(positives.size)
+  // one index per positive, inside the data set's range
+  expect(indices.size).toBe(positives.size)
+  for (const i of indices) {
+    expect(i).toBeGreaterThanOrEqual(0)
+    expect(i).toBeLessThan(trainingPositiveCount(data))
+  }
 }
 
 describe("trainingBatches", () => {
@@ -166,6 +177,33 @@ describe("trainingBatches", () => {
     const users = Int32Array.from([3, 7, 11, 40])
     const batches = [...trainingBatches(data, { batchSize: 32, epochSeed: 1, users })]
     checkTraining(data, batches, data.config.negativesPerPositive, users)
+  })
+
+  test("a positive's index names the same row in every epoch, order and user subset", () => {
+    const data = simulate({ users: 50, items: 150, candidates: 20, maxLength: 25 })
+    const L = data.config.historyLength
+    const byIndex = (batches: Iterable<TrainingBatch>) => {
+      const rows = new Map<number, string>()
+      for (const b of batches)
+        for (let r = 0; r < b.size; r += b.groupSize) {
+          const history = Array.from(b.history.subarray(r * L, r * L + b.historyLength[r]!))
+          rows.set(b.positiveIndex[r]!, `${b.user[r]}|${b.item[r]}|${history.join(",")}`)
+        }
+      return rows
+    }
+    const ordered = byIndex(trainingBatches(data, { batchSize: 30, epochSeed: 1, shuffle: false }))
+    // unshuffled, all users: the indices are 0, 1, 2, ... in batch order
+    expect([...ordered.keys()]).toEqual(
+      Array.from({ length: trainingPositiveCount(data) }, (_, i) => i),
+    )
+    const other = byIndex(trainingBatches(data, { batchSize: 64, epochSeed: 2, negatives: 3 }))
+    expect(new Map([...other].sort((a, b) => a[0] - b[0]))).toEqual(ordered)
+    const users = Int32Array.from([4, 9, 33])
+    const subset = byIndex(trainingBatches(data, { batchSize: 8, epochSeed: 5, users }))
+    expect(subset.size).toBe(trainingPositiveCount(data, users))
+    for (const [i, row] of subset) expect(row).toBe(ordered.get(i)!)
+    expect(thrown(() => trainingPositiveIndex(data, 0, 0))._tag).toBe("InvalidOption")
+    expect(thrown(() => trainingPositiveIndex(data, 50, 1))._tag).toBe("InvalidOption")
   })
 
   test("bad options are typed errors", () => {

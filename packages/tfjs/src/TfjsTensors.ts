@@ -21,6 +21,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer, Schema } from "effect"
 import { registerKernels } from "./kernels/index.ts"
 import { makeTfjsBackend } from "./TfjsBackend.ts"
+import { configureWasmThreads, resolveWasmThreads } from "./WasmThreads.ts"
 import "@tensorflow/tfjs-core/dist/register_all_gradients"
 import "@tensorflow/tfjs-backend-cpu"
 
@@ -93,19 +94,36 @@ const startTensorflow = Effect.gen(function* () {
   })
 })
 
-let wasmConfigured = false
-const configureWasm = (): void => {
-  if (wasmConfigured) return
-  // The package's "main" file sits in dist/ beside the three .wasm binaries.
-  const main = Bun.resolveSync("@tensorflow/tfjs-backend-wasm", import.meta.dir)
-  setWasmPaths(`${join(dirname(main), "/")}`)
-  wasmConfigured = true
+/** Options of {@link startBackend} beyond the backend's name. */
+export interface BackendOptions {
+  /**
+   * Threads of the wasm backend (1 = the single-threaded SIMD binary); default
+   * `CAUSALD_WASM_THREADS`, else the idle cores. Read when wasm first starts.
+   */
+  readonly wasmThreads?: number
 }
 
-const activate = (name: "tensorflow" | "wasm" | "cpu") =>
+let wasmConfigured = false
+const configureWasm = (options: BackendOptions) =>
+  Effect.gen(function* () {
+    if (wasmConfigured) return
+    // The package's "main" file sits in dist/ beside the three .wasm binaries.
+    const main = Bun.resolveSync("@tensorflow/tfjs-backend-wasm", import.meta.dir)
+    setWasmPaths(`${join(dirname(main), "/")}`)
+    const threads = yield* resolveWasmThreads(options.wasmThreads).pipe(
+      Effect.mapError(
+        (error) => new BackendUnavailable({ backend: "wasm", reason: error.message }),
+      ),
+    )
+    const status = yield* configureWasmThreads(threads)
+    if (status.note !== undefined) yield* Effect.logWarning(`@causald/tfjs: ${status.note}`)
+    wasmConfigured = true
+  })
+
+const activate = (name: "tensorflow" | "wasm" | "cpu", options: BackendOptions = {}) =>
   Effect.gen(function* () {
     if (name === "tensorflow") yield* startTensorflow
-    if (name === "wasm") configureWasm()
+    if (name === "wasm") yield* configureWasm(options)
     const ok = yield* Effect.tryPromise(() => tf.setBackend(name)).pipe(
       Effect.mapError(
         (error) => new BackendUnavailable({ backend: name, reason: String(error.cause) }),
@@ -131,13 +149,14 @@ const activate = (name: "tensorflow" | "wasm" | "cpu") =>
  */
 export const startBackend = (
   choice: BackendChoice,
+  options: BackendOptions = {},
 ): Effect.Effect<TensorBackend, BackendUnavailable> =>
   choice === "auto"
     ? activate("tensorflow").pipe(
-        Effect.catch(() => activate("wasm")),
+        Effect.catch(() => activate("wasm", options)),
         Effect.catch(() => activate("cpu")),
       )
-    : activate(choice)
+    : activate(choice, options)
 
 /** The backend named by the option, else by `CAUSALD_BACKEND`, else `auto`. */
 export const resolveChoice = (
@@ -153,8 +172,12 @@ export const resolveChoice = (
 /** Provides the core {@link Tensors} service on a TensorFlow.js backend. */
 export const layer = (
   option?: BackendChoice,
+  options: BackendOptions = {},
 ): Layer.Layer<Tensors, BackendUnavailable | UnknownBackend> =>
-  Layer.effect(Tensors, Effect.flatMap(resolveChoice(option), startBackend))
+  Layer.effect(
+    Tensors,
+    Effect.flatMap(resolveChoice(option), (choice) => startBackend(choice, options)),
+  )
 
 /** The names of the tfjs backends registered in this process (cpu and wasm always; tensorflow when installed). */
 export const registeredBackends = (): Array<string> => Object.keys(tf.engine().registryFactory)

@@ -6,3 +6,4 @@
 
 export { makeTfjsBackend } from "./TfjsBackend.ts"
 export * from "./TfjsTensors.ts"
+export * from "./WasmThreads.ts"

@@ -13,15 +13,20 @@ import {
   type NdArray,
 } from "@causald/core/testing"
 import { Effect, Result } from "effect"
-import { startBackend } from "../src/index.ts"
+import { startBackend, WASM_THREADS_ENV } from "../src/index.ts"
 
 type Name = "cpu" | "wasm" | "tensorflow"
 
-const start = (name: Name): Promise<TensorBackend> => Effect.runPromise(startBackend(name))
+// wasm runs the threaded binary (2 threads, a SharedArrayBuffer-backed heap) unless
+// CAUSALD_WASM_THREADS says otherwise: `CAUSALD_WASM_THREADS=1` runs the single-threaded one.
+const wasmOptions = process.env[WASM_THREADS_ENV] ? {} : { wasmThreads: 2 }
+
+const start = (name: Name): Promise<TensorBackend> =>
+  Effect.runPromise(startBackend(name, wasmOptions))
 
 /** Whether a backend starts here, and why not; tries it once (this also switches to it). */
 const probe = async (name: Name): Promise<string | undefined> => {
-  const result = await Effect.runPromise(Effect.result(startBackend(name)))
+  const result = await Effect.runPromise(Effect.result(startBackend(name, wasmOptions)))
   return Result.isSuccess(result) ? undefined : result.failure.message
 }
 

@@ -3,26 +3,35 @@
  * scatter-add `UnsortedSegmentSum` against a float64 reference, the gradient of `gather` (every
  * embedding lookup) on wasm against cpu, the broadcasting gradients of Maximum / Minimum /
  * BatchMatMul against independent formulations, `logSigmoid` on an intermediate tensor, and
- * the wasm speed kernels (GatherV2, Slice and Concat as run copies in one heap view, a copy-free
- * Identity, Sum over leading axes) and the Sum gradient without `ones` against the cpu backend.
+ * the wasm speed kernels (GatherV2, Slice, Concat and Tile as run copies in one heap view, a
+ * copy-free Identity, Sum over leading axes, a tiled Transpose, long x^T y products in blocks)
+ * and the Sum gradient without `ones` against the cpu backend.
+ *
+ * wasm runs the threaded binary (2 threads; its heap is a SharedArrayBuffer-backed memory)
+ * unless `CAUSALD_WASM_THREADS` is set: run once with `CAUSALD_WASM_THREADS=1` for the other.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import "@tensorflow/tfjs-backend-cpu"
 import "@tensorflow/tfjs-backend-wasm"
 import * as tf from "@tensorflow/tfjs-core"
+import { Effect } from "effect"
 import fc from "fast-check"
 import { concatWasm } from "../src/kernels/Concat.ts"
 import { gatherV2Wasm } from "../src/kernels/GatherV2.ts"
 import { identityWasm } from "../src/kernels/Identity.ts"
 import { gradientConfigs, kernelConfigs, registerKernels } from "../src/kernels/index.ts"
 import { logSigmoid } from "../src/kernels/LogSigmoid.ts"
+import { blockedTransposedProduct, LONG_REDUCTION, product } from "../src/kernels/MatMul.ts"
 import { sliceWasm } from "../src/kernels/Slice.ts"
 import { sumGradConfig, sumWasm } from "../src/kernels/Sum.ts"
+import { tileWasm } from "../src/kernels/Tile.ts"
+import { dropUnitAxes, matrixView, transposeWasm } from "../src/kernels/Transpose.ts"
 import {
   segmentSumLayout,
   unsortedSegmentSumCpu,
   unsortedSegmentSumWasm,
 } from "../src/kernels/UnsortedSegmentSum.ts"
+import { configureWasmThreads, resolveWasmThreads, WASM_THREADS_ENV } from "../src/WasmThreads.ts"
 
 const backends = ["cpu", "wasm"] as const
 type BackendName = (typeof backends)[number]
@@ -46,6 +55,8 @@ beforeAll(async () => {
   }
   registerKernels()
   registerKernels()
+  const threads = process.env[WASM_THREADS_ENV] ? undefined : 2
+  await Effect.runPromise(Effect.flatMap(resolveWasmThreads(threads), configureWasmThreads))
   // Initialise wasm now so that every later `setBackend` is instant.
   expect(await tf.setBackend("wasm")).toBe(true)
   await tf.ready()
@@ -406,6 +417,8 @@ describe("wasm speed kernels equal the cpu backend", () => {
     expect(tf.getKernel("Sum", "wasm")?.kernelFunc).toBe(sumWasm)
     expect(tf.getKernel("Slice", "wasm")?.kernelFunc).toBe(sliceWasm)
     expect(tf.getKernel("Concat", "wasm")?.kernelFunc).toBe(concatWasm)
+    expect(tf.getKernel("Transpose", "wasm")?.kernelFunc).toBe(transposeWasm)
+    expect(tf.getKernel("Tile", "wasm")?.kernelFunc).toBe(tileWasm)
     expect(tf.getGradient("Sum")).toBe(sumGradConfig)
     expect(tf.getKernel("GatherV2", "cpu")?.kernelFunc).not.toBe(gatherV2Wasm)
   })
@@ -580,6 +593,150 @@ describe("wasm speed kernels equal the cpu backend", () => {
         }),
       )
       expect(out.wasm).toEqual(out.cpu)
+    }
+  })
+
+  test("Transpose: matrix views of permutations, unit axes dropped", () => {
+    expect(matrixView([3, 4], [1, 0])).toEqual([1, 3, 4])
+    expect(matrixView([2, 3, 4], [0, 2, 1])).toEqual([2, 3, 4])
+    expect(matrixView([2, 3, 4], [1, 2, 0])).toEqual([1, 2, 12])
+    expect(matrixView([2, 3, 4], [2, 0, 1])).toEqual([1, 6, 4])
+    expect(matrixView([2, 3, 4], [1, 0, 2])).toBeUndefined()
+    expect(matrixView([2, 3], [0, 1])).toBeUndefined()
+    expect(dropUnitAxes([5, 1, 3], [2, 1, 0])).toEqual([
+      [5, 3],
+      [1, 0],
+    ])
+    expect(dropUnitAxes([4, 1], [1, 0])).toEqual([[4], [0]])
+  })
+
+  test("Transpose: every permutation of ranks 1-4, unit axes, three dtypes", async () => {
+    const permutations = (n: number): Array<Array<number>> =>
+      n === 0
+        ? [[]]
+        : permutations(n - 1).flatMap((p) =>
+            Array.from({ length: n }, (_, i) => [...p.slice(0, i), n - 1, ...p.slice(i)]),
+          )
+    const cases = fc.sample(
+      fc.record({
+        shape: fc.array(fc.integer({ min: 1, max: 37 }), { minLength: 1, maxLength: 4 }),
+        permPick: fc.nat(),
+        dtype: fc.constantFrom("float32" as const, "int32" as const, "bool" as const),
+        seed: fc.integer({ min: 1, max: 2 ** 30 }),
+      }),
+      { seed: 23, numRuns: 80 },
+    )
+    for (const c of cases) {
+      if (size(c.shape) > 20000) c.shape = c.shape.map((n) => Math.min(n, 12))
+      const perms = permutations(c.shape.length)
+      const perm = perms[c.permPick % perms.length]!
+      const rand = uniform(c.seed)
+      const x = Array.from(rand(size(c.shape)), (u) =>
+        c.dtype === "float32" ? u : c.dtype === "int32" ? Math.round(u * 1000) : u > 0 ? 1 : 0,
+      )
+      const out = await onBoth(() =>
+        tf.tidy(() => {
+          const y = tf.transpose(tf.tensor(x, c.shape, c.dtype), perm)
+          return { shape: y.shape, dtype: y.dtype, values: values(y) }
+        }),
+      )
+      expect(out.wasm).toEqual(out.cpu)
+    }
+  })
+
+  test("Transpose moving only unit axes: its output and input both serve as product weights", async () => {
+    // Sharing the input's data here (as Identity does) aborted the wasm module on dispose
+    // ("Out of bounds memory access" in disposeData) and made DIN's gradients wrong.
+    const out = await onBoth(() =>
+      tf.tidy(() => {
+        const x = tf.tensor2d(
+          Float32Array.from({ length: 40 }, (_, i) => Math.sin(i)),
+          [1, 40],
+        )
+        const a = tf.tensor2d(
+          Float32Array.from({ length: 5 }, (_, i) => i + 1),
+          [5, 1],
+        )
+        const b = tf.tensor2d(
+          Float32Array.from({ length: 120 }, (_, i) => Math.cos(i)),
+          [3, 40],
+        )
+        return [...values(tf.matMul(a, x)), ...values(tf.matMul(b, tf.transpose(x)))]
+      }),
+    )
+    expect(maxRelDiff(out.wasm, out.cpu)).toBeLessThan(1e-5)
+  })
+
+  test("Tile: random repetitions on ranks 1-4, three dtypes, and the tile's gradient", async () => {
+    const cases = fc.sample(
+      fc
+        .record({
+          shape: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }),
+          dtype: fc.constantFrom("float32" as const, "int32" as const, "bool" as const),
+          seed: fc.integer({ min: 1, max: 2 ** 30 }),
+        })
+        .chain((c) =>
+          fc.record({
+            c: fc.constant(c),
+            reps: fc.tuple(...c.shape.map(() => fc.integer({ min: 0, max: 3 }))),
+          }),
+        ),
+      { seed: 29, numRuns: 60 },
+    )
+    for (const { c, reps } of cases) {
+      const rand = uniform(c.seed)
+      const x = Array.from(rand(size(c.shape)), (u) =>
+        c.dtype === "float32" ? u : c.dtype === "int32" ? Math.round(u * 1000) : u > 0 ? 1 : 0,
+      )
+      const out = await onBoth(() =>
+        tf.tidy(() => {
+          const y = tf.tile(tf.tensor(x, c.shape, c.dtype), reps)
+          return { shape: y.shape, dtype: y.dtype, values: values(y) }
+        }),
+      )
+      expect(out.wasm).toEqual(out.cpu)
+    }
+    const rand = uniform(31)
+    const x = rand(4 * 6)
+    const w = rand(3 * 4 * 6)
+    const grads = await onBoth(() =>
+      tf.tidy(() =>
+        values(
+          tf.grad((t: tf.Tensor) =>
+            tf.sum(tf.mul(tf.tile(t, [3, 1, 1]), tf.tensor3d(w, [3, 4, 6]))),
+          )(tf.tensor3d(x, [1, 4, 6])),
+        ),
+      ),
+    )
+    expect(maxRelDiff(grads.wasm, grads.cpu)).toBeLessThan(1e-5)
+  })
+
+  test("x^T y over a long reduction: blocked on wasm, equal to the flagged product on cpu", async () => {
+    // K not a multiple of the block, widths on both sides of the flip (a < b, a > b, a = 1).
+    for (const [k, a, b] of [
+      [LONG_REDUCTION + 1234, 8, 80],
+      [LONG_REDUCTION + 77, 40, 24],
+      [LONG_REDUCTION, 1, 40],
+    ] as const) {
+      const rand = uniform(k + a + b)
+      const x = rand(k * a)
+      const y = rand(k * b)
+      const out = await onBoth(() =>
+        tf.tidy(() => {
+          const xt = tf.tensor2d(x, [k, a])
+          const yt = tf.tensor2d(y, [k, b])
+          const blocked = blockedTransposedProduct(xt, yt)
+          expect(blocked.shape).toEqual([a, b])
+          return {
+            viaProduct: values(product(xt, true, yt, false)),
+            blocked: values(blocked),
+            flagged: values(tf.matMul(xt, yt, true, false)),
+          }
+        }),
+      )
+      // Sums of ~33,000 products in float32, in different orders: compare relative to the scale.
+      for (const v of [out.wasm.viaProduct, out.wasm.blocked, out.cpu.blocked])
+        expect(maxRelDiff(v, out.cpu.flagged)).toBeLessThan(2e-3)
     }
   })
 

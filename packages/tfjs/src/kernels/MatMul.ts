@@ -9,7 +9,16 @@
  *
  * @module
  */
-import { matMul, type Tensor, transpose } from "@tensorflow/tfjs-core"
+import {
+  addN,
+  getBackend,
+  matMul,
+  reshape,
+  slice,
+  type Tensor,
+  tidy,
+  transpose,
+} from "@tensorflow/tfjs-core"
 
 /** Swaps the last two axes. */
 export const swapLast = (x: Tensor): Tensor => {
@@ -19,6 +28,43 @@ export const swapLast = (x: Tensor): Tensor => {
   return transpose(x, perm)
 }
 
+/** Rows per block of {@link blockedTransposedProduct}: a [4096, 80] block is 1.3 MB. */
+export const REDUCTION_BLOCK_ROWS = 4096
+
+/** Reductions at least this long are blocked on wasm. */
+export const LONG_REDUCTION = 8 * REDUCTION_BLOCK_ROWS
+
+/** Switches of {@link product}; `bench/wasm_kernels.ts` turns blocking off for its A/B. */
+export const productOptions = { blockLongReductions: true }
+
+/**
+ * x^T y for x [K, a] and y [K, b] as Σ_c x_c^T y_c over blocks of {@link REDUCTION_BLOCK_ROWS}
+ * rows. Why: every weight gradient of a layer applied to all L·B history rows of DIN is such a
+ * product with K = 204,800 and a, b <= 80. XNNPACK takes the right operand as the "weights":
+ * it packs all K x b of it on each call and streams the packed copy once per few rows of the
+ * a-row left operand, so the whole 64 MB y crossed memory ~10 times: 329 ms for
+ * [40, 204800] x [204800, 80], 117 ms for [8, 204800] x [204800, 80] in a profiled wasm DIN
+ * step (bench/NOTES.md, "wasm threads"). Blocks stay in cache, and the row blocks of x and y are
+ * contiguous copies (no transpose of the whole x).
+ */
+export const blockedTransposedProduct = (x: Tensor, y: Tensor): Tensor =>
+  tidy(() => {
+    const k = x.shape[0]!
+    // Transpose the narrower operand's blocks: Σ x_c^T y_c, or (Σ y_c^T x_c)^T.
+    const flip = y.shape[1]! < x.shape[1]!
+    const [left, right] = flip ? [y, x] : [x, y]
+    const a = left.shape[1]!
+    const parts: Array<Tensor> = []
+    for (let start = 0; start < k; start += REDUCTION_BLOCK_ROWS) {
+      const n = Math.min(REDUCTION_BLOCK_ROWS, k - start)
+      const lc = slice(left, [start, 0], [n, a])
+      const rc = slice(right, [start, 0], [n, right.shape[1]!])
+      parts.push(matMul(a === 1 ? reshape(lc, [1, n]) : transpose(lc), rc))
+    }
+    const sum = parts.length === 1 ? parts[0]! : addN(parts)
+    return flip ? transpose(sum) : sum
+  })
+
 /**
  * op(x) op(y), op = transpose where the flag is set, computed with plain products only. Of the
  * two equal forms, op(x) op(y) with explicit transposes or (op(y)^T op(x)^T)^T, it takes the
@@ -26,6 +72,16 @@ export const swapLast = (x: Tensor): Tensor => {
  */
 export const product = (x: Tensor, tx: boolean, y: Tensor, ty: boolean): Tensor => {
   if (!tx && !ty) return matMul(x, y)
+  if (
+    tx &&
+    !ty &&
+    x.rank === 2 &&
+    y.rank === 2 &&
+    x.shape[0]! >= LONG_REDUCTION &&
+    productOptions.blockLongReductions &&
+    getBackend() === "wasm"
+  )
+    return blockedTransposedProduct(x, y)
   const direct = (tx ? x.size : 0) + (ty ? y.size : 0)
   const outSize =
     (tx ? x.shape[x.rank - 1]! : x.shape[x.rank - 2]!) *

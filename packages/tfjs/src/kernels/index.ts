@@ -29,6 +29,8 @@ import { identityWasmConfig } from "./Identity.ts"
 import { sliceWasmConfig } from "./Slice.ts"
 import { rememberStock } from "./Stock.ts"
 import { sumGradConfig, sumWasmConfig } from "./Sum.ts"
+import { tileWasmConfig } from "./Tile.ts"
+import { transposeWasmConfig } from "./Transpose.ts"
 import {
   unsortedSegmentSumCpuConfig,
   unsortedSegmentSumGradConfig,
@@ -44,6 +46,8 @@ export const kernelConfigs: ReadonlyArray<KernelConfig> = [
   sumWasmConfig,
   sliceWasmConfig,
   concatWasmConfig,
+  transposeWasmConfig,
+  tileWasmConfig,
 ]
 
 /** Gradients this folder provides; they replace the stock ones for every backend. */

@@ -1,0 +1,256 @@
+/**
+ * The CausalD objective's positive cache (`cachePositives`): frozen teachers' mediators of
+ * positive rows are computed once and reused in later epochs. It must change nothing but the
+ * cost: same teacher mediators, same losses, same training trajectory as running the teachers
+ * on every row, on every backend.
+ */
+import { expect, test } from "bun:test"
+import { Random, type Tensor, type TensorBackend } from "@causald/core"
+import { Batches, Simulated } from "@causald/data"
+import { Din, forInference, Inputs, type Recommender } from "@causald/models"
+import fc from "fast-check"
+import { describeEachBackend } from "../../../test/backends.ts"
+import {
+  byHistoryLength,
+  type CausalDConfig,
+  causalD,
+  defaultCausalDConfig,
+  lengthChunks,
+} from "../src/CausalDObjective.ts"
+import type { BatchContext } from "../src/Objective.ts"
+import { trainStep } from "../src/Train.ts"
+
+const data = Simulated.simulate({
+  users: 30,
+  items: 60,
+  minLength: 6,
+  maxLength: 12,
+  seed: 3,
+  historyLength: 6,
+  candidates: 10,
+})
+const vocabulary = { numUsers: data.numUsers, numItems: data.numItems }
+const K = 3
+/** A small DIN: the cache's exactness does not depend on the layer widths. */
+const din = { attentionHidden: [16, 8], predictorHidden: [16] }
+const batchOptions = (epoch: number): Batches.TrainingBatchOptions => ({
+  batchSize: 24,
+  negatives: 2,
+  epochSeed: 100 + epoch,
+})
+
+/** A frozen teacher (DIN at inference) that counts the rows its encoder sees. */
+const counting = (model: Recommender, rows: { count: number }): Recommender => {
+  const inference = forInference(model)
+  return {
+    ...inference,
+    encode: (inputs) => {
+      rows.count += inputs.item.shape[0]!
+      return inference.encode(inputs)
+    },
+  }
+}
+
+const config = (cachePositives: boolean, teacherChunkOverhead?: number): CausalDConfig => ({
+  ...defaultCausalDConfig,
+  teacherPrior: Float32Array.of(0.5, 0.3, 0.2),
+  partners: { _tag: "MonteCarlo", partners: 8 },
+  cachePositives,
+  ...(teacherChunkOverhead === undefined ? {} : { teacherChunkOverhead }),
+})
+
+const contextOf = (
+  b: TensorBackend,
+  batch: Batches.TrainingBatch,
+  rngSeed: number,
+): BatchContext => ({
+  inputs: Inputs.toInputs(b, batch),
+  batch,
+  labels: b.tensor(batch.label, [batch.size]),
+  rng: Random.generator(rngSeed),
+})
+
+const maxDiff = (a: ArrayLike<number>, c: ArrayLike<number>): number => {
+  expect(a.length).toBe(c.length)
+  let m = 0
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - c[i]!))
+  return m
+}
+
+/** Σ rows·(longest history) + overhead·chunks of chunk boundaries over sorted rows. */
+const chunkCost = (lengths: Int32Array, rows: Int32Array, cuts: Int32Array, overhead: number) => {
+  let cost = 0
+  for (let c = 0; c + 1 < cuts.length; c++)
+    cost += (cuts[c + 1]! - cuts[c]!) * Math.max(1, lengths[rows[cuts[c + 1]! - 1]!]!) + overhead
+  return cost
+}
+
+test("property: teacher chunks cover the rows sorted by history length at least cost", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 60 }),
+      fc.integer({ min: 0, max: 200 }),
+      (raw, overhead) => {
+        const lengths = Int32Array.from(raw)
+        // every other row, as the missing rows of a batch
+        const rows = Int32Array.from(raw.keys()).filter((r) => r % 2 === 0 || raw.length === 1)
+        const order = byHistoryLength(lengths, rows)
+        expect([...order].sort((a, b) => a - b)).toEqual([...rows.keys()])
+        const sorted = order.map((p) => rows[p]!)
+        for (let i = 1; i < sorted.length; i++)
+          expect(lengths[sorted[i]!]!).toBeGreaterThanOrEqual(lengths[sorted[i - 1]!]!)
+        const cuts = lengthChunks(lengths, sorted, overhead)
+        expect(cuts[0]).toBe(0)
+        expect(cuts[cuts.length - 1]).toBe(sorted.length)
+        for (let c = 1; c < cuts.length; c++) {
+          expect(cuts[c]!).toBeGreaterThan(cuts[c - 1]!)
+          // a cut never splits rows of equal length
+          if (cuts[c]! < sorted.length)
+            expect(lengths[sorted[cuts[c]!]!]).not.toBe(lengths[sorted[cuts[c]! - 1]!])
+        }
+        // no worse than one chunk, nor than one chunk per distinct length
+        const cost = chunkCost(lengths, sorted, cuts, overhead)
+        const one = Int32Array.of(0, sorted.length)
+        const each = lengthChunks(lengths, sorted, 0)
+        expect(cost).toBeLessThanOrEqual(chunkCost(lengths, sorted, one, overhead))
+        expect(cost).toBeLessThanOrEqual(chunkCost(lengths, sorted, each, overhead))
+        if (overhead > 12 * raw.length) expect(cuts.length).toBe(2)
+      },
+    ),
+    { seed: 17, numRuns: 200 },
+  )
+})
+
+describeEachBackend("CausalD positive cache", (backend) => {
+  const setup = () => {
+    const b = backend()
+    const dins = Array.from({ length: K }, (_, k) => Din.make(b, vocabulary, din, 40 + k))
+    const free = () => {
+      for (const m of dins) b.dispose([...m.parameters, ...m.buffers])
+    }
+    return { b, dins, free }
+  }
+
+  test("same teacher mediators and losses on the same batches, and only negatives run the teachers after the first epoch", () => {
+    const { b, dins, free } = setup()
+    const student = Din.make(b, vocabulary, din, 7)
+    const cachedRows = { count: 0 }
+    const plainRows = { count: 0 }
+    const cached = causalD(
+      b,
+      student,
+      dins.map((t) => counting(t, cachedRows)),
+      config(true, 0),
+      1,
+    )
+    const plain = causalD(
+      b,
+      student,
+      dins.map((t) => counting(t, plainRows)),
+      config(false),
+      1,
+    )
+    const positives = Batches.trainingPositiveCount(data)
+    let worstLoss = 0
+    let worstMediator = 0
+    let losses = 0
+    const live = b.liveTensors()
+    for (let epoch = 1; epoch <= 2; epoch++) {
+      const before = cachedRows.count
+      let rows = 0
+      let negatives = 0
+      let step = 0
+      for (const batch of Batches.trainingBatches(data, batchOptions(epoch))) {
+        rows += batch.size
+        negatives += batch.size - batch.positives
+        step += 1
+        const run = (objective: typeof cached) =>
+          b.tidy(() => {
+            const context = contextOf(b, batch, epoch * 1000 + step)
+            const prepared = objective.prepare(context)
+            const loss: Tensor = objective.loss(context, prepared)
+            return { mediators: b.read(prepared.mediators), loss: b.read(loss)[0]! }
+          })
+        const withCache = run(cached)
+        const without = run(plain)
+        // the teachers' own encoders on the whole batch, at full history width
+        const reference = b.tidy(() => {
+          const inputs = Inputs.toInputs(b, batch)
+          const out = new Float32Array(K * batch.size * 8)
+          dins.forEach((t, k) => {
+            out.set(b.read(forInference(t).encode(inputs)) as Float32Array, k * batch.size * 8)
+          })
+          return out
+        })
+        worstMediator = Math.max(
+          worstMediator,
+          maxDiff(withCache.mediators, without.mediators),
+          maxDiff(withCache.mediators, reference),
+          maxDiff(without.mediators, reference),
+        )
+        worstLoss = Math.max(worstLoss, Math.abs(withCache.loss - without.loss))
+        expect(Number.isFinite(withCache.loss)).toBe(true)
+        losses += 1
+      }
+      // K teachers: every row in the first epoch, only the negatives afterwards
+      expect(cachedRows.count - before).toBe(K * (epoch === 1 ? rows : negatives))
+      expect(cached.cachedPositives()).toBe(positives)
+    }
+    expect(plain.cachedPositives()).toBe(0)
+    expect(plainRows.count).toBeGreaterThan(cachedRows.count)
+    expect(losses).toBeGreaterThan(5)
+    expect(worstMediator).toBeLessThanOrEqual(1e-6)
+    expect(worstLoss).toBeLessThanOrEqual(1e-6)
+    expect(b.liveTensors()).toBe(live)
+    cached.dispose()
+    plain.dispose()
+    b.dispose([...student.parameters, ...student.buffers])
+    free()
+  }, 30_000)
+
+  test("training steps with and without the cache follow the same trajectory", () => {
+    const { b, dins, free } = setup()
+    const run = (cachePositives: boolean) => {
+      const student = Din.make(b, vocabulary, din, 7)
+      const objective = causalD(b, student, dins, config(cachePositives), 1)
+      const optimizer = b.optimizer({ _tag: "Adagrad", learningRate: 0.05 })
+      const losses: Array<number> = []
+      for (let epoch = 1; epoch <= 2; epoch++) {
+        const rng = Random.derive(5, epoch)
+        for (const batch of Batches.trainingBatches(data, batchOptions(epoch)))
+          losses.push(trainStep(b, objective, optimizer, batch, rng))
+      }
+      const parameters = b.snapshot(student.parameters).map((a) => a.data)
+      optimizer.dispose()
+      objective.dispose()
+      b.dispose([...student.parameters, ...student.buffers])
+      return { losses, parameters }
+    }
+    const withCache = run(true)
+    const without = run(false)
+    expect(withCache.losses.length).toBeGreaterThan(5)
+    expect(maxDiff(withCache.losses, without.losses)).toBeLessThanOrEqual(1e-6)
+    withCache.parameters.forEach((p, i) => {
+      expect(maxDiff(p, without.parameters[i]!)).toBeLessThanOrEqual(1e-6)
+    })
+    free()
+  }, 30_000)
+
+  test("a batch whose positive index names another row is refused", () => {
+    const { b, dins, free } = setup()
+    const student = Din.make(b, vocabulary, din, 7)
+    const objective = causalD(b, student, dins, config(true), 1)
+    const batch = Batches.trainingBatches(data, batchOptions(1)).next().value!
+    b.tidy(() => {
+      objective.prepare(contextOf(b, batch, 1))
+    })
+    // the same positive indices with other target items: a different data set
+    const other = { ...batch, item: batch.item.map((i) => (i % data.numItems) + 1) }
+    expect(() => b.tidy(() => objective.prepare(contextOf(b, other, 1)))).toThrow(
+      /positive cache: positive \d+ was item/,
+    )
+    objective.dispose()
+    b.dispose([...student.parameters, ...student.buffers])
+    free()
+  })
+})
