@@ -6,12 +6,18 @@
  * median of the following runs is the figure.
  *
  *   bun run bench/evaluation.ts [--backend wasm|cpu] [--runs N] [--data DIR]
+ *     [--batch-users N] [--rows-per-chunk N] [--share on|off] [--trim on|off] [--pair-table on|off]
+ *
+ * `--share off` repeats each history per candidate instead of DIN's shared-history scoring;
+ * `--trim off` keeps users in order at the full history width; `--pair-table off` turns off DIN's
+ * (history item, candidate) attention table (all three off, with `--batch-users 128`: the
+ * scoring before issue 8, except DIN's packed positions).
  */
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import type { TensorBackend } from "@causald/core"
 import { type PreparedDataset, Sources } from "@causald/data"
-import { Din } from "@causald/models"
+import { Din, type Inputs } from "@causald/models"
 import { startBackend } from "@causald/tfjs"
 import { Evaluate } from "@causald/training"
 import { Effect } from "effect"
@@ -62,13 +68,23 @@ export const measureEvaluation = (
   b: TensorBackend,
   data: PreparedDataset,
   runs: number,
+  batchUsers: number = Evaluate.DEFAULT_EVAL_BATCH_USERS,
+  scoreOptions: Inputs.ScoreOptions = {},
 ): EvaluationResult => {
   const model = Din.make(b, data, {}, 0)
   try {
     const live = b.liveTensors()
     const once = (): number => {
       const t0 = performance.now()
-      const scores = Evaluate.scoreSplit(b, model, data, "test")
+      const scores = Evaluate.scoreSplit(
+        b,
+        model,
+        data,
+        "test",
+        undefined,
+        batchUsers,
+        scoreOptions,
+      )
       const seconds = (performance.now() - t0) / 1000
       const C = 1 + data.config.candidates
       if (scores.length !== data.numUsers * C)
@@ -86,7 +102,7 @@ export const measureEvaluation = (
       users: data.numUsers,
       candidates: 1 + data.config.candidates,
       history: data.config.historyLength,
-      batchUsers: Evaluate.DEFAULT_EVAL_BATCH_USERS,
+      batchUsers,
       firstSeconds: Math.round(firstSeconds * 1000) / 1000,
       seconds: Math.round(seconds * 1000) / 1000,
       usersPerSecond: Math.round(data.numUsers / seconds),
@@ -115,6 +131,24 @@ const main = async (): Promise<void> => {
   const runs = Number(option("--runs") ?? "3")
   if (!Number.isInteger(runs) || runs < 1) fail(`--runs expects an integer >= 1`)
   const directory = option("--data") ?? defaultMovieLensDirectory
+  const positive = (name: string, fallback: number): number => {
+    const value = Number(option(name) ?? fallback)
+    if (!Number.isInteger(value) || value < 1) fail(`${name} expects an integer >= 1`)
+    return value
+  }
+  const onOff = (name: string): boolean => {
+    const value = option(name) ?? "on"
+    if (value !== "on" && value !== "off") fail(`${name} expects on or off, got ${value}`)
+    return value === "on"
+  }
+  const batchUsers = positive("--batch-users", Evaluate.DEFAULT_EVAL_BATCH_USERS)
+  const rowsPerChunk = positive("--rows-per-chunk", 4096)
+  const scoreOptions: Inputs.ScoreOptions = {
+    rowsPerChunk,
+    shareHistory: onOff("--share"),
+    trimHistory: onOff("--trim"),
+    pairTable: onOff("--pair-table"),
+  }
   const missing = movieLensMissing(directory)
   if (missing !== null) {
     console.log(`skipped: ${missing}`)
@@ -122,9 +156,9 @@ const main = async (): Promise<void> => {
   }
   const b = await Effect.runPromise(startBackend(backendName as "wasm" | "cpu"))
   const data = await loadMovieLens100k(directory)
-  const r = measureEvaluation(b, data, runs)
+  const r = measureEvaluation(b, data, runs, batchUsers, scoreOptions)
   console.log(
-    `${r.dataset}: ${r.users} users x ${r.candidates} candidates, ${r.seconds.toFixed(3)} s (first ${r.firstSeconds.toFixed(3)} s), ${r.usersPerSecond} users/s`,
+    `${r.dataset}: ${r.users} users x ${r.candidates} candidates (${r.batchUsers} users per batch, ${JSON.stringify(scoreOptions)}), ${r.seconds.toFixed(3)} s (first ${r.firstSeconds.toFixed(3)} s), ${r.usersPerSecond} users/s`,
   )
   console.log(JSON.stringify({ bench: "evaluation", result: r }))
 }

@@ -12,13 +12,21 @@
  *
  *   bun run bench/train_step.ts [--backend wasm|cpu] [--models din,deepfm] [--steps N]
  *     [--warmup N] [--batch N] [--history N] [--din-form fast|naive]
- *     [--din-activation sigmoid|dice] [--wasm-threads N]
+ *     [--din-activation sigmoid|dice] [--din-layout padded|chunks|packed] [--wasm-threads N]
+ *     [--movielens [DIR]]
+ *
+ * `--movielens` times real training batches instead of random full ones: the first batch of an
+ * epoch of MovieLens 100K (`../shared/data/ml-100k` by default), most of whose histories are
+ * shorter than L. `--din-layout` picks how DIN treats padded positions (`Din.HistoryLayout`;
+ * default `Din.defaultLayoutFor(backend)`).
  *
  * `--wasm-threads` (default `CAUSALD_WASM_THREADS`, else the idle cores) picks the wasm
  * binary: 1 = single-threaded SIMD, N >= 2 = threaded SIMD with N XNNPACK threads.
  */
+
+import { join } from "node:path"
 import { Losses, Random, type TensorBackend } from "@causald/core"
-import type { Batches } from "@causald/data"
+import { Batches, Sources } from "@causald/data"
 import { DeepFm, Din, Inputs, logits, type Recommender } from "@causald/models"
 import { startBackend, wasmThreadsStatus } from "@causald/tfjs"
 import { Effect } from "effect"
@@ -119,10 +127,16 @@ export const measureTrainStep = (
   b: TensorBackend,
   name: string,
   model: Recommender,
-  options: TimingOptions & { readonly batchSize: number; readonly historyLength: number },
+  options: TimingOptions & {
+    readonly batchSize: number
+    readonly historyLength: number
+    /** A real batch to time instead of a random full-history one. */
+    readonly batch?: Batches.TrainingBatch
+  },
 ): TrainStepResult => {
-  const { batchSize, historyLength } = options
-  const batch = randomBatch(1, batchSize, historyLength)
+  const batch = options.batch ?? randomBatch(1, options.batchSize, options.historyLength)
+  const batchSize = batch.size
+  const historyLength = batch.maxHistoryLength
   const optimizer = b.optimizer({ _tag: "Adagrad", learningRate: 0.01 })
   const step = (): number =>
     b.tidy(() => {
@@ -216,9 +230,46 @@ const main = async (): Promise<void> => {
   const historyLength = integer("--history", 50, 1)
   const wasmThreads =
     option("--wasm-threads") === undefined ? undefined : integer("--wasm-threads", 1, 1)
+  const dinLayout = choice(
+    "--din-layout",
+    ["padded", "chunks", "packed"] as const,
+    Din.defaultLayoutFor(backendName),
+  )
   const models = (option("--models") ?? "din,deepfm").split(",")
   for (const m of models) if (m !== "din" && m !== "deepfm") fail(`--models: unknown model ${m}`)
-  const options = { steps, warmup, batchSize, historyLength }
+  const movielensAt = process.argv.indexOf("--movielens")
+  let realBatch: Batches.TrainingBatch | undefined
+  let vocab: { numUsers: number; numItems: number } = vocabulary
+  if (movielensAt >= 0) {
+    const next = process.argv[movielensAt + 1]
+    const directory =
+      next !== undefined && !next.startsWith("--")
+        ? next
+        : join(import.meta.dir, "..", "..", "shared", "data", "ml-100k")
+    const data = await Sources.loadPromise({ format: "movielens-100k", directory }).catch(
+      (error: unknown) => fail(`--movielens ${directory}: ${String(error)}`),
+    )
+    const first = Batches.trainingBatches(data, {
+      batchSize,
+      epochSeed: 1,
+      historyLength,
+    }).next()
+    if (first.done === true) fail(`--movielens: no training batch in ${directory}`)
+    realBatch = first.value as Batches.TrainingBatch
+    vocab = { numUsers: data.numUsers, numItems: data.numItems }
+    let sum = 0
+    for (const n of realBatch.historyLength) sum += n
+    console.log(
+      `MovieLens 100K batch: ${realBatch.size} rows, mean history ${(sum / realBatch.size).toFixed(1)} of ${realBatch.maxHistoryLength}`,
+    )
+  }
+  const options = {
+    steps,
+    warmup,
+    batchSize,
+    historyLength,
+    ...(realBatch === undefined ? {} : { batch: realBatch }),
+  }
 
   const b = await Effect.runPromise(
     startBackend(backendName, wasmThreads === undefined ? {} : { wasmThreads }),
@@ -228,16 +279,19 @@ const main = async (): Promise<void> => {
   try {
     for (const m of models) {
       if (m === "din") {
-        const din = Din.make(b, vocabulary, { attentionActivation: dinActivation }, 0)
+        const din = Din.make(b, vocab, { attentionActivation: dinActivation }, 0)
         const model: Recommender =
-          dinForm === "fast"
+          dinForm === "fast" && dinLayout === Din.defaultLayoutFor(backendName)
             ? din
-            : { ...din, encode: (inputs) => Din.encode(b, din, inputs, "train", "naive") }
-        const name = `din${dinForm === "naive" ? "-naive" : ""}${dinActivation === "dice" ? "-dice" : ""}`
+            : {
+                ...din,
+                encode: (inputs) => Din.encode(b, din, inputs, "train", dinForm, dinLayout),
+              }
+        const name = `din${dinForm === "naive" ? "-naive" : ""}${dinActivation === "dice" ? "-dice" : ""}${dinLayout === Din.defaultLayoutFor(backendName) ? "" : `-${dinLayout}`}`
         results.push(measureTrainStep(b, name, model, options))
         b.dispose([...din.parameters, ...din.buffers])
       } else {
-        const deepFm = DeepFm.make(b, vocabulary, {}, 0)
+        const deepFm = DeepFm.make(b, vocab, {}, 0)
         results.push(measureTrainStep(b, "deepfm", deepFm, options))
         b.dispose(deepFm.parameters)
       }
@@ -251,7 +305,7 @@ const main = async (): Promise<void> => {
       `wasm binary ${threads.binary}, ${threads.threads} thread(s) (${threads.requested} requested)${threads.note === undefined ? "" : `; ${threads.note}`}`,
     )
   console.log(
-    `backend ${backendName}, batch ${batchSize}, history ${historyLength}, ${warmup} warm-up + ${steps} timed steps (median)`,
+    `backend ${backendName}, batch ${realBatch?.size ?? batchSize}${realBatch === undefined ? "" : " (MovieLens 100K)"}, history ${historyLength}, ${warmup} warm-up + ${steps} timed steps (median)`,
   )
   console.log("model       ms/step   forward ms   samples/s")
   for (const r of results)

@@ -32,10 +32,15 @@ import { Mlp, type Parameter, Random, type Tensor, type TensorBackend } from "@c
 import * as Dense from "./Dense.ts"
 import { InvalidBatch } from "./Errors.ts"
 import * as Embedding from "./internal/Embedding.ts"
+import * as LengthChunks from "./LengthChunks.ts"
 import type {
+  CandidateBatch,
+  CandidateInputs,
+  CandidateScorer,
   Recommender,
   RecommenderFactory,
   RecommenderInputs,
+  ScorerOptions,
   Vocabulary,
 } from "./Recommender.ts"
 
@@ -125,22 +130,38 @@ const firstLayerNaive = (b: TensorBackend, model: DinModel, h: Tensor, t: Tensor
   return b.add(b.matmul(x, mlp.weights[0]!.value), mlp.biases[0]!.value)
 }
 
-/** First-layer pre-activation [L·B, H] by the block identity of the module documentation. */
-const firstLayerFast = (b: TensorBackend, model: DinModel, h: Tensor, t: Tensor): Tensor => {
-  const [length, rows, d] = h.shape as [number, number, number]
+/**
+ * The first attention layer split by its input blocks [h, t, h − t, h ⊙ t] (module
+ * documentation): h·(W_h + W_d) per history item, (h ⊙ t)·W_p per pair, and the per-row term
+ * t·(W_t − W_d) + b computed once per target.
+ */
+const firstLayerTerms = (b: TensorBackend, model: DinModel) => {
+  const d = model.config.embeddingSize
   const mlp = model.attention.mlp
-  const width = mlp.sizes[1]!
   const [wh, wt, wd, wp] = Mlp.firstLayerBlocks(b, mlp, [d, d, d, d]) as [
     Tensor,
     Tensor,
     Tensor,
     Tensor,
   ]
-  const perRow = b.add(b.matmul(t, b.sub(wt, wd)), mlp.biases[0]!.value)
+  return {
+    history: b.add(wh, wd),
+    product: wp,
+    perRow: (t: Tensor): Tensor => b.add(b.matmul(t, b.sub(wt, wd)), mlp.biases[0]!.value),
+  }
+}
+
+/** First-layer pre-activation [L·B, H] by the block identity of the module documentation. */
+const firstLayerFast = (b: TensorBackend, model: DinModel, h: Tensor, t: Tensor): Tensor => {
+  const [length, rows, d] = h.shape as [number, number, number]
+  const mlp = model.attention.mlp
+  const width = mlp.sizes[1]!
+  const first = firstLayerTerms(b, model)
+  const perRow = first.perRow(t)
   const products = b.reshape(b.mul(h, t), [length * rows, d])
   const perItem = b.add(
-    b.matmul(b.reshape(h, [length * rows, d]), b.add(wh, wd)),
-    b.matmul(products, wp),
+    b.matmul(b.reshape(h, [length * rows, d]), first.history),
+    b.matmul(products, first.product),
   )
   return b.reshape(b.add(b.reshape(perItem, [length, rows, width]), perRow), [length * rows, width])
 }
@@ -182,15 +203,14 @@ export const attentionWeights = (
   return b.mul(b.transpose(b.softmax(b.transpose(shifted), -1)), mask)
 }
 
-/** φ: m = Σ_j w_j h_j [B, d]. */
-const encodeWith = (
+/** φ on the padded rows: m = Σ_j w_j h_j [B, d]. */
+const encodePadded = (
   b: TensorBackend,
   model: DinModel,
   inputs: RecommenderInputs,
   mode: Dense.Mode,
   form: AttentionForm,
 ): Tensor => {
-  shapeOf(inputs)
   const mask = b.transpose(inputs.historyMask)
   const h = b.gather(model.itemEmbedding.value, b.transpose(inputs.history))
   const t = b.gather(model.itemEmbedding.value, inputs.item)
@@ -198,6 +218,454 @@ const encodeWith = (
   const w = attentionWeights(b, model.config.attentionNormalization, logits, mask)
   return b.sum(b.mul(h, b.expandDims(w, 2)), 0)
 }
+
+/**
+ * Fixed cost of one history-length chunk, in (row, position) pairs: the chunks of a batch
+ * minimise Σ rows·width + overhead·chunks (`LengthChunks.ts`). Measured in
+ * `bench/NOTES.md` ("DIN on real histories").
+ */
+export const defaultChunkOverhead = 8_192
+
+/**
+ * How φ treats padded history positions, given the rows' host lengths
+ * ({@link RecommenderInputs.historyLength}; without them, or without padding, always "padded"):
+ *
+ * - "padded": the activation unit on all [L, B] positions, padding masked afterwards.
+ * - "chunks": rows sorted by history length and cut into chunks, each run padded at its longest
+ *   history (`LengthChunks.ts`), the mediators put back in order.
+ * - "packed": the activation unit on the valid (row, position) pairs only, [N, ·], and
+ *   m = Σ_j w_j h_j as a lookup of the packed w_j h_j (a zero row for padding) summed over L.
+ *
+ * All three give the same mediators: a padded position contributes exactly w_j h_j = 0 (masked
+ * weight; a softmax gives it exp(−1e9) = 0). Dice in training mode weights its batch statistics
+ * by the mask, so "chunks" (statistics per chunk) would change them: it runs padded; "packed"
+ * keeps one batch of valid pairs, the same statistics. "packed" with the softmax option (a
+ * per-row normalisation over the pairs) runs as "chunks".
+ */
+export type HistoryLayout = "padded" | "chunks" | "packed"
+
+/**
+ * The layout of the model's own `encode` on a backend: "packed" (wasm: 1.1x per step on
+ * MovieLens 100K batches, 4.0x on Amazon Beauty's), except on tfjs's cpu backend, whose stock
+ * gather makes the per-pair lookups cost more than the padding they save (MovieLens 1.13x
+ * slower), where "chunks" is faster (1.2x, Beauty 3.1x). Measured: `bench/NOTES.md`, "DIN scoring
+ * and DIN on real histories".
+ */
+export const defaultLayoutFor = (backendName: string): HistoryLayout =>
+  backendName === "cpu" ? "chunks" : "packed"
+
+/** φ on length chunks (see {@link HistoryLayout}). */
+const encodeChunks = (
+  b: TensorBackend,
+  model: DinModel,
+  inputs: RecommenderInputs,
+  lengths: Int32Array,
+  mode: Dense.Mode,
+  form: AttentionForm,
+  overhead: number,
+): Tensor => {
+  const { rows, length } = shapeOf(inputs)
+  const order = LengthChunks.byLength(lengths)
+  const cuts = LengthChunks.chunks(lengths, order, overhead)
+  const widthOf = (end: number): number => Math.min(length, Math.max(1, lengths[order[end - 1]!]!))
+  if (cuts.length === 2) {
+    // one chunk: the rows as they are, trimmed (no reordering needed)
+    const width = widthOf(rows)
+    if (width === length) return encodePadded(b, model, inputs, mode, form)
+    return encodePadded(
+      b,
+      model,
+      {
+        user: inputs.user,
+        history: b.slice(inputs.history, [0, 0], [rows, width]),
+        historyMask: b.slice(inputs.historyMask, [0, 0], [rows, width]),
+        item: inputs.item,
+      },
+      mode,
+      form,
+    )
+  }
+  const parts: Array<Tensor> = []
+  for (let c = 0; c + 1 < cuts.length; c++) {
+    const start = cuts[c]!
+    const end = cuts[c + 1]!
+    const n = end - start
+    const width = widthOf(end)
+    const ids = b.tensor(order.subarray(start, end), [n], "int32")
+    const chunk: RecommenderInputs = {
+      user: b.gather(inputs.user, ids),
+      history: b.slice(b.gather(inputs.history, ids), [0, 0], [n, width]),
+      historyMask: b.slice(b.gather(inputs.historyMask, ids), [0, 0], [n, width]),
+      item: b.gather(inputs.item, ids),
+    }
+    parts.push(encodePadded(b, model, chunk, mode, form))
+  }
+  return b.gather(b.concat(parts, 0), b.tensor(LengthChunks.inverse(order), [rows], "int32"))
+}
+
+/**
+ * φ on the valid (row, position) pairs only (see {@link HistoryLayout}); `valid` = Σ lengths.
+ * The first layer is the fast form's, its per-row term looked up per pair.
+ */
+const encodePacked = (
+  b: TensorBackend,
+  model: DinModel,
+  inputs: RecommenderInputs,
+  lengths: Int32Array,
+  valid: number,
+  mode: Dense.Mode,
+): Tensor => {
+  const { rows, length } = shapeOf(inputs)
+  const d = model.config.embeddingSize
+  // pairs row-major; unpack[j·B + r] = the pair at (r, j), or `valid` (a zero row) on padding
+  const pairRow = new Int32Array(valid)
+  const pairFlat = new Int32Array(valid)
+  const unpack = new Int32Array(length * rows).fill(valid)
+  let p = 0
+  for (let r = 0; r < rows; r++) {
+    const n = Math.min(length, lengths[r]!)
+    for (let j = 0; j < n; j++, p++) {
+      pairRow[p] = r
+      pairFlat[p] = r * length + j
+      unpack[j * rows + r] = p
+    }
+  }
+  const table = model.itemEmbedding.value
+  const rowIds = b.tensor(pairRow, [valid], "int32")
+  const ids = b.gather(
+    b.reshape(inputs.history, [rows * length]),
+    b.tensor(pairFlat, [valid], "int32"),
+  )
+  const h = b.gather(table, ids) // [N, d]
+  const t = b.gather(table, inputs.item) // [B, d]
+  const first = firstLayerTerms(b, model)
+  const perRow = first.perRow(t) // [B, H]
+  const products = b.mul(h, b.gather(t, rowIds))
+  const pre = b.add(
+    b.add(b.matmul(h, first.history), b.matmul(products, first.product)),
+    b.gather(perRow, rowIds),
+  )
+  const logits = Dense.continueFrom(b, model.attention, pre, mode) // [N, 1]: every pair is real
+  const weighted = b.concat([b.mul(h, logits), b.zeros([1, d])], 0) // [N + 1, d]
+  return b.sum(b.gather(weighted, b.tensor(unpack, [length, rows], "int32")), 0)
+}
+
+/** φ: m = Σ_j w_j h_j [B, d], in the given {@link HistoryLayout}. */
+const encodeWith = (
+  b: TensorBackend,
+  model: DinModel,
+  inputs: RecommenderInputs,
+  mode: Dense.Mode,
+  form: AttentionForm,
+  layout: HistoryLayout = defaultLayoutFor(b.name),
+  overhead: number = defaultChunkOverhead,
+): Tensor => {
+  const { rows, length } = shapeOf(inputs)
+  const lengths = inputs.historyLength
+  if (layout === "padded" || lengths === undefined || lengths.length !== rows)
+    return encodePadded(b, model, inputs, mode, form)
+  let valid = 0
+  for (let r = 0; r < rows; r++) valid += Math.min(length, Math.max(0, lengths[r]!))
+  if (valid === rows * length || valid === 0) return encodePadded(b, model, inputs, mode, form)
+  const dice = model.config.attentionActivation === "dice"
+  if (layout === "packed" && form === "fast" && model.config.attentionNormalization === "none")
+    return encodePacked(b, model, inputs, lengths, valid, mode)
+  if (mode === "train" && dice) return encodePadded(b, model, inputs, mode, form)
+  return encodeChunks(b, model, inputs, lengths, mode, form, overhead)
+}
+
+/** Checks the shapes of a chunk of candidate inputs; returns U, L, C. */
+const candidateShape = (inputs: CandidateInputs): { users: number; length: number; C: number } => {
+  const [users, length] = inputs.history.shape as [number, number]
+  const C = inputs.candidates.shape[1]!
+  if (
+    inputs.history.shape.length !== 2 ||
+    inputs.candidates.shape.length !== 2 ||
+    inputs.candidates.shape[0] !== users ||
+    inputs.historyMask.shape[0] !== users ||
+    inputs.historyMask.shape[1] !== length
+  )
+    throw new InvalidBatch({
+      field: "candidates",
+      expected: `history [U, L], historyMask [U, L], candidates [U, C] with U = ${users}`,
+      found: `[${inputs.history.shape.join(", ")}], [${inputs.historyMask.shape.join(", ")}], [${inputs.candidates.shape.join(", ")}]`,
+    })
+  return { users, length, C }
+}
+
+/**
+ * The attention logits of a chunk of candidate inputs: [L, U·C], with the history h [L, U, d]
+ * and the candidates t [U·C, d] they came from. Computed per (position, user, candidate), the
+ * history part h_j·(Wh + Wd) once per (position, user), or looked up in a pair table.
+ */
+type ChunkAttention = (inputs: CandidateInputs, h: Tensor, t: Tensor, rowMask: Tensor) => Tensor
+
+/** ψ*(φ) of a chunk given its attention logits [L, U·C] (see {@link ChunkAttention}). */
+const scoreChunk = (
+  b: TensorBackend,
+  model: DinModel,
+  inputs: CandidateInputs,
+  attention: ChunkAttention,
+  mode: Dense.Mode,
+): Tensor => {
+  const { users, length, C } = candidateShape(inputs)
+  const d = model.config.embeddingSize
+  const rows = users * C
+  const table = model.itemEmbedding.value
+  const h = b.gather(table, b.transpose(inputs.history)) // [L, U, d]
+  const t = b.gather(table, b.reshape(inputs.candidates, [rows])) // [U·C, d]
+  // the history mask per (position, user, candidate), [L, U·C]
+  const rowMask =
+    inputs.host === undefined
+      ? b.reshape(
+          b.broadcastTo(b.reshape(b.transpose(inputs.historyMask), [length, users, 1]), [
+            length,
+            users,
+            C,
+          ]),
+          [length, rows],
+        )
+      : b.tensor(rowMaskOnHost(inputs.host.historyLength, length, C), [length, rows])
+  const logits = attention(inputs, h, t, rowMask)
+  const w = attentionWeights(b, model.config.attentionNormalization, logits, rowMask)
+  const hByCandidate = b.reshape(h, [length, users, 1, d])
+  const m = b.reshape(b.sum(b.mul(hByCandidate, b.reshape(w, [length, users, C, 1])), 0), [rows, d])
+  const parts = [m, t]
+  if (model.userEmbedding !== undefined)
+    parts.push(
+      b.reshape(
+        b.broadcastTo(b.reshape(b.gather(model.userEmbedding.value, inputs.user), [users, 1, d]), [
+          users,
+          C,
+          d,
+        ]),
+        [rows, d],
+      ),
+    )
+  return b.reshape(Dense.forward(b, model.predictor, b.concat(parts, 1), mode), [users, C])
+}
+
+/**
+ * Attention per (position, user, candidate), the history-only part of the first layer,
+ * h_j·(Wh + Wd), once per (position, user): [L, U, 80] instead of [L, U·C, 80]. The order of the
+ * operations per pair is the fast form's, so the logits equal it up to the products' rounding.
+ */
+const sharedHistoryAttention =
+  (b: TensorBackend, model: DinModel, mode: Dense.Mode): ChunkAttention =>
+  (inputs, h, t, rowMask) => {
+    const { users, length, C } = candidateShape(inputs)
+    const d = model.config.embeddingSize
+    const rows = users * C
+    const mlp = model.attention.mlp
+    const width = mlp.sizes[1]!
+    const first = firstLayerTerms(b, model)
+    const perRow = first.perRow(t) // [U·C, H]
+    const perUser = b.reshape(b.matmul(b.reshape(h, [length * users, d]), first.history), [
+      length,
+      users,
+      1,
+      width,
+    ])
+    const products = b.reshape(
+      b.mul(b.reshape(h, [length, users, 1, d]), b.reshape(t, [1, users, C, d])),
+      [length * rows, d],
+    )
+    const perItem = b.add(
+      perUser,
+      b.reshape(b.matmul(products, first.product), [length, users, C, width]),
+    )
+    const pre = b.reshape(b.add(b.reshape(perItem, [length, rows, width]), perRow), [
+      length * rows,
+      width,
+    ])
+    return b.reshape(
+      Dense.continueFrom(b, model.attention, pre, mode, b.reshape(rowMask, [length * rows])),
+      [length, rows],
+    )
+  }
+
+/**
+ * The activation unit's output a(h, t) for every pair of the given history items and
+ * candidates, [|hs|·|ts|] (history item major), computed in blocks of about `pairsPerBlock`
+ * pairs. The operations per pair are the fast form's.
+ */
+const pairTable = (
+  b: TensorBackend,
+  model: DinModel,
+  hs: Int32Array,
+  ts: Int32Array,
+  mode: Dense.Mode,
+  pairsPerBlock: number,
+): Tensor => {
+  const d = model.config.embeddingSize
+  const table = model.itemEmbedding.value
+  const mlp = model.attention.mlp
+  const width = mlp.sizes[1]!
+  const T = ts.length
+  const first = firstLayerTerms(b, model)
+  const hAll = b.gather(table, b.tensor(hs, [hs.length], "int32"))
+  const t = b.gather(table, b.tensor(ts, [T], "int32"))
+  const perT = first.perRow(t) // [T, H]
+  const { history: historyWeights, product: productWeights } = first
+  const perBlock = Math.max(1, Math.floor(pairsPerBlock / T))
+  const blocks: Array<Tensor> = []
+  for (let first = 0; first < hs.length; first += perBlock) {
+    const n = Math.min(perBlock, hs.length - first)
+    blocks.push(
+      b.tidy(() => {
+        const h = b.slice(hAll, [first, 0], [n, d])
+        const perH = b.reshape(b.matmul(h, historyWeights), [n, 1, width])
+        const products = b.reshape(b.mul(b.reshape(h, [n, 1, d]), b.reshape(t, [1, T, d])), [
+          n * T,
+          d,
+        ])
+        const perItem = b.add(perH, b.reshape(b.matmul(products, productWeights), [n, T, width]))
+        const pre = b.reshape(b.add(perItem, perT), [n * T, width])
+        return b.reshape(Dense.continueFrom(b, model.attention, pre, mode), [n * T])
+      }),
+    )
+  }
+  return blocks.length === 1 ? blocks[0]! : b.concat(blocks, 0)
+}
+
+/** The history mask of U users repeated per candidate, time-major [L, U·C], built on the host. */
+const rowMaskOnHost = (historyLength: Int32Array, length: number, C: number): Float32Array => {
+  const users = historyLength.length
+  const out = new Float32Array(length * users * C)
+  for (let u = 0; u < users; u++) {
+    const n = Math.min(length, historyLength[u]!)
+    for (let j = 0; j < n; j++) out.fill(1, (j * users + u) * C, (j * users + u + 1) * C)
+  }
+  return out
+}
+
+/**
+ * Attention looked up in a (history item, candidate) table on the host: a(h_j, t) depends on
+ * the two items only, and an evaluation batch repeats pairs (MovieLens 100K's test split: 3.97 M
+ * real pairs, 0.88 M distinct, over 1,010 items). `hPos`/`tPos` map an item id to its row/column
+ * in the table. Padded positions get 0 (they are masked afterwards).
+ */
+const tableAttention =
+  (
+    b: TensorBackend,
+    table: Float32Array,
+    hPos: Int32Array,
+    tPos: Int32Array,
+    T: number,
+  ): ChunkAttention =>
+  (inputs) => {
+    const { users, length, C } = candidateShape(inputs)
+    const host = inputs.host ?? {
+      history: b.read(inputs.history) as Int32Array,
+      historyLength: lengthsOf(b.read(inputs.historyMask) as Float32Array, users, length),
+      candidates: b.read(inputs.candidates) as Int32Array,
+    }
+    const rows = users * C
+    const out = new Float32Array(length * rows)
+    for (let u = 0; u < users; u++) {
+      const n = Math.min(length, host.historyLength[u]!)
+      for (let j = 0; j < n; j++) {
+        const base = hPos[host.history[u * length + j]!]! * T
+        const at = j * rows + u * C
+        for (let c = 0; c < C; c++) out[at + c] = table[base + tPos[host.candidates[u * C + c]!]!]!
+      }
+    }
+    return b.tensor(out, [length, rows])
+  }
+
+/** Row sums of a 0/1 mask [U, L]. */
+const lengthsOf = (mask: Float32Array, users: number, length: number): Int32Array => {
+  const out = new Int32Array(users)
+  for (let u = 0; u < users; u++) {
+    let n = 0
+    for (let j = 0; j < length; j++) n += mask[u * length + j]! > 0 ? 1 : 0
+    out[u] = n
+  }
+  return out
+}
+
+/**
+ * DIN's {@link Recommender.candidateScorer}: the history lookup and h_j·(Wh + Wd) once per user
+ * and, when the batch's distinct (history item, candidate) pairs are fewer than its real
+ * (position, user, candidate) triples, the whole activation unit once per item pair (a table
+ * looked up per triple). Both give the per-row logits up to the products' rounding.
+ */
+const candidateScorer = (
+  b: TensorBackend,
+  model: DinModel,
+  batch: CandidateBatch,
+  options: ScorerOptions,
+  mode: Dense.Mode,
+): CandidateScorer => {
+  const shared = sharedHistoryAttention(b, model, mode)
+  const plain: CandidateScorer = {
+    score: (inputs) => scoreChunk(b, model, inputs, shared, mode),
+    dispose: () => {},
+  }
+  if (options.pairTable === false) return plain
+  const { size, candidatesPerUser: C } = batch
+  const L = batch.history.length / size
+  const numItems = model.itemEmbedding.value.shape[0]! - 1
+  const hPos = new Int32Array(numItems + 1).fill(-1)
+  const tPos = new Int32Array(numItems + 1).fill(-1)
+  const hs: Array<number> = []
+  const ts: Array<number> = []
+  let triples = 0
+  for (let u = 0; u < size; u++) {
+    const n = Math.min(L, batch.historyLength[u]!)
+    triples += n * C
+    for (let j = 0; j < n; j++) {
+      const item = batch.history[u * L + j]!
+      if (item >= 0 && item <= numItems && hPos[item] === -1) {
+        hPos[item] = hs.length
+        hs.push(item)
+      }
+    }
+    for (let c = 0; c < C; c++) {
+      const item = batch.candidates[u * C + c]!
+      if (item >= 0 && item <= numItems && tPos[item] === -1) {
+        tPos[item] = ts.length
+        ts.push(item)
+      }
+    }
+  }
+  // the table pays when it has fewer pairs than the triples it replaces
+  if (hs.length === 0 || hs.length * ts.length >= triples) return plain
+  const table = b.tidy(
+    () =>
+      b.read(
+        pairTable(b, model, Int32Array.from(hs), Int32Array.from(ts), mode, pairsPerTableBlock),
+      ) as Float32Array,
+  )
+  const lookup = tableAttention(b, table, hPos, tPos, ts.length)
+  return {
+    score: (inputs) => scoreChunk(b, model, inputs, lookup, mode),
+    dispose: () => {},
+  }
+}
+
+/** Pairs per block of the pair table (bounds its [pairs, 80] intermediates). */
+const pairsPerTableBlock = 65_536
+
+/**
+ * Logits [U, C] of U users' C candidates each, the history part once per user (the scorer's
+ * per-chunk form without a pair table; for tests).
+ */
+export const scoreCandidates = (
+  b: TensorBackend,
+  model: DinModel,
+  inputs: CandidateInputs,
+  mode: Dense.Mode = "infer",
+): Tensor => scoreChunk(b, model, inputs, sharedHistoryAttention(b, model, mode), mode)
+
+/** DIN's candidate scorer for a batch (see {@link Recommender.candidateScorer}). */
+export const scorer = (
+  b: TensorBackend,
+  model: DinModel,
+  batch: CandidateBatch,
+  options: ScorerOptions = {},
+  mode: Dense.Mode = "infer",
+): CandidateScorer => candidateScorer(b, model, batch, options, mode)
 
 /** ψ*: logits [B] from [m, t (, u)]. */
 const predictWith = (
@@ -215,8 +683,9 @@ const predictWith = (
 }
 
 /**
- * The mediator computed with a chosen first-layer form (for tests and benchmarks; the model's
- * own `encode` uses "fast").
+ * The mediator computed with a chosen first-layer form, {@link HistoryLayout} and chunk
+ * overhead (for tests and benchmarks; the model's own `encode` uses "fast",
+ * {@link defaultLayoutFor} its backend and {@link defaultChunkOverhead}).
  */
 export const encode = (
   b: TensorBackend,
@@ -224,7 +693,9 @@ export const encode = (
   inputs: RecommenderInputs,
   mode: Dense.Mode = "train",
   form: AttentionForm = "fast",
-): Tensor => encodeWith(b, model, inputs, mode, form)
+  layout: HistoryLayout = defaultLayoutFor(b.name),
+  overhead: number = defaultChunkOverhead,
+): Tensor => encodeWith(b, model, inputs, mode, form, layout, overhead)
 
 /**
  * Builds DIN on a backend with seeded initial values: the same seed gives the same parameters.
@@ -297,6 +768,8 @@ export const make = (
     encode: (inputs) => encodeWith(backend, model, inputs, "infer", "fast"),
     embedItems,
     predict: (mediator, inputs) => predictWith(backend, model, mediator, inputs, "infer"),
+    candidateScorer: (batch, options = {}) =>
+      candidateScorer(backend, model, batch, options, "infer"),
   }
   const model: DinModel = {
     kind: "din",

@@ -9,10 +9,13 @@
  */
 import type { Tensor, TensorBackend } from "@causald/core"
 import { InvalidBatch } from "./Errors.ts"
+import * as LengthChunks from "./LengthChunks.ts"
 import {
+  type CandidateScorer,
   forInference,
   logits,
   type Recommender,
+  type CandidateBatch as RecommenderCandidateBatch,
   type RecommenderInputs,
   type Vocabulary,
 } from "./Recommender.ts"
@@ -33,18 +36,7 @@ export interface RowBatch {
 }
 
 /** Users with 1 + N candidates each: the fields of an `EvaluationBatch` the models read. */
-export interface CandidateBatch {
-  readonly size: number
-  readonly candidatesPerUser: number
-  /** Int32Array(size) */
-  readonly user: Int32Array
-  /** Int32Array(size·L) */
-  readonly history: Int32Array
-  /** Int32Array(size) */
-  readonly historyLength: Int32Array
-  /** Int32Array(size·(1 + N)) */
-  readonly candidates: Int32Array
-}
+export type CandidateBatch = RecommenderCandidateBatch
 
 const invalid = (field: string, expected: string, found: string | number): InvalidBatch =>
   new InvalidBatch({ field, expected, found: String(found) })
@@ -150,6 +142,7 @@ export const toInputs = (
     history: b.tensor(batch.history, [rows, L], "int32"),
     historyMask: historyMaskOnHost(b, batch.historyLength, L),
     item: b.tensor(batch.item, [rows], "int32"),
+    historyLength: batch.historyLength.slice(),
   }
 }
 
@@ -158,6 +151,7 @@ let rowScratch = {
   user: new Int32Array(0),
   history: new Int32Array(0),
   historyLength: new Int32Array(0),
+  item: new Int32Array(0),
 }
 
 /** Options of {@link scoreCandidates}. */
@@ -166,14 +160,55 @@ export interface ScoreOptions {
   readonly rowsPerChunk?: number
   /** Checks every id against the vocabulary. */
   readonly vocabulary?: Vocabulary
+  /**
+   * Uses the model's {@link Recommender.candidateScorer} (DIN: each history once per user) when
+   * it has one. Default true; false repeats the histories (for comparisons).
+   */
+  readonly shareHistory?: boolean
+  /** Lets the model's scorer precompute (history item, candidate) terms. Default true. */
+  readonly pairTable?: boolean
+  /**
+   * Sorts the users by history length and runs each chunk at its longest history. Default true;
+   * false keeps the users' order and the full width L (for comparisons).
+   */
+  readonly trimHistory?: boolean
+}
+
+/** Checks every id of a candidate batch against the vocabulary (history width L). */
+const checkCandidates = (batch: CandidateBatch, L: number, vocabulary: Vocabulary): void => {
+  const { numUsers, numItems } = vocabulary
+  const C = batch.candidatesPerUser
+  for (let u = 0; u < batch.size; u++) {
+    const id = batch.user[u]!
+    if (id < 0 || id >= numUsers) throw invalid(`user[${u}]`, `a user id in 0..${numUsers - 1}`, id)
+    const n = batch.historyLength[u]!
+    if (n < 0 || n > L) throw invalid(`historyLength[${u}]`, `a length in 0..${L}`, n)
+    for (let j = 0; j < L; j++) {
+      const h = batch.history[u * L + j]!
+      if (j < n ? h < 1 || h > numItems : h < 0 || h > numItems)
+        throw invalid(
+          `history[${u * L + j}]`,
+          j < n ? `an item id in 1..${numItems}` : `0 (padding) or an item id`,
+          h,
+        )
+    }
+    for (let c = 0; c < C; c++) {
+      const i = batch.candidates[u * C + c]!
+      if (i < 1 || i > numItems)
+        throw invalid(`candidates[${u * C + c}]`, `an item id in 1..${numItems}`, i)
+    }
+  }
 }
 
 /**
  * Scores every candidate of every user: the logits ψ*(φ(x), y), row-major [size x (1 + N)]
- * (column 0 is the target). Each user's history is repeated across its candidates; users are
- * scored in chunks of about `rowsPerChunk` rows, each chunk in its own tensor scope, so memory
- * stays bounded and no tensor outlives the call. The model runs as at inference
- * ({@link forInference}), so a score does not depend on how rows are chunked.
+ * (column 0 is the target). Users are sorted by history length and scored in chunks of about
+ * `rowsPerChunk` rows, each at the longest history of its users (padding changes no output, so
+ * the trimmed positions only cost time), each chunk in its own tensor scope, so memory stays
+ * bounded and no tensor outlives the call. A model with a {@link Recommender.candidateScorer}
+ * (DIN) gets each history once per user; any other sees it repeated across the user's
+ * candidates. The model runs as at inference ({@link forInference}), so a score does not depend
+ * on how rows are chunked or ordered.
  */
 export const scoreCandidates = (
   b: TensorBackend,
@@ -195,40 +230,112 @@ export const scoreCandidates = (
   const rowsPerChunk = options.rowsPerChunk ?? 4096
   if (!Number.isInteger(rowsPerChunk) || rowsPerChunk < 1)
     throw invalid("rowsPerChunk", "an integer >= 1", rowsPerChunk)
+  for (let u = 0; u < size; u++) {
+    const n = batch.historyLength[u]!
+    if (!(n >= 0 && n <= L)) throw invalid(`historyLength[${u}]`, `a length in 0..${L}`, n)
+  }
+  if (options.vocabulary !== undefined) checkCandidates(batch, L, options.vocabulary)
 
   const inference = forInference(model)
+  const scorer: CandidateScorer | undefined =
+    options.shareHistory === false || inference.candidateScorer === undefined
+      ? undefined
+      : inference.candidateScorer(batch, { pairTable: options.pairTable !== false })
+  try {
+    return scoreChunks(b, inference, scorer, batch, L, rowsPerChunk, options.trimHistory !== false)
+  } finally {
+    scorer?.dispose()
+  }
+}
+
+/** The chunk loop of {@link scoreCandidates}, after its checks. */
+const scoreChunks = (
+  b: TensorBackend,
+  inference: Recommender,
+  scorer: CandidateScorer | undefined,
+  batch: CandidateBatch,
+  L: number,
+  rowsPerChunk: number,
+  trim: boolean,
+): Float32Array => {
+  const { size, candidatesPerUser: C } = batch
+  const shared = scorer?.score
   const usersPerChunk = Math.max(1, Math.floor(rowsPerChunk / C))
-  const capacity = Math.min(usersPerChunk, size) * C
+  const capacity = Math.min(usersPerChunk, size) * (shared === undefined ? C : 1)
   // Reused from call to call, as the mask's scratch (the backend copies what it is given).
   if (rowScratch.user.length < capacity || rowScratch.history.length < capacity * L)
     rowScratch = {
       user: new Int32Array(capacity),
       history: new Int32Array(capacity * L),
       historyLength: new Int32Array(capacity),
+      item: new Int32Array(Math.min(usersPerChunk, size) * C),
     }
-  const { user, history, historyLength } = rowScratch
+  if (rowScratch.item.length < Math.min(usersPerChunk, size) * C)
+    rowScratch = { ...rowScratch, item: new Int32Array(Math.min(usersPerChunk, size) * C) }
+  const { user, history, historyLength, item } = rowScratch
+  // users by history length, so that a chunk's width is close to each of its users' lengths
+  let order: Int32Array
+  if (trim) order = LengthChunks.byLength(batch.historyLength)
+  else {
+    order = new Int32Array(size)
+    for (let u = 0; u < size; u++) order[u] = u
+  }
   const out = new Float32Array(size * C)
   for (let first = 0; first < size; first += usersPerChunk) {
     const n = Math.min(usersPerChunk, size - first)
-    const rows = n * C
+    const width = trim ? Math.max(1, batch.historyLength[order[first + n - 1]!]!) : L
     for (let i = 0; i < n; i++) {
-      const u = first + i
-      const source = batch.history.subarray(u * L, u * L + L)
-      for (let c = 0; c < C; c++) {
-        const r = i * C + c
-        user[r] = batch.user[u]!
-        historyLength[r] = batch.historyLength[u]!
-        history.set(source, r * L)
+      const u = order[first + i]!
+      item.set(batch.candidates.subarray(u * C, u * C + C), i * C)
+    }
+    let scores: Float32Array
+    if (shared !== undefined) {
+      for (let i = 0; i < n; i++) {
+        const u = order[first + i]!
+        user[i] = batch.user[u]!
+        historyLength[i] = batch.historyLength[u]!
+        history.set(batch.history.subarray(u * L, u * L + width), i * width)
       }
+      scores = b.tidy(
+        () =>
+          b.read(
+            shared({
+              user: b.tensor(user.subarray(0, n), [n], "int32"),
+              history: b.tensor(history.subarray(0, n * width), [n, width], "int32"),
+              historyMask: historyMaskOnHost(b, historyLength.subarray(0, n), width),
+              candidates: b.tensor(item.subarray(0, n * C), [n, C], "int32"),
+              host: {
+                history: history.subarray(0, n * width),
+                historyLength: historyLength.subarray(0, n),
+                candidates: item.subarray(0, n * C),
+              },
+            }),
+          ) as Float32Array,
+      )
+    } else {
+      const rows = n * C
+      for (let i = 0; i < n; i++) {
+        const u = order[first + i]!
+        const source = batch.history.subarray(u * L, u * L + width)
+        for (let c = 0; c < C; c++) {
+          const r = i * C + c
+          user[r] = batch.user[u]!
+          historyLength[r] = batch.historyLength[u]!
+          history.set(source, r * width)
+        }
+      }
+      const chunk: RowBatch = {
+        user: user.subarray(0, rows),
+        history: history.subarray(0, rows * width),
+        historyLength: historyLength.subarray(0, rows),
+        item: item.subarray(0, rows),
+      }
+      scores = b.tidy(() => b.read(logits(inference, toInputs(b, chunk))) as Float32Array)
     }
-    const chunk: RowBatch = {
-      user: user.subarray(0, rows),
-      history: history.subarray(0, rows * L),
-      historyLength: historyLength.subarray(0, rows),
-      item: batch.candidates.subarray(first * C, first * C + rows),
+    for (let i = 0; i < n; i++) {
+      const u = order[first + i]!
+      out.set(scores.subarray(i * C, i * C + C), u * C)
     }
-    const scores = b.tidy(() => b.read(logits(inference, toInputs(b, chunk, options.vocabulary))))
-    out.set(scores, first * C)
   }
   return out
 }

@@ -21,6 +21,51 @@ export interface RecommenderInputs {
   readonly historyMask: Tensor
   /** int32 [B]: the candidate (target) item of each row. */
   readonly item: Tensor
+  /**
+   * Host copy of the real items per row (the row sums of `historyMask`), when the caller has
+   * it (`Inputs.toInputs` does): a model may then skip padded positions, e.g. DIN's
+   * history-length chunks. Absent: the model runs on the padded [B, L] form.
+   */
+  readonly historyLength?: Int32Array
+}
+
+/** Users with 1 + N candidates each, on the host: the fields of an `EvaluationBatch` the models read. */
+export interface CandidateBatch {
+  readonly size: number
+  readonly candidatesPerUser: number
+  /** Int32Array(size) */
+  readonly user: Int32Array
+  /** Int32Array(size·L) */
+  readonly history: Int32Array
+  /** Int32Array(size) */
+  readonly historyLength: Int32Array
+  /** Int32Array(size·(1 + N)) */
+  readonly candidates: Int32Array
+}
+
+/**
+ * U users, each with one history and C candidate items, as tensors: what scoring the evaluation
+ * candidates sees, without repeating a history C times.
+ */
+export interface CandidateInputs {
+  /** int32 [U] */
+  readonly user: Tensor
+  /** int32 [U, L]: left-aligned, 0 = padding. */
+  readonly history: Tensor
+  /** float32 [U, L] */
+  readonly historyMask: Tensor
+  /** int32 [U, C] */
+  readonly candidates: Tensor
+  /**
+   * The same ids and lengths on the host, when the caller has them (`Inputs.scoreCandidates`
+   * does): index arithmetic is then done on the host, which tfjs-wasm's broadcasting kernels do
+   * slowly. `history` is [U, L] row-major, `historyLength` [U], `candidates` [U, C].
+   */
+  readonly host?: {
+    readonly history: Int32Array
+    readonly historyLength: Int32Array
+    readonly candidates: Int32Array
+  }
 }
 
 /** Sizes of the vocabularies a model embeds. */
@@ -63,6 +108,27 @@ export interface Recommender {
    * on the other rows it is scored with. Absent: the model runs the same way in both.
    */
   readonly inference?: Recommender
+  /**
+   * A scorer of the users of `batch` (a whole evaluation batch, scored chunk by chunk), which may
+   * share work across users and candidates; its logits equal (up to rounding) {@link logits} of
+   * the rows with each history repeated per candidate. The caller disposes it. Absent: callers
+   * repeat the histories.
+   */
+  readonly candidateScorer?: (batch: CandidateBatch, options?: ScorerOptions) => CandidateScorer
+}
+
+/** Options of {@link Recommender.candidateScorer}. */
+export interface ScorerOptions {
+  /** Allows a model to precompute what depends on (history item, candidate) only. Default true. */
+  readonly pairTable?: boolean
+}
+
+/** Scores chunks of the users of one {@link CandidateBatch}. */
+export interface CandidateScorer {
+  /** Logits [U, C] of a chunk of the batch's users (any subset, any history width). */
+  readonly score: (inputs: CandidateInputs) => Tensor
+  /** Frees what the scorer keeps (precomputed tables). */
+  readonly dispose: () => void
 }
 
 /** The model as it runs at inference (scoring, teachers' mediators): `model.inference ?? model`. */

@@ -3,12 +3,13 @@
  * activation unit against the concatenation form, gradients, learning, seeding, memory, Dice.
  */
 import { expect, test } from "bun:test"
-import { Random } from "@causald/core"
+import { Losses, Random } from "@causald/core"
 import fc from "fast-check"
 import { describeEachBackend } from "../../../test/backends.ts"
 import { Din, forInference, Inputs, InvalidConfig, logits } from "../src/index.ts"
 import {
   gradients,
+  type LabelledBatch,
   learnNextItemRule,
   maxAbs,
   maxAbsDiff,
@@ -92,6 +93,182 @@ describeEachBackend("DIN", (backend) => {
       expect(maxAbs(fast!)).toBeGreaterThan(1e-3)
       expect(maxAbsDiff(fast!, naive!)).toBeLessThan(1e-5)
       expect(maxAbsDiff(firstFast!, firstNaive!)).toBeLessThan(1e-5)
+      b.dispose([...model.parameters, ...model.buffers])
+    }
+  })
+
+  test("chunked and packed histories equal the padded form: values and gradients, incl. empty histories", () => {
+    const b = backend()
+    const batch = withEmptyHistories(syntheticBatch(Random.generator(31), 20, 9), [0, 5, 11])
+    for (const [name, options] of Object.entries(variants)) {
+      const model = Din.make(b, vocabulary, { ...smallDin, ...options, embeddingStd: 1 }, 17)
+      for (const mode of ["train", "infer"] as const) {
+        const run = (layout: Din.HistoryLayout, overhead: number) =>
+          b.tidy(() => {
+            const inputs = Inputs.toInputs(b, batch)
+            const labels = b.tensor(batch.label, [batch.label.length])
+            const forward = () => Din.encode(b, model, inputs, mode, "fast", layout, overhead)
+            const mediator = b.read(forward())
+            const { value, grads } = b.valueAndGrads(() => {
+              const m = forward()
+              const out =
+                mode === "train" ? model.predict(m, inputs) : model.inference.predict(m, inputs)
+              return Losses.binaryCrossEntropy(b, out, labels)
+            }, model.parameters)
+            return { mediator, loss: b.read(value)[0]!, grads: grads.map((g) => b.read(g)) }
+          })
+        const padded = run("padded", Din.defaultChunkOverhead)
+        expect(maxAbs(padded.mediator)).toBeGreaterThan(1e-3)
+        // overhead 0: one chunk per distinct length
+        const cases = [
+          ["chunks", 0],
+          ["chunks", 40],
+          ["chunks", Din.defaultChunkOverhead],
+          ["packed", Din.defaultChunkOverhead],
+        ] as const
+        for (const [layout, overhead] of cases) {
+          const other = run(layout, overhead)
+          const at = { name, mode, layout, overhead }
+          expect({ ...at, diff: maxAbsDiff(other.mediator, padded.mediator) < 1e-5 }).toEqual({
+            ...at,
+            diff: true,
+          })
+          expect({ ...at, loss: Math.abs(other.loss - padded.loss) < 1e-5 }).toEqual({
+            ...at,
+            loss: true,
+          })
+          other.grads.forEach((g, i) => {
+            const scale = Math.max(1, maxAbs(padded.grads[i]!))
+            expect({ ...at, i, close: maxAbsDiff(g, padded.grads[i]!) / scale < 1e-5 }).toEqual({
+              ...at,
+              i,
+              close: true,
+            })
+          })
+          // empty histories give a zero mediator
+          for (const r of [0, 5, 11])
+            expect({ ...at, r, m: maxAbs(other.mediator.subarray(r * 8, r * 8 + 8)) }).toEqual({
+              ...at,
+              r,
+              m: 0,
+            })
+        }
+      }
+      b.dispose([...model.parameters, ...model.buffers])
+    }
+  })
+
+  test("scoreCandidates (history part once per user) equals the logits of the repeated rows", () => {
+    const b = backend()
+    const users = 6
+    const C = 5
+    const L = 7
+    const rows = withEmptyHistories(syntheticBatch(Random.generator(41), users, L), [2])
+    const rng = Random.generator(43)
+    const candidates = new Int32Array(users * C).map(() =>
+      Random.integer(rng, 1, vocabulary.numItems),
+    )
+    const repeated = repeatRows(
+      {
+        size: users,
+        candidatesPerUser: C,
+        user: rows.user,
+        history: rows.history,
+        historyLength: rows.historyLength,
+        candidates,
+      },
+      L,
+    )
+    for (const [name, options] of Object.entries(variants)) {
+      const model = Din.make(b, vocabulary, { ...smallDin, ...options, embeddingStd: 1 }, 19)
+      const expected = score(b, model.inference, repeated)
+      const shared = b.tidy(
+        () =>
+          b.read(
+            Din.scoreCandidates(b, model, {
+              user: b.tensor(rows.user, [users], "int32"),
+              history: b.tensor(rows.history, [users, L], "int32"),
+              historyMask: b.tensor(Inputs.historyMask(rows.historyLength, L), [users, L]),
+              candidates: b.tensor(candidates, [users, C], "int32"),
+            }),
+          ) as Float32Array,
+      )
+      expect(maxAbs(expected)).toBeGreaterThan(1e-3)
+      expect({ name, diff: maxAbsDiff(shared, expected) < 1e-5 }).toEqual({ name, diff: true })
+      b.dispose([...model.parameters, ...model.buffers])
+    }
+  })
+
+  test("the candidate scorer's pair table gives the logits of the repeated rows", () => {
+    const b = backend()
+    // many users over few items: the distinct (history item, candidate) pairs are fewer than
+    // the real (position, user, candidate) triples, so the scorer builds its table
+    const users = 40
+    const C = 6
+    const L = 8
+    const rows = withEmptyHistories(syntheticBatch(Random.generator(47), users, L), [3, 17])
+    const rng = Random.generator(53)
+    const candidates = new Int32Array(users * C).map(() =>
+      Random.integer(rng, 1, vocabulary.numItems),
+    )
+    const batch = {
+      size: users,
+      candidatesPerUser: C,
+      user: rows.user,
+      history: scramblePadding(rng, rows).history,
+      historyLength: rows.historyLength,
+      candidates,
+    }
+    let triples = 0
+    for (const n of rows.historyLength) triples += n * C
+    expect(triples).toBeGreaterThan(vocabulary.numItems * vocabulary.numItems)
+    for (const [name, options] of Object.entries(variants)) {
+      const model = Din.make(b, vocabulary, { ...smallDin, ...options, embeddingStd: 1 }, 23)
+      const expected = score(b, model.inference, repeatRows(batch, L))
+      const live = b.liveTensors()
+      for (const pairTable of [true, false]) {
+        const scorer = Din.scorer(b, model, batch, { pairTable })
+        // the table is kept on the host: no tensor outlives the scorer's construction
+        expect(b.liveTensors()).toBe(live)
+        const scores = new Float32Array(users * C)
+        for (const [first, n] of [
+          [0, 13],
+          [13, 27],
+        ] as const)
+          scores.set(
+            b.tidy(
+              () =>
+                b.read(
+                  scorer.score({
+                    user: b.tensor(batch.user.subarray(first, first + n), [n], "int32"),
+                    history: b.tensor(
+                      batch.history.subarray(first * L, (first + n) * L),
+                      [n, L],
+                      "int32",
+                    ),
+                    historyMask: b.tensor(
+                      Inputs.historyMask(batch.historyLength.subarray(first, first + n), L),
+                      [n, L],
+                    ),
+                    candidates: b.tensor(
+                      candidates.subarray(first * C, (first + n) * C),
+                      [n, C],
+                      "int32",
+                    ),
+                  }),
+                ) as Float32Array,
+            ),
+            first * C,
+          )
+        scorer.dispose()
+        expect(b.liveTensors()).toBe(live)
+        expect(maxAbs(expected)).toBeGreaterThan(1e-3)
+        expect({ name, pairTable, diff: maxAbsDiff(scores, expected) < 1e-5 }).toEqual({
+          name,
+          pairTable,
+          diff: true,
+        })
+      }
       b.dispose([...model.parameters, ...model.buffers])
     }
   })
@@ -195,3 +372,32 @@ describeEachBackend("DIN", (backend) => {
     expect(() => Din.make(b, { numUsers: 0, numItems: 3 })).toThrow(/numUsers/)
   })
 })
+
+/** A copy of a batch whose given rows have an empty history (length 0, all padding). */
+const withEmptyHistories = (batch: LabelledBatch, rows: ReadonlyArray<number>): LabelledBatch => {
+  const L = batch.history.length / batch.user.length
+  const history = batch.history.slice()
+  const historyLength = batch.historyLength.slice()
+  for (const r of rows) {
+    historyLength[r] = 0
+    history.fill(0, r * L, r * L + L)
+  }
+  return { ...batch, history, historyLength }
+}
+
+/** The rows (user, history, candidate) of a candidate batch, each history repeated per candidate. */
+const repeatRows = (batch: Inputs.CandidateBatch, L: number): Inputs.RowBatch => {
+  const C = batch.candidatesPerUser
+  const rows = batch.size * C
+  const history = new Int32Array(rows * L)
+  for (let r = 0; r < rows; r++) {
+    const u = Math.floor(r / C)
+    history.set(batch.history.subarray(u * L, u * L + L), r * L)
+  }
+  return {
+    user: new Int32Array(rows).map((_, r) => batch.user[Math.floor(r / C)]!),
+    history,
+    historyLength: new Int32Array(rows).map((_, r) => batch.historyLength[Math.floor(r / C)]!),
+    item: batch.candidates,
+  }
+}

@@ -83,9 +83,12 @@ describeEachBackend("Inputs", (backend) => {
           expect(mask[r * 4 + j]).toBe(j < batch.historyLength[r]! ? 1 : 0)
       const onDevice = b.read(Inputs.historyMaskOnDevice(b, batch.historyLength, 4))
       expect(Array.from(onDevice)).toEqual(Array.from(mask))
-      // Refilling the batch (reuseBuffers) must not change live tensors.
+      // Refilling the batch (reuseBuffers) must not change live tensors nor the host lengths.
+      const expectedLengths = Array.from(batch.historyLength)
       batch.history.fill(3)
+      batch.historyLength.fill(0)
       expect(Array.from(b.read(inputs.history))).toEqual(expectedHistory)
+      expect(Array.from(inputs.historyLength ?? [])).toEqual(expectedLengths)
     })
   })
 
@@ -122,14 +125,18 @@ describeEachBackend("Inputs", (backend) => {
       2,
     )
     const deepFm = DeepFm.make(b, vocabulary, smallDeepFm, 3)
-    const models: Array<Recommender> = [din, dice, deepFm]
+    const softmax = Din.make(b, vocabulary, { ...smallDin, attentionNormalization: "softmax" }, 4)
+    const models: Array<Recommender> = [din, dice, deepFm, softmax]
     // A few training steps so that Dice's running statistics are not their initial values.
     for (const model of models) {
       const optimizer = b.optimizer({ _tag: "Adagrad", learningRate: 0.1 })
       for (let i = 0; i < 3; i++) trainStep(b, model, optimizer, syntheticBatch(rng, 32, 5))
       optimizer.dispose()
     }
+    // user 3 without history; lengths vary, so chunks are sorted and trimmed
     const batch = candidateBatch(5, 7, 5, 4)
+    batch.historyLength[3] = 0
+    batch.history.fill(0, 3 * 5, 4 * 5)
     for (const model of models) {
       const expected = rowByRow(b, model, batch)
       for (const rowsPerChunk of [1, 7, 4096]) {
@@ -140,7 +147,13 @@ describeEachBackend("Inputs", (backend) => {
         expect(maxAbsDiff(scores, expected)).toBeLessThan(1e-5)
       }
     }
-    b.dispose([...din.parameters, ...dice.parameters, ...dice.buffers, ...deepFm.parameters])
+    b.dispose([
+      ...din.parameters,
+      ...dice.parameters,
+      ...dice.buffers,
+      ...deepFm.parameters,
+      ...softmax.parameters,
+    ])
   })
 
   test("scoreCandidates: an inconsistent batch is a typed error", () => {

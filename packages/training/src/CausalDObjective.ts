@@ -20,7 +20,7 @@ import {
   type TensorBackend,
 } from "@causald/core"
 import type { Batches } from "@causald/data"
-import { forInference, Inputs, type Recommender } from "@causald/models"
+import { Din, forInference, Inputs, LengthChunks, type Recommender } from "@causald/models"
 import {
   type BatchContext,
   type Objective,
@@ -75,8 +75,8 @@ export interface CausalDConfig {
   readonly teacherChunkOverhead?: number
 }
 
-/** A chunk's fixed cost in row-positions: ~4% of a 4096 x 50 batch. */
-export const defaultChunkOverhead = 8_192
+/** A chunk's fixed cost in row-positions, as for the student's own DIN layout. */
+export const defaultChunkOverhead = Din.defaultChunkOverhead
 
 export const defaultCausalDConfig: Omit<CausalDConfig, "teacherPrior"> = {
   lambdaBda: 1,
@@ -165,9 +165,9 @@ export const causalD = (
     const n = source.length
     const out = new Float32Array(K * n * d)
     // positions into `source`, by history length; the batch rows in that order
-    const order = byHistoryLength(batch.historyLength, source)
+    const order = LengthChunks.byLength(source.map((r) => batch.historyLength[r]!))
     const sorted = order.map((p) => source[p]!)
-    const chunks = lengthChunks(batch.historyLength, sorted, overhead)
+    const chunks = LengthChunks.chunks(batch.historyLength, sorted, overhead)
     for (let c = 0; c + 1 < chunks.length; c++) {
       const start = chunks[c]!
       const end = chunks[c + 1]!
@@ -294,61 +294,6 @@ const identity = (n: number): Int32Array => {
   const out = new Int32Array(n)
   for (let i = 0; i < n; i++) out[i] = i
   return out
-}
-
-/** Positions 0..rows.length-1 ordered by the history length of their row (stable). */
-export const byHistoryLength = (historyLength: Int32Array, rows: Int32Array): Int32Array => {
-  // counting sort: lengths are small integers (0..L)
-  let max = 0
-  for (let i = 0; i < rows.length; i++) max = Math.max(max, historyLength[rows[i]!]!)
-  const starts = new Int32Array(max + 2)
-  for (let i = 0; i < rows.length; i++) starts[historyLength[rows[i]!]! + 1]! += 1
-  for (let v = 1; v < starts.length; v++) starts[v]! += starts[v - 1]!
-  const out = new Int32Array(rows.length)
-  for (let i = 0; i < rows.length; i++) out[starts[historyLength[rows[i]!]!]!++] = i
-  return out
-}
-
-/**
- * Chunk boundaries [0, ..., rows.length] over `rows` (sorted by history length) minimising
- * Σ rows·(longest history of the chunk) + overhead·chunks: a chunk's history width is its longest
- * history. Boundaries fall between distinct lengths only (at most L + 1 of them), so the dynamic
- * programme is O(L²).
- */
-export const lengthChunks = (
-  historyLength: Int32Array,
-  rows: Int32Array,
-  overhead: number,
-): Int32Array => {
-  const n = rows.length
-  if (n === 0) return Int32Array.of(0)
-  // ends[g]: end of the g-th group of equal lengths; width[g] its length (at least 1)
-  const ends: Array<number> = []
-  const width: Array<number> = []
-  for (let i = 0; i < n; i++)
-    if (i === n - 1 || historyLength[rows[i]!] !== historyLength[rows[i + 1]!]) {
-      ends.push(i + 1)
-      width.push(Math.max(1, historyLength[rows[i]!]!))
-    }
-  const groups = ends.length
-  // best[g]: least cost of the rows before ends[g - 1] (best[0] = 0); from[g]: the last cut
-  const best = new Float64Array(groups + 1)
-  const from = new Int32Array(groups + 1)
-  for (let g = 1; g <= groups; g++) {
-    best[g] = Number.POSITIVE_INFINITY
-    for (let f = 0; f < g; f++) {
-      const start = f === 0 ? 0 : ends[f - 1]!
-      const cost = best[f]! + (ends[g - 1]! - start) * width[g - 1]! + overhead
-      if (cost < best[g]!) {
-        best[g] = cost
-        from[g] = f
-      }
-    }
-  }
-  const cuts: Array<number> = []
-  for (let g = groups; g > 0; g = from[g]!) cuts.push(ends[g - 1]!)
-  cuts.push(0)
-  return Int32Array.from(cuts.reverse())
 }
 
 /** The rows `rows` of a batch as a row batch of their own (host copies), `width` history ids each. */

@@ -9,12 +9,19 @@ import { Batches, type PreparedDataset } from "@causald/data"
 import { Inputs, type Recommender } from "@causald/models"
 import { Result } from "effect"
 
-/** Users scored per batch; each brings 1 + N candidate rows. */
-export const DEFAULT_EVAL_BATCH_USERS = 128
+/**
+ * Users scored per batch; each brings 1 + N candidate rows (scored in chunks of ~4,096 rows by
+ * `Inputs.scoreCandidates`). Large, because a model's candidate scorer shares work across the
+ * users of a batch: DIN's (history item, candidate) attention table pays only when the batch's
+ * real (position, user, candidate) triples outnumber its item pairs (MovieLens 100K: 943 users
+ * in one batch, 1.1-1.4 s instead of 3.3-4.1 s at 128 users; `bench/NOTES.md`, "DIN scoring").
+ */
+export const DEFAULT_EVAL_BATCH_USERS = 8192
 
 /**
  * Scores [users x (1+N)] of the given users (all by default, in order) on a split, target in
  * column 0. Evaluation always runs the model alone: for CausalD, the student without teachers.
+ * `scoreOptions` go to `Inputs.scoreCandidates` (chunk size, comparisons).
  */
 export const scoreSplit = (
   backend: TensorBackend,
@@ -23,6 +30,7 @@ export const scoreSplit = (
   split: "validation" | "test",
   users?: Int32Array,
   batchUsers = DEFAULT_EVAL_BATCH_USERS,
+  scoreOptions: Inputs.ScoreOptions = {},
 ): Float32Array => {
   const C = 1 + data.config.candidates
   const count = users?.length ?? data.numUsers
@@ -32,7 +40,7 @@ export const scoreSplit = (
     batchSize: batchUsers,
     ...(users === undefined ? {} : { users }),
   })) {
-    scores.set(Inputs.scoreCandidates(backend, model, batch), offset)
+    scores.set(Inputs.scoreCandidates(backend, model, batch, scoreOptions), offset)
     offset += batch.size * C
   }
   return scores
