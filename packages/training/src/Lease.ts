@@ -120,6 +120,10 @@ export const acquire = (
       yield* fs
         .writeFileString(draft, JSON.stringify(self), { flag: "wx" })
         .pipe(Effect.mapError(failed("cannot write the lease")))
+      // Counted as held before the link is published: another fiber of this process that reads
+      // the new lease while this one still awaits the link's completion must see it alive, not
+      // as a previous process's lease with our process id (it would "take it over").
+      held.add(self.token)
       const linked = yield* fs.link(draft, path).pipe(
         Effect.as(true),
         Effect.catchIf(
@@ -128,8 +132,12 @@ export const acquire = (
         ),
         Effect.mapError(failed("cannot create the lease")),
       )
+      if (!linked) held.delete(self.token)
       return linked
-    }).pipe(Effect.ensuring(fs.remove(draft).pipe(Effect.ignore)))
+    }).pipe(
+      Effect.onError(() => Effect.sync(() => held.delete(self.token))),
+      Effect.ensuring(fs.remove(draft).pipe(Effect.ignore)),
+    )
 
     /** The current holder, or null when the lease vanished meanwhile (released). */
     const readHolder = fs.readFileString(path).pipe(
@@ -147,12 +155,13 @@ export const acquire = (
       Effect.mapError(failed("cannot read the lease")),
     )
 
+    // The file goes first, the token after: while the file exists, a fiber of this process that
+    // reads it must see it held (see tryCreate).
     const release = Effect.gen(function* () {
-      held.delete(self.token)
       const current = yield* readHolder
       if (current !== null && current !== "unreadable" && current.token === self.token)
         yield* fs.remove(path)
-    }).pipe(Effect.ignore)
+    }).pipe(Effect.ignore, Effect.ensuring(Effect.sync(() => held.delete(self.token))))
 
     return yield* Effect.uninterruptibleMask((restore) =>
       Effect.gen(function* () {
@@ -160,7 +169,6 @@ export const acquire = (
         while (true) {
           // Creating the lease and registering its release happen without interruption between.
           if (yield* tryCreate) {
-            held.add(self.token)
             yield* Effect.addFinalizer(() => release)
             return self
           }
