@@ -6,8 +6,8 @@ import { afterAll, describe, expect, test } from "bun:test"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Result } from "effect"
-import { decodeResults, type Results } from "../src/Results.ts"
+import type { Results } from "../src/Results.ts"
+import { finish, readRunResults } from "./fixture.ts"
 
 const main = join(import.meta.dir, "..", "src", "main.ts")
 const root = mkdtempSync(join(tmpdir(), "causald-repro-"))
@@ -19,17 +19,6 @@ const run = (args: ReadonlyArray<string>) =>
     stderr: "pipe",
     env: { ...process.env },
   })
-
-const finish = async (proc: ReturnType<typeof run>) => {
-  const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()])
-  return { code, stderr }
-}
-
-const readResults = (dir: string): Results => {
-  const decoded = decodeResults(readFileSync(join(dir, "results.json"), "utf8"))
-  if (Result.isFailure(decoded)) throw new Error(decoded.failure.message)
-  return decoded.success
-}
 
 /** Everything but the manifest's times and paths. */
 const numbers = (r: Results) => ({
@@ -45,7 +34,7 @@ describe("bun run repro --quick", () => {
     const { code, stderr } = await finish(run(["--seeds", "1", "--out", out]))
     expect(stderr).not.toContain("    at ") // no stack trace
     expect(code).toBe(0)
-    const results = readResults(out)
+    const results = readRunResults(out)
     expect(results.methods.map((m): string => m.method).sort()).toEqual(
       [
         "base",
@@ -114,7 +103,7 @@ describe("bun run repro --quick", () => {
     const resumed = await finish(run([...args, "--out", killedOut]))
     expect(resumed.code).toBe(0)
     expect(resumed.stderr).toContain("resumed after epoch")
-    expect(numbers(readResults(killedOut))).toEqual(numbers(readResults(reference)))
+    expect(numbers(readRunResults(killedOut))).toEqual(numbers(readRunResults(reference)))
   }, 300_000)
 
   test("a bad option value is refused with a message naming the option, without a stack trace", async () => {

@@ -15,10 +15,8 @@ import {
 } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Result } from "effect"
-import { decodeResults, type Results } from "../src/Results.ts"
 import { logOf, rotation, taskFromEnvironment, workerVariable } from "../src/Workers.ts"
-import { options as fixtureOptions } from "./fixture.ts"
+import { finish, options as fixtureOptions, readRunResults } from "./fixture.ts"
 
 const main = join(import.meta.dir, "..", "src", "main.ts")
 const root = mkdtempSync(join(tmpdir(), "causald-workers-"))
@@ -65,15 +63,6 @@ const args = [
 ]
 const run = (extra: ReadonlyArray<string>) =>
   Bun.spawn(["bun", main, ...args, ...extra], { stdout: "ignore", stderr: "pipe" })
-const finish = async (proc: ReturnType<typeof run>) => {
-  const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()])
-  return { code, stderr }
-}
-const readResults = (dir: string): Results => {
-  const decoded = decodeResults(readFileSync(join(dir, "results.json"), "utf8"))
-  if (Result.isFailure(decoded)) throw new Error(decoded.failure.message)
-  return decoded.success
-}
 /** The lease files under `dir`. */
 const leases = (dir: string): Array<string> =>
   readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => /(^|\/)lease$/.test(f))
@@ -89,7 +78,7 @@ describe("bun run repro --workers", () => {
     expect(a.code).toBe(0)
     expect(b.code).toBe(0)
     expect(b.stderr).toContain("worker 1 started")
-    const [r1, r2] = [readResults(one), readResults(two)]
+    const [r1, r2] = [readRunResults(one), readRunResults(two)]
     expect(r2.methods).toEqual(r1.methods)
     expect(r2.comparisons).toEqual(r1.comparisons)
     expect(r2.groupings).toEqual(r1.groupings)

@@ -5,9 +5,13 @@
  * every ranking metric and on Heterogeneity, EnsCTR runner-up on the ranking metrics, IPS
  * runner-up on Heterogeneity (as in the paper's MovieLens row).
  */
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { Result } from "effect"
 import type { Method, StudyOptions } from "../src/Cli.ts"
 import {
   compareMethods,
+  decodeResults,
   type Grouping,
   type MethodResult,
   methodLabel,
@@ -179,3 +183,19 @@ export const makeResults = (overrides: Partial<Results> = {}): Results => {
 
 /** The metrics of the table, for loops in tests. */
 export const allTableMetrics: ReadonlyArray<TableMetric> = [...rankingMetrics, "Heterogeneity"]
+
+/** Waits for a spawned `bun run repro`: its exit code and what it wrote on stderr. */
+export const finish = async (proc: {
+  readonly exited: Promise<number>
+  readonly stderr: ReadableStream<Uint8Array>
+}) => {
+  const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()])
+  return { code, stderr }
+}
+
+/** The `results.json` a run wrote in `dir`, decoded against its schema. */
+export const readRunResults = (dir: string): Results => {
+  const decoded = decodeResults(readFileSync(join(dir, "results.json"), "utf8"))
+  if (Result.isFailure(decoded)) throw new Error(decoded.failure.message)
+  return decoded.success
+}

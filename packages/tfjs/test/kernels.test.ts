@@ -86,6 +86,27 @@ const uniform = (seed: number) => {
 
 const values = (t: tf.Tensor): Array<number> => Array.from(t.dataSync())
 
+/** A small tensor's shape (ranks 1-4, sides 1-5), dtype and value seed. */
+const smallTensor = fc.record({
+  shape: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }),
+  dtype: fc.constantFrom("float32" as const, "int32" as const, "bool" as const),
+  seed: fc.integer({ min: 1, max: 2 ** 30 }),
+})
+
+/**
+ * `n` values of `rand` as a tensor of `dtype` holds them: floats as drawn, int32 scaled by
+ * `intScale` and rounded, bool by sign.
+ */
+const typedValues = (
+  rand: (n: number) => Float32Array,
+  n: number,
+  dtype: "float32" | "int32" | "bool",
+  intScale = 1000,
+): Array<number> =>
+  Array.from(rand(n), (u) =>
+    dtype === "float32" ? u : dtype === "int32" ? Math.round(u * intScale) : u > 0 ? 1 : 0,
+  )
+
 /** Largest |a - b| / (1 + |b|): relative error with an absolute floor near zero. */
 const maxRelDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   expect(a.length).toBe(b.length)
@@ -443,9 +464,7 @@ describe("wasm speed kernels equal the cpu backend", () => {
       if (batchDims === 1 && idsShape.length < 2) idsShape.push(3)
       batchedCases += batchDims
       const rand = uniform(c.seed)
-      const xValues = Array.from(rand(size(c.shape)), (u) =>
-        c.dtype === "float32" ? u : c.dtype === "int32" ? Math.round(u * 1000) : u > 0 ? 1 : 0,
-      )
+      const xValues = typedValues(rand, size(c.shape), c.dtype)
       const ids = Array.from(rand(size(idsShape)), (u) =>
         Math.floor(((u + 1) / 2) * c.shape[axis]!),
       )
@@ -528,28 +547,20 @@ describe("wasm speed kernels equal the cpu backend", () => {
 
   test("Slice: random begins and sizes on ranks 1-4, three dtypes", async () => {
     const cases = fc.sample(
-      fc
-        .record({
-          shape: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }),
-          dtype: fc.constantFrom("float32" as const, "int32" as const, "bool" as const),
-          seed: fc.integer({ min: 1, max: 2 ** 30 }),
-        })
-        .chain((c) =>
-          fc.record({
-            c: fc.constant(c),
-            begin: fc.tuple(...c.shape.map((n) => fc.integer({ min: 0, max: n - 1 }))),
-            fraction: fc.tuple(...c.shape.map(() => fc.double({ min: 0, max: 1, noNaN: true }))),
-          }),
-        ),
+      smallTensor.chain((c) =>
+        fc.record({
+          c: fc.constant(c),
+          begin: fc.tuple(...c.shape.map((n) => fc.integer({ min: 0, max: n - 1 }))),
+          fraction: fc.tuple(...c.shape.map(() => fc.double({ min: 0, max: 1, noNaN: true }))),
+        }),
+      ),
       { seed: 13, numRuns: 60 },
     )
     for (const { c, begin, fraction } of cases) {
       // Sizes from 0 to what is left after begin (so whole trailing axes occur often).
       const sizes = c.shape.map((n, a) => Math.round(fraction[a]! * (n - begin[a]!)))
       const rand = uniform(c.seed)
-      const x = Array.from(rand(size(c.shape)), (u) =>
-        c.dtype === "float32" ? u : c.dtype === "int32" ? Math.round(u * 1000) : u > 0 ? 1 : 0,
-      )
+      const x = typedValues(rand, size(c.shape), c.dtype)
       const out = await onBoth(() =>
         tf.tidy(() => {
           const y = tf.slice(tf.tensor(x, c.shape, c.dtype), begin, sizes)
@@ -578,9 +589,7 @@ describe("wasm speed kernels equal the cpu backend", () => {
         const shape = c.shape.map((n, a) => (a === axis ? w : n))
         return {
           shape,
-          x: Array.from(rand(size(shape)), (u) =>
-            c.dtype === "float32" ? u : c.dtype === "int32" ? Math.round(u * 99) : u > 0 ? 1 : 0,
-          ),
+          x: typedValues(rand, size(shape), c.dtype, 99),
         }
       })
       const out = await onBoth(() =>
@@ -631,9 +640,7 @@ describe("wasm speed kernels equal the cpu backend", () => {
       const perms = permutations(c.shape.length)
       const perm = perms[c.permPick % perms.length]!
       const rand = uniform(c.seed)
-      const x = Array.from(rand(size(c.shape)), (u) =>
-        c.dtype === "float32" ? u : c.dtype === "int32" ? Math.round(u * 1000) : u > 0 ? 1 : 0,
-      )
+      const x = typedValues(rand, size(c.shape), c.dtype)
       const out = await onBoth(() =>
         tf.tidy(() => {
           const y = tf.transpose(tf.tensor(x, c.shape, c.dtype), perm)
@@ -669,25 +676,17 @@ describe("wasm speed kernels equal the cpu backend", () => {
 
   test("Tile: random repetitions on ranks 1-4, three dtypes, and the tile's gradient", async () => {
     const cases = fc.sample(
-      fc
-        .record({
-          shape: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }),
-          dtype: fc.constantFrom("float32" as const, "int32" as const, "bool" as const),
-          seed: fc.integer({ min: 1, max: 2 ** 30 }),
-        })
-        .chain((c) =>
-          fc.record({
-            c: fc.constant(c),
-            reps: fc.tuple(...c.shape.map(() => fc.integer({ min: 0, max: 3 }))),
-          }),
-        ),
+      smallTensor.chain((c) =>
+        fc.record({
+          c: fc.constant(c),
+          reps: fc.tuple(...c.shape.map(() => fc.integer({ min: 0, max: 3 }))),
+        }),
+      ),
       { seed: 29, numRuns: 60 },
     )
     for (const { c, reps } of cases) {
       const rand = uniform(c.seed)
-      const x = Array.from(rand(size(c.shape)), (u) =>
-        c.dtype === "float32" ? u : c.dtype === "int32" ? Math.round(u * 1000) : u > 0 ? 1 : 0,
-      )
+      const x = typedValues(rand, size(c.shape), c.dtype)
       const out = await onBoth(() =>
         tf.tidy(() => {
           const y = tf.tile(tf.tensor(x, c.shape, c.dtype), reps)
