@@ -680,7 +680,7 @@ export const study = (
       value:
         grouping.values === undefined
           ? null
-          : { name: `mean ${grouping.name}`, mean: groupMeans(grouping) },
+          : { name: groupingValueName(grouping.name), mean: groupMeans(grouping) },
       methods: [
         ...ordinary.map((method) => ({
           method,
@@ -786,6 +786,18 @@ const groupMeans = (grouping: UserGroups): Array<number> => {
   })
   return Array.from(sums, (s, g) => s / Math.max(1, grouping.sizes[g]!))
 }
+
+/**
+ * What a grouping's per-group value is, for the bars of Figure 4. Consistency groups are ordered
+ * by KL(past || now) over popularity groups (`Groups.consistency`): larger means LESS consistent,
+ * so the bars are labelled as inconsistency.
+ */
+export const groupingValueName = (grouping: string): string =>
+  grouping === "activeness"
+    ? "mean activeness (interactions)"
+    : grouping === "consistency"
+      ? "mean inconsistency, KL(past ‖ now)"
+      : `mean ${grouping}`
 
 /** A stable small number from a name, so different models of one seed start differently. */
 const hash = (name: string): number => {

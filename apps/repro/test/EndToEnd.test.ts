@@ -55,6 +55,10 @@ describe("bun run repro --quick", () => {
     expect(results.methods.find((m) => m.method === "causald")!.truth).not.toBeNull()
     expect(results.teacherCounts?.map((p) => p.value)).toEqual([2, 4, 8, 16])
     expect(results.sensitivity?.lambdaFda.map((p) => p.value)).toEqual([0.01, 0.1, 1, 10])
+    // Figure 4's bars: consistency groups are ordered by KL(past || now), an INconsistency.
+    const barsOf = (name: string) => results.groupings.find((g) => g.name === name)?.value?.name
+    expect(barsOf("activeness")).toBe("mean activeness (interactions)")
+    expect(barsOf("consistency")).toContain("inconsistency")
     for (const file of [
       "table2.md",
       "table3.md",
