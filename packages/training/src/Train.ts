@@ -225,6 +225,14 @@ export const train = <Prepared>(
             new Checkpoint.CheckpointError({ path: lastPath, reason: `bookkeeping: ${e.message}` }),
         ),
       )
+      // Stopped by a lower epoch cap than this run's: it goes on as if the cap had always been
+      // this one (epochs are seeded by their number and the optimiser's state is in last.ckpt),
+      // unless the patience rule would have stopped it at the same epoch anyway.
+      if (state.finished && state.stoppedBy === "max-epochs" && state.epoch < config.maxEpochs) {
+        const patience =
+          state.epoch >= config.minEpochs && state.epoch - state.bestEpoch >= config.patience
+        state = { ...state, finished: patience, stoppedBy: patience ? "patience" : "" }
+      }
       yield* progress.note(
         run.name,
         `resumed after epoch ${state.epoch}${state.finished ? " (finished)" : ""}`,

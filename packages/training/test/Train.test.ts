@@ -122,6 +122,20 @@ describe("training runs", () => {
     expect(values(again.model)).toEqual(values(first.model))
   })
 
+  test("a run stopped by the epoch cap continues when the cap is raised, exactly as if it had always been", async () => {
+    const reference = runBase("cap-4")
+    const four = await reference.exit
+    const capped = await runBase("cap-2-then-4", undefined, { maxEpochs: 2, minEpochs: 2 }).exit
+    expect(Exit.isSuccess(capped) && capped.value.epochs).toBe(2)
+    const raised = runBase("cap-2-then-4")
+    const continued = await raised.exit
+    expect(Exit.isSuccess(four) && Exit.isSuccess(continued)).toBe(true)
+    if (!Exit.isSuccess(four) || !Exit.isSuccess(continued)) return
+    expect(continued.value.epochs).toBe(4)
+    expect(withoutTimes(continued.value)).toEqual(withoutTimes(four.value))
+    expect(values(raised.model)).toEqual(values(reference.model))
+  })
+
   test("the live tensor count is the same after every epoch, and a run leaves only its model behind", async () => {
     const before = backend.liveTensors()
     const run = runBase("live-count", undefined, { maxEpochs: 5, minEpochs: 5 })
