@@ -35,6 +35,7 @@ import { Din, forInference, Inputs } from "@causald/models"
 import { startBackend } from "@causald/tfjs"
 import { CausalDObjective, Objective, Train } from "@causald/training"
 import { Effect } from "effect"
+import { benchArguments } from "./Arguments.ts"
 import {
   median,
   randomBatch,
@@ -283,28 +284,8 @@ export const formatCausalRows = (rows: ReadonlyArray<CausalStepRow>): Array<stri
 ]
 
 const main = async (): Promise<void> => {
-  const fail = (message: string): never => {
-    console.error(`bench/causal_step.ts: ${message}`)
-    process.exit(2)
-  }
-  const option = (name: string): string | undefined => {
-    const i = process.argv.indexOf(name)
-    if (i < 0) return undefined
-    const value = process.argv[i + 1]
-    if (value === undefined || value.startsWith("--")) fail(`${name} expects a value`)
-    return value
-  }
-  const integer = (name: string, fallback: number, min: number): number => {
-    const raw = option(name)
-    if (raw === undefined) return fallback
-    const value = Number(raw)
-    if (!Number.isInteger(value) || value < min)
-      fail(`${name} expects an integer >= ${min}, got ${raw}`)
-    return value
-  }
-  const backendName = option("--backend") ?? "wasm"
-  if (backendName !== "wasm" && backendName !== "cpu")
-    fail(`--backend expects one of wasm, cpu, got ${backendName}`)
+  const { fail, option, integer, choice } = benchArguments("causal_step.ts")
+  const backendName = choice("--backend", ["wasm", "cpu"] as const, "wasm")
   const d = defaultCausalStepOptions
   const options: CausalStepOptions = {
     steps: integer("--steps", d.steps, 1),

@@ -21,6 +21,7 @@ import { Din, type Inputs } from "@causald/models"
 import { startBackend } from "@causald/tfjs"
 import { Evaluate } from "@causald/training"
 import { Effect } from "effect"
+import { benchArguments } from "./Arguments.ts"
 import { median } from "./train_step.ts"
 
 /** `../shared/data/ml-100k` from the repository root. */
@@ -114,40 +115,17 @@ export const measureEvaluation = (
 }
 
 const main = async (): Promise<void> => {
-  const fail = (message: string): never => {
-    console.error(`bench/evaluation.ts: ${message}`)
-    process.exit(2)
-  }
-  const option = (name: string): string | undefined => {
-    const i = process.argv.indexOf(name)
-    if (i < 0) return undefined
-    const value = process.argv[i + 1]
-    if (value === undefined || value.startsWith("--")) fail(`${name} expects a value`)
-    return value
-  }
-  const backendName = option("--backend") ?? "wasm"
-  if (backendName !== "wasm" && backendName !== "cpu")
-    fail(`--backend expects one of wasm, cpu, got ${backendName}`)
-  const runs = Number(option("--runs") ?? "3")
-  if (!Number.isInteger(runs) || runs < 1) fail(`--runs expects an integer >= 1`)
+  const { option, integer, choice, onOff } = benchArguments("evaluation.ts")
+  const backendName = choice("--backend", ["wasm", "cpu"] as const, "wasm")
+  const runs = integer("--runs", 3, 1)
   const directory = option("--data") ?? defaultMovieLensDirectory
-  const positive = (name: string, fallback: number): number => {
-    const value = Number(option(name) ?? fallback)
-    if (!Number.isInteger(value) || value < 1) fail(`${name} expects an integer >= 1`)
-    return value
-  }
-  const onOff = (name: string): boolean => {
-    const value = option(name) ?? "on"
-    if (value !== "on" && value !== "off") fail(`${name} expects on or off, got ${value}`)
-    return value === "on"
-  }
-  const batchUsers = positive("--batch-users", Evaluate.DEFAULT_EVAL_BATCH_USERS)
-  const rowsPerChunk = positive("--rows-per-chunk", 4096)
+  const batchUsers = integer("--batch-users", Evaluate.DEFAULT_EVAL_BATCH_USERS, 1)
+  const rowsPerChunk = integer("--rows-per-chunk", 4096, 1)
   const scoreOptions: Inputs.ScoreOptions = {
     rowsPerChunk,
-    shareHistory: onOff("--share"),
-    trimHistory: onOff("--trim"),
-    pairTable: onOff("--pair-table"),
+    shareHistory: onOff("--share", true),
+    trimHistory: onOff("--trim", true),
+    pairTable: onOff("--pair-table", true),
   }
   const missing = movieLensMissing(directory)
   if (missing !== null) {

@@ -28,6 +28,7 @@ import { type BackendChoice, backendChoices, startBackend } from "@causald/tfjs"
 import { CausalDObjective, Objective, PerGroup, Progress, Train } from "@causald/training"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
+import { benchArguments } from "./Arguments.ts"
 
 /** `../shared/data/amazon/Beauty.txt` from the repository root. */
 export const defaultBeautyFile = join(
@@ -203,28 +204,8 @@ export const runMemory = async (options: MemoryOptions): Promise<MemoryResult> =
 }
 
 const main = async (): Promise<void> => {
-  const fail = (message: string): never => {
-    console.error(`bench/memory.ts: ${message}`)
-    process.exit(2)
-  }
-  const option = (name: string): string | undefined => {
-    const i = process.argv.indexOf(name)
-    if (i < 0) return undefined
-    const value = process.argv[i + 1]
-    if (value === undefined || value.startsWith("--")) fail(`${name} expects a value`)
-    return value
-  }
-  const integer = (name: string, fallback: number, min: number): number => {
-    const raw = option(name)
-    if (raw === undefined) return fallback
-    const value = Number(raw)
-    if (!Number.isInteger(value) || value < min)
-      fail(`${name} expects an integer >= ${min}, got ${raw}`)
-    return value
-  }
-  const backend = option("--backend") ?? "auto"
-  if (!(backendChoices as ReadonlyArray<string>).includes(backend))
-    fail(`--backend expects one of ${backendChoices.join(", ")}, got ${backend}`)
+  const { fail, option, integer, choice } = benchArguments("memory.ts")
+  const backend = choice("--backend", backendChoices, "auto")
   const file = option("--data") ?? defaultBeautyFile
   if (!existsSync(file)) {
     console.log(JSON.stringify({ bench: "memory", skipped: `${file} not found` }))

@@ -24,27 +24,17 @@ import {
   unsortedSegmentSumCpu,
   unsortedSegmentSumWasm,
 } from "../packages/tfjs/src/kernels/UnsortedSegmentSum.ts"
+import { benchArguments } from "./Arguments.ts"
 
 const ROWS = 200_000
 const DIM = 8
 const SEGMENTS = 3_900
 
-const flag = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(name)
-  if (i < 0) return fallback
-  const value = Number(process.argv[i + 1])
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(
-      `bench/segment_sum.ts: ${name} expects a positive integer, got ${process.argv[i + 1]}`,
-    )
-    process.exit(2)
-  }
-  return value
-}
-const runs = flag("--runs", 15)
-const stockRuns = flag("--stock-runs", 3)
-const stockSegments = flag("--stock-segments", 32)
-const stockFull = process.argv.includes("--stock-full")
+const { integer, has } = benchArguments("segment_sum.ts")
+const runs = integer("--runs", 15, 1)
+const stockRuns = integer("--stock-runs", 3, 1)
+const stockSegments = integer("--stock-segments", 32, 1)
+const stockFull = has("--stock-full")
 
 type KernelFunc = tf.KernelFunc
 

@@ -30,6 +30,7 @@ import { Batches, Sources } from "@causald/data"
 import { DeepFm, Din, Inputs, logits, type Recommender } from "@causald/models"
 import { startBackend, wasmThreadsStatus } from "@causald/tfjs"
 import { Effect } from "effect"
+import { benchArguments } from "./Arguments.ts"
 
 export const NUM_ITEMS = 3_700
 export const NUM_USERS = 6_000
@@ -192,34 +193,7 @@ export const measureModel = (
 }
 
 const main = async (): Promise<void> => {
-  const fail = (message: string): never => {
-    console.error(`bench/train_step.ts: ${message}`)
-    process.exit(2)
-  }
-
-  const option = (name: string): string | undefined => {
-    const i = process.argv.indexOf(name)
-    if (i < 0) return undefined
-    const value = process.argv[i + 1]
-    if (value === undefined || value.startsWith("--")) fail(`${name} expects a value`)
-    return value
-  }
-
-  const integer = (name: string, fallback: number, min: number): number => {
-    const raw = option(name)
-    if (raw === undefined) return fallback
-    const value = Number(raw)
-    if (!Number.isInteger(value) || value < min)
-      fail(`${name} expects an integer >= ${min}, got ${raw}`)
-    return value
-  }
-
-  const choice = <A extends string>(name: string, allowed: ReadonlyArray<A>, fallback: A): A => {
-    const raw = option(name) ?? fallback
-    if (!(allowed as ReadonlyArray<string>).includes(raw))
-      fail(`${name} expects one of ${allowed.join(", ")}, got ${raw}`)
-    return raw as A
-  }
+  const { fail, option, integer, choice } = benchArguments("train_step.ts")
 
   const backendName = choice("--backend", ["wasm", "cpu"] as const, "wasm")
   const dinForm = choice("--din-form", ["fast", "naive"] as const, "fast")

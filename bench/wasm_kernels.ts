@@ -20,20 +20,11 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { productOptions } from "../packages/tfjs/src/kernels/MatMul.ts"
 import { stockKernel } from "../packages/tfjs/src/kernels/Stock.ts"
+import { benchArguments } from "./Arguments.ts"
 import { defaultMovieLensDirectory, loadMovieLens100k, movieLensMissing } from "./evaluation.ts"
 import { median, randomBatch, vocabulary } from "./train_step.ts"
 
-const fail = (message: string): never => {
-  console.error(`bench/wasm_kernels.ts: ${message}`)
-  process.exit(2)
-}
-const option = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(name)
-  if (i < 0) return fallback
-  const value = process.argv[i + 1]
-  if (value === undefined || value.startsWith("--")) fail(`${name} expects a value`)
-  return value as string
-}
+const { fail, option, integer, choice } = benchArguments("wasm_kernels.ts")
 const accepted = [
   "GatherV2",
   "Identity",
@@ -44,17 +35,13 @@ const accepted = [
   "Tile",
   "BlockedReduction",
 ]
-const names = option("--kernels", accepted.join(",")).split(",")
+const names = (option("--kernels") ?? accepted.join(",")).split(",")
 for (const n of names)
   if (!accepted.includes(n))
     fail(`--kernels: unknown kernel ${n}; accepted: ${accepted.join(", ")}`)
-const stepName = option("--step", "din")
-if (!["din", "deepfm", "causald", "eval"].includes(stepName))
-  fail(`--step expects one of din, deepfm, causald, eval, got ${stepName}`)
-const rounds = Number(option("--rounds", "7"))
-const warmup = Number(option("--warmup", "2"))
-if (!Number.isInteger(rounds) || rounds < 1) fail("--rounds expects an integer >= 1")
-if (!Number.isInteger(warmup) || warmup < 0) fail("--warmup expects an integer >= 0")
+const stepName = choice("--step", ["din", "deepfm", "causald", "eval"] as const, "din")
+const rounds = integer("--rounds", 7, 1)
+const warmup = integer("--warmup", 2, 0)
 
 const b = await Effect.runPromise(startBackend("wasm"))
 const kernelNames = names.filter((n) => n !== "BlockedReduction")
