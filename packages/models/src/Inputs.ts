@@ -78,18 +78,21 @@ const checkRows = (batch: RowBatch, vocabulary: Vocabulary | undefined): number 
   return L
 }
 
-/** 1 on the first historyLength[r] positions of each row (histories are left-aligned), 0 after. */
-export const historyMask = (historyLength: Int32Array, width: number): Float32Array => {
-  const mask = new Float32Array(historyLength.length * width)
+/** Writes into `mask` 1 on the first historyLength[r] positions of each row, 0 after. */
+const fillHistoryMask = (mask: Float32Array, historyLength: Int32Array, width: number) => {
+  mask.fill(0)
   for (let r = 0; r < historyLength.length; r++)
     mask.fill(1, r * width, r * width + historyLength[r]!)
   return mask
 }
 
+/** 1 on the first historyLength[r] positions of each row (histories are left-aligned), 0 after. */
+export const historyMask = (historyLength: Int32Array, width: number): Float32Array =>
+  fillHistoryMask(new Float32Array(historyLength.length * width), historyLength, width)
+
 /**
  * Host scratch for {@link historyMaskOnHost}, reused from call to call: the backend copies the
- * values it is given, and a fresh array per batch was garbage that JavaScriptCore collected so
- * late that two validation passes over Amazon Beauty left ~1.3 GB of it resident
+ * values it is given, and a fresh array per batch is garbage that JavaScriptCore frees late
  * (bench/NOTES.md, "CausalD memory").
  */
 let maskScratch = new Float32Array(0)
@@ -102,10 +105,10 @@ export const historyMaskOnHost = (
 ): Tensor => {
   const size = historyLength.length * L
   if (maskScratch.length < size) maskScratch = new Float32Array(size)
-  const mask = maskScratch.subarray(0, size)
-  mask.fill(0)
-  for (let r = 0; r < historyLength.length; r++) mask.fill(1, r * L, r * L + historyLength[r]!)
-  return b.tensor(mask, [historyLength.length, L])
+  return b.tensor(fillHistoryMask(maskScratch.subarray(0, size), historyLength, L), [
+    historyLength.length,
+    L,
+  ])
 }
 
 /** The same mask built on the device from the lengths (compare with {@link historyMaskOnHost}). */

@@ -183,7 +183,8 @@ export const causalD = (
           : Inputs.toInputs(backend, subBatch(batch, sorted.subarray(start, end), width))
         // Each teacher's encoder in its own scope: only its [rows, d] mediator outlives it.
         // Otherwise the step's scope would hold every teacher's [rows·L, ·] activations until
-        // the step ends (K x ~350 MB at B = 4096, L = 50; bench/NOTES.md, "CausalD memory").
+        // the step ends: each holds [rows·L, 80] and [rows·L, 40] activations and their
+        // intermediates, tens of MB apiece at B = 4096, L = 50 (bench/NOTES.md, "CausalD memory").
         encoders.forEach((t, k) => {
           const m = backend.tidy(() => backend.read(t.encode(inputs)))
           for (let i = start; i < end; i++) {

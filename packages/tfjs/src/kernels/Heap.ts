@@ -4,8 +4,9 @@
  *
  * Why: JavaScriptCore keeps every view of the (growable) wasm memory alive until a full garbage
  * collection, about 1 KB each, and the stock Concat / Slice kernels create one per row and input
- * (16,500 per DIN training step at batch 4096). The process's resident set grew by ~20 MB a step
- * until a full collection (bench/NOTES.md, "CausalD memory"). Copies here use one cached view of
+ * (16,500 per DIN training step at batch 4096), so the resident set grew from step to step until a
+ * full collection (observed when the kernel was written, not recorded: bench/NOTES.md, "CausalD
+ * memory"). Copies here use one cached view of
  * the whole heap per dtype and `copyWithin` at element offsets.
  *
  * @module
