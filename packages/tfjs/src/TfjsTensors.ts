@@ -20,6 +20,7 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer, Schema } from "effect"
 import { registerKernels } from "./kernels/index.ts"
+import { loadTransposedProduct } from "./kernels/TransposedProduct.ts"
 import { makeTfjsBackend } from "./TfjsBackend.ts"
 import { configureWasmThreads, resolveWasmThreads } from "./WasmThreads.ts"
 import "@tensorflow/tfjs-core/dist/register_all_gradients"
@@ -140,6 +141,11 @@ const activate = (name: "tensorflow" | "wasm" | "cpu", options: BackendOptions =
       ),
     )
     registerKernels()
+    if (name === "wasm") {
+      // The weight gradients' SIMD kernel; without it they keep the blocked XNNPACK form.
+      const failure = yield* Effect.promise(() => loadTransposedProduct(tf.backend()))
+      if (failure !== undefined) yield* Effect.logWarning(`@causald/tfjs: ${failure}`)
+    }
     return makeTfjsBackend(name)
   })
 

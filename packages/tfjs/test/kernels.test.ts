@@ -4,8 +4,8 @@
  * embedding lookup) on wasm against cpu, the broadcasting gradients of Maximum / Minimum /
  * BatchMatMul against independent formulations, `logSigmoid` on an intermediate tensor, and
  * the wasm speed kernels (GatherV2, Slice, Concat and Tile as run copies in one heap view, a
- * copy-free Identity, Sum over leading axes, a tiled Transpose, long x^T y products in blocks)
- * and the Sum gradient without `ones` against the cpu backend.
+ * copy-free Identity, Sum over leading axes, a tiled Transpose, long x^T y products in blocks
+ * and as one SIMD pass) and the Sum gradient without `ones` against the cpu backend.
  *
  * wasm runs the threaded binary (2 threads; its heap is a SharedArrayBuffer-backed memory)
  * unless `CAUSALD_WASM_THREADS` is set: run once with `CAUSALD_WASM_THREADS=1` for the other.
@@ -21,11 +21,25 @@ import { gatherV2Wasm } from "../src/kernels/GatherV2.ts"
 import { identityWasm } from "../src/kernels/Identity.ts"
 import { gradientConfigs, kernelConfigs, registerKernels } from "../src/kernels/index.ts"
 import { logSigmoid } from "../src/kernels/LogSigmoid.ts"
-import { blockedTransposedProduct, LONG_REDUCTION, product } from "../src/kernels/MatMul.ts"
+import {
+  blockedTransposedProduct,
+  LONG_REDUCTION,
+  product,
+  productOptions,
+  SIMD_REDUCTION,
+} from "../src/kernels/MatMul.ts"
 import { sliceWasm } from "../src/kernels/Slice.ts"
 import { sumGradConfig, sumWasm } from "../src/kernels/Sum.ts"
 import { tileWasm } from "../src/kernels/Tile.ts"
 import { dropUnitAxes, matrixView, transposeWasm } from "../src/kernels/Transpose.ts"
+import {
+  loadTransposedProduct,
+  ROWS_PER_BLOCK,
+  TransposedProduct,
+  transposedProduct,
+  transposedProductApplies,
+  transposedProductLoaded,
+} from "../src/kernels/TransposedProduct.ts"
 import {
   segmentSumLayout,
   unsortedSegmentSumCpu,
@@ -60,6 +74,7 @@ beforeAll(async () => {
   // Initialise wasm now so that every later `setBackend` is instant.
   expect(await tf.setBackend("wasm")).toBe(true)
   await tf.ready()
+  expect(await loadTransposedProduct(tf.backend())).toBeUndefined()
 })
 
 afterAll(() => {
@@ -736,6 +751,83 @@ describe("wasm speed kernels equal the cpu backend", () => {
       // Sums of ~33,000 products in float32, in different orders: compare relative to the scale.
       for (const v of [out.wasm.viaProduct, out.wasm.blocked, out.cpu.blocked])
         expect(maxRelDiff(v, out.cpu.flagged)).toBeLessThan(2e-3)
+    }
+  })
+
+  test("x^T y by the SIMD kernel: tiles and their remainders, partial row blocks, K = 0", async () => {
+    expect(transposedProductLoaded()).toBe(true)
+    // a: 4-row tiles and 1-row remainders; b: 8-column tiles and a 4-column remainder; K around
+    // the row block; b not a multiple of 4 flips the product (then a must be).
+    const shapes = [
+      [1, 1, 4],
+      [ROWS_PER_BLOCK - 1, 3, 8],
+      [ROWS_PER_BLOCK + 1, 5, 12],
+      [3 * ROWS_PER_BLOCK + 17, 8, 80],
+      [1000, 40, 20],
+      [777, 9, 44],
+      [300, 8, 3],
+      [300, 4, 1],
+      [0, 4, 8],
+    ] as const
+    await use("wasm")
+    for (const [k, a, b] of shapes) {
+      expect(transposedProductApplies(a, b)).toBe(true)
+      const rand = uniform(7 * k + a + b)
+      const x = rand(k * a)
+      const y = rand(k * b)
+      const [got, want] = tf.tidy(() => {
+        const xt = tf.tensor2d(x, [k, a])
+        const yt = tf.tensor2d(y, [k, b])
+        const out = transposedProduct(xt, yt)
+        expect(out.shape).toEqual([a, b])
+        return [values(out), values(tf.matMul(xt, yt, true, false))]
+      })
+      // float64 reference, for K = 0 and as a check of the stock product itself
+      const exact = Array.from({ length: a * b }, (_, ij) => {
+        let sum = 0
+        for (let r = 0; r < k; r++) sum += x[r * a + Math.floor(ij / b)]! * y[r * b + (ij % b)]!
+        return sum
+      })
+      expect(maxRelDiff(got, exact)).toBeLessThan(1e-5)
+      expect(maxRelDiff(want, exact)).toBeLessThan(1e-5)
+    }
+    // Neither width a multiple of 4: not applicable, and the kernel itself refuses it by name.
+    expect(transposedProductApplies(6, 3)).toBe(false)
+    const before = tf.memory().numTensors
+    expect(() =>
+      tf.tidy(() =>
+        tf.engine().runKernel(TransposedProduct, { x: tf.zeros([5, 6]), y: tf.zeros([5, 6]) }, {}),
+      ),
+    ).toThrow(/b a multiple of 4, got \[5,6\] and \[5,6\]/)
+    expect(tf.memory().numTensors).toBe(before)
+  })
+
+  test("x^T y over a long reduction on wasm: the SIMD kernel, the blocked form and cpu agree", async () => {
+    for (const k of [SIMD_REDUCTION + 5, LONG_REDUCTION + 1234]) {
+      await use("wasm")
+      const rand = uniform(k)
+      const x = rand(k * 40)
+      const y = rand(k * 80)
+      const run = () =>
+        tf.tidy(() =>
+          values(product(tf.tensor2d(x, [k, 40]), true, tf.tensor2d(y, [k, 80]), false)),
+        )
+      let simd: Array<number> = []
+      const profile = await tf.profile(() => {
+        simd = run()
+      })
+      expect(profile.kernelNames).toContain(TransposedProduct)
+      productOptions.simdLongReductions = false
+      let other: Array<number>
+      try {
+        other = run() // blocked at the long K, XNNPACK with an explicit transpose below it
+      } finally {
+        productOptions.simdLongReductions = true
+      }
+      await use("cpu")
+      const cpu = run()
+      expect(maxRelDiff(simd, cpu)).toBeLessThan(2e-3)
+      expect(maxRelDiff(other, cpu)).toBeLessThan(2e-3)
     }
   })
 

@@ -19,6 +19,7 @@ import {
   tidy,
   transpose,
 } from "@tensorflow/tfjs-core"
+import { transposedProduct, transposedProductApplies } from "./TransposedProduct.ts"
 
 /** Swaps the last two axes. */
 export const swapLast = (x: Tensor): Tensor => {
@@ -34,8 +35,20 @@ export const REDUCTION_BLOCK_ROWS = 4096
 /** Reductions at least this long are blocked on wasm. */
 export const LONG_REDUCTION = 8 * REDUCTION_BLOCK_ROWS
 
-/** Switches of {@link product}; `bench/wasm_kernels.ts` turns blocking off for its A/B. */
-export const productOptions = { blockLongReductions: true }
+/**
+ * Reductions at least this long use the SIMD kernel of `TransposedProduct.ts` on wasm. Why not
+ * only the blocked ones: at batch 512 on ml-100k DIN's weight gradients reduce over ~20,000
+ * packed history rows, and the kernel made that step 1.4x faster (65-68 -> 46-49 ms; 256 and
+ * 4,096 rows measured the same within noise; bench/NOTES.md "Weight gradients as one SIMD pass").
+ */
+export const SIMD_REDUCTION = 1024
+
+/**
+ * Switches of {@link product}; `bench/wasm_kernels.ts` turns them off for its A/B. Long
+ * reductions use the SIMD kernel of `TransposedProduct.ts` when it is loaded and applies to the
+ * shapes, else the blocked form.
+ */
+export const productOptions = { blockLongReductions: true, simdLongReductions: true }
 
 /**
  * x^T y for x [K, a] and y [K, b] as Σ_c x_c^T y_c over blocks of {@link REDUCTION_BLOCK_ROWS}
@@ -72,16 +85,19 @@ export const blockedTransposedProduct = (x: Tensor, y: Tensor): Tensor =>
  */
 export const product = (x: Tensor, tx: boolean, y: Tensor, ty: boolean): Tensor => {
   if (!tx && !ty) return matMul(x, y)
-  if (
-    tx &&
-    !ty &&
-    x.rank === 2 &&
-    y.rank === 2 &&
-    x.shape[0]! >= LONG_REDUCTION &&
-    productOptions.blockLongReductions &&
-    getBackend() === "wasm"
-  )
-    return blockedTransposedProduct(x, y)
+  if (tx && !ty && x.rank === 2 && y.rank === 2 && getBackend() === "wasm") {
+    const k = x.shape[0]!
+    if (
+      productOptions.simdLongReductions &&
+      k >= SIMD_REDUCTION &&
+      x.dtype === "float32" &&
+      y.dtype === "float32" &&
+      transposedProductApplies(x.shape[1]!, y.shape[1]!)
+    )
+      return transposedProduct(x, y)
+    if (productOptions.blockLongReductions && k >= LONG_REDUCTION)
+      return blockedTransposedProduct(x, y)
+  }
   const direct = (tx ? x.size : 0) + (ty ? y.size : 0)
   const outSize =
     (tx ? x.shape[x.rank - 1]! : x.shape[x.rank - 2]!) *

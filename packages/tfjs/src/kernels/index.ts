@@ -31,6 +31,7 @@ import { rememberStock } from "./Stock.ts"
 import { sumGradConfig, sumWasmConfig } from "./Sum.ts"
 import { tileWasmConfig } from "./Tile.ts"
 import { transposeWasmConfig } from "./Transpose.ts"
+import { transposedProductWasmConfig } from "./TransposedProduct.ts"
 import {
   unsortedSegmentSumCpuConfig,
   unsortedSegmentSumGradConfig,
@@ -48,6 +49,7 @@ export const kernelConfigs: ReadonlyArray<KernelConfig> = [
   concatWasmConfig,
   transposeWasmConfig,
   tileWasmConfig,
+  transposedProductWasmConfig,
 ]
 
 /** Gradients this folder provides; they replace the stock ones for every backend. */
