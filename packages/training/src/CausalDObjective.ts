@@ -19,8 +19,8 @@ import {
   type Tensor,
   type TensorBackend,
 } from "@causald/core"
-import type { Batches } from "@causald/data"
-import { Din, forInference, Inputs, LengthChunks, type Recommender } from "@causald/models"
+import { Din, type Recommender } from "@causald/models"
+import * as FrozenTeachers from "./FrozenTeachers.ts"
 import {
   type BatchContext,
   type Objective,
@@ -52,25 +52,15 @@ export interface CausalDConfig {
   readonly estimatorHidden: ReadonlyArray<number>
   readonly l2: number
   /**
-   * Keeps the teachers' mediators m̃_{k,i} of every positive row once computed, keyed by the
-   * batch's `positiveIndex`, so that from its second epoch on only the negatives (redrawn each
-   * epoch) run the teachers. Exact: teachers are frozen and encode each row on its own (DIN at
-   * inference, `forInference`; DeepFM has no batch statistics), so a positive's mediators are
-   * the same in every epoch and batch (tests check equal losses on cpu and wasm). A teacher whose
-   * encoder mixes rows (batch statistics outside inference mode) needs `false`. Memory: K·d
-   * floats per training positive (Amazon Beauty, 131,413 positives, K = 4, d = 8: 16.8 MB on the
-   * host, up to 21 MB with the arrays' growth margin).
+   * Keeps the teachers' mediators of every positive row once computed, so that from the second
+   * epoch on only the negatives run the teachers (exact; `FrozenTeachers.ts`). A teacher whose
+   * encoder mixes rows (batch statistics outside inference mode) needs `false`.
    */
   readonly cachePositives: boolean
   /**
-   * The teachers encode the rows sorted by history length, in chunks whose history width is the
-   * chunk's longest history instead of L: padded positions only add zeros (masked weights), so
-   * the mediators are the same (DIN: bit-identical on cpu and wasm, measured; a kernel that sums
-   * in another order for another width could differ by rounding), and short histories (most of
-   * Amazon Beauty's) cost a fraction. Chunks are chosen to minimise Σ rows·width + overhead·chunks; this is the
-   * overhead of one more chunk in row-positions (default {@link defaultChunkOverhead}).
-   * `Infinity` encodes every row at the batch's full width L, for a teacher whose encoder does
-   * not ignore padded positions (DIN and DeepFM mask them).
+   * The teachers encode rows in history-length chunks (`FrozenTeachers.ts`); this is the overhead
+   * of one more chunk in row-positions (default {@link defaultChunkOverhead}). `Infinity`
+   * encodes every row at the batch's full width L.
    */
   readonly teacherChunkOverhead?: number
 }
@@ -153,68 +143,13 @@ export const causalD = (
       ? null
       : backend.keep(backend.tensor(config.teacherPrior, [teachers.length]))
 
-  const K = teachers.length
-  const d = student.mediatorSize
-  const encoders = teachers.map((t) => forInference(t))
-  const cache = config.cachePositives ? new PositiveCache(K, d) : null
-
-  /** m̃_{k,r} of the given rows of the batch (all rows when null), on the host, [K, rows, d]. */
-  const encodeRows = (context: BatchContext, rows: Int32Array | null): Float32Array => {
-    const { batch } = context
-    const source = rows ?? identity(batch.size)
-    const n = source.length
-    const out = new Float32Array(K * n * d)
-    // positions into `source`, by history length; the batch rows in that order
-    const order = LengthChunks.byLength(source.map((r) => batch.historyLength[r]!))
-    const sorted = order.map((p) => source[p]!)
-    const chunks = LengthChunks.chunks(batch.historyLength, sorted, overhead)
-    for (let c = 0; c + 1 < chunks.length; c++) {
-      const start = chunks[c]!
-      const end = chunks[c + 1]!
-      const width =
-        overhead === Number.POSITIVE_INFINITY
-          ? batch.maxHistoryLength
-          : Math.max(1, batch.historyLength[sorted[end - 1]!]!)
-      // the whole batch in one chunk at full width: its inputs as they are (no copy, no upload)
-      const whole = rows === null && chunks.length === 2 && width === batch.maxHistoryLength
-      backend.tidy(() => {
-        const inputs = whole
-          ? context.inputs
-          : Inputs.toInputs(backend, subBatch(batch, sorted.subarray(start, end), width))
-        // Each teacher's encoder in its own scope: only its [rows, d] mediator outlives it.
-        // Otherwise the step's scope would hold every teacher's [rows·L, ·] activations until
-        // the step ends: each holds [rows·L, 80] and [rows·L, 40] activations and their
-        // intermediates, tens of MB apiece at B = 4096, L = 50 (bench/NOTES.md, "CausalD memory").
-        encoders.forEach((t, k) => {
-          const m = backend.tidy(() => backend.read(t.encode(inputs)))
-          for (let i = start; i < end; i++) {
-            const to = (k * n + (whole ? i : order[i]!)) * d
-            const from = (i - start) * d
-            for (let j = 0; j < d; j++) out[to + j] = m[from + j]!
-          }
-        })
-      })
-    }
-    return out
-  }
-
-  /**
-   * m̃_{k,i} [K, B, d] of eq. (9): cached positives are copied, every other row (negatives,
-   * positives seen for the first time) runs the teachers; new positives enter the cache.
-   */
-  const teacherMediators = (context: BatchContext): Tensor => {
-    const { batch } = context
-    const B = batch.size
-    if (cache === null) return backend.tensor(encodeRows(context, null), [K, B, d])
-    const missing = cache.missingRows(batch)
-    const computed = encodeRows(context, missing.length === B ? null : missing)
-    const all = new Float32Array(K * B * d)
-    cache.assemble(batch, missing, computed, all)
-    return backend.tensor(all, [K, B, d])
-  }
+  const frozen = FrozenTeachers.make(backend, teachers, {
+    cachePositives: config.cachePositives,
+    chunkOverhead: overhead,
+  })
 
   const prepare = (context: BatchContext): TeacherOutputs => {
-    const mediators = teacherMediators(context)
+    const mediators = frozen.outputs(context).mediators
     const guidance =
       prior === null
         ? FeatureGuidance.vanillaGuidance(backend, mediators)
@@ -285,164 +220,7 @@ export const causalD = (
     prepare,
     loss,
     estimator,
-    cachedPositives: () => cache?.size ?? 0,
+    cachedPositives: frozen.cachedPositives,
     dispose,
-  }
-}
-
-/** 0, 1, ..., n - 1. */
-const identity = (n: number): Int32Array => {
-  const out = new Int32Array(n)
-  for (let i = 0; i < n; i++) out[i] = i
-  return out
-}
-
-/** The rows `rows` of a batch as a row batch of their own (host copies), `width` history ids each. */
-const subBatch = (
-  batch: Batches.TrainingBatch,
-  rows: Int32Array,
-  width: number,
-): Inputs.RowBatch => {
-  const L = batch.maxHistoryLength
-  const n = rows.length
-  const out = {
-    user: new Int32Array(n),
-    history: new Int32Array(n * width),
-    historyLength: new Int32Array(n),
-    item: new Int32Array(n),
-  }
-  for (let i = 0; i < n; i++) {
-    const r = rows[i]!
-    out.user[i] = batch.user[r]!
-    out.item[i] = batch.item[r]!
-    out.historyLength[i] = batch.historyLength[r]!
-    out.history.set(batch.history.subarray(r * L, r * L + width), i * width)
-  }
-  return out
-}
-
-/**
- * The teachers' mediators of positive rows, on the host: K·d floats per positive, laid out
- * [slot, K, d], reached through a slot table indexed by `TrainingBatch.positiveIndex`.
- * A host array rather than a kept tensor: the per-step gather is a copy of K·d floats per row
- * that the [K, B, d] assembly does anyway, it grows without re-uploading, and a wasm heap never
- * shrinks. Each entry remembers its target item and history length, so a batch from another
- * data set or history width cannot silently read a stale entry.
- */
-class PositiveCache {
-  private values = new Float32Array(0)
-  /** slot + 1 of each positive index; 0 = not cached */
-  private slots = new Int32Array(0)
-  private items = new Int32Array(0)
-  private lengths = new Int32Array(0)
-  size = 0
-
-  constructor(
-    readonly teachers: number,
-    readonly mediatorSize: number,
-  ) {}
-
-  private slotOf(index: number): number {
-    return index < this.slots.length ? this.slots[index]! - 1 : -1
-  }
-
-  /** Rows that must run the teachers: negatives and positives not cached yet (ascending). */
-  missingRows(batch: Batches.TrainingBatch): Int32Array {
-    const out = new Int32Array(batch.size)
-    let n = 0
-    for (let r = 0; r < batch.size; r++) {
-      if (batch.positiveRow[r] !== r) {
-        out[n++] = r
-        continue
-      }
-      const index = batch.positiveIndex[r]!
-      const slot = this.slotOf(index)
-      if (slot < 0) {
-        out[n++] = r
-        continue
-      }
-      if (this.items[slot] !== batch.item[r] || this.lengths[slot] !== batch.historyLength[r])
-        throw new Error(
-          `CausalD positive cache: positive ${index} was item ${this.items[slot]} with ${this.lengths[slot]} history items, now item ${batch.item[r]} with ${batch.historyLength[r]}; one objective must train on one data set and history width (or set cachePositives: false)`,
-        )
-    }
-    return out.subarray(0, n)
-  }
-
-  /** A new slot for positive `index`, growing the arrays geometrically (x1.25). */
-  private add(index: number, item: number, length: number): number {
-    if (index >= this.slots.length) {
-      const slots = new Int32Array(Math.max(index + 1, Math.ceil(this.slots.length * 1.25)))
-      slots.set(this.slots)
-      this.slots = slots
-    }
-    const slot = this.size++
-    if (slot >= this.items.length) {
-      const capacity = Math.max(1024, Math.ceil(this.items.length * 1.25))
-      const grow = <A extends Int32Array | Float32Array>(
-        a: A,
-        make: (n: number) => A,
-        w: number,
-      ) => {
-        const b = make(capacity * w)
-        b.set(a)
-        return b
-      }
-      const w = this.teachers * this.mediatorSize
-      this.values = grow(this.values, (n) => new Float32Array(n), w)
-      this.items = grow(this.items, (n) => new Int32Array(n), 1)
-      this.lengths = grow(this.lengths, (n) => new Int32Array(n), 1)
-    }
-    this.slots[index] = slot + 1
-    this.items[slot] = item
-    this.lengths[slot] = length
-    return slot
-  }
-
-  /**
-   * Fills `out` [K, B, d] from the cache and from `computed` [K, missing.length, d] (the
-   * teachers' mediators of the missing rows), and caches the missing positives.
-   */
-  assemble(
-    batch: Batches.TrainingBatch,
-    missing: Int32Array,
-    computed: Float32Array,
-    out: Float32Array,
-  ): void {
-    const K = this.teachers
-    const d = this.mediatorSize
-    const B = batch.size
-    const n = missing.length
-    const w = K * d
-    for (let i = 0; i < n; i++) {
-      const r = missing[i]!
-      for (let k = 0; k < K; k++) {
-        const from = (k * n + i) * d
-        const to = (k * B + r) * d
-        for (let c = 0; c < d; c++) out[to + c] = computed[from + c]!
-      }
-      if (batch.positiveRow[r] !== r) continue
-      const slot = this.add(batch.positiveIndex[r]!, batch.item[r]!, batch.historyLength[r]!)
-      const values = this.values
-      for (let k = 0; k < K; k++) {
-        const from = (k * n + i) * d
-        const to = slot * w + k * d
-        for (let c = 0; c < d; c++) values[to + c] = computed[from + c]!
-      }
-    }
-    // every positive row not missing is cached (missingRows checked it)
-    let next = 0
-    for (let r = 0; r < B; r++) {
-      if (next < n && missing[next] === r) {
-        next++
-        continue
-      }
-      const from = this.slotOf(batch.positiveIndex[r]!) * w
-      const values = this.values
-      for (let k = 0; k < K; k++) {
-        const to = (k * B + r) * d
-        for (let c = 0; c < d; c++) out[to + c] = values[from + k * d + c]!
-      }
-    }
   }
 }

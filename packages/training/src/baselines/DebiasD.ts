@@ -33,6 +33,7 @@
  */
 import { Losses, type Parameter, type Tensor, type TensorBackend } from "@causald/core"
 import type { Recommender } from "@causald/models"
+import * as FrozenTeachers from "../FrozenTeachers.ts"
 import {
   type BatchContext,
   type Objective,
@@ -40,7 +41,7 @@ import {
   recommendationLoss,
 } from "../Objective.ts"
 import { requireNumber } from "./Errors.ts"
-import { requireTeachers, teacherOutputs } from "./Teachers.ts"
+import { requireTeachers } from "./Teachers.ts"
 import { rowDistillation } from "./WeightedLoss.ts"
 
 export interface DebiasDConfig {
@@ -103,10 +104,9 @@ export const debiasD = (
   const mixingLogits = backend.parameter("debiasd/mixing", new Float32Array(2 * K), [2, K])
   const mixingWeights = () => backend.softmax(mixingLogits.value, -1)
 
+  const frozen = FrozenTeachers.make(backend, teachers, { logits: true })
   const prepare = (context: BatchContext): DebiasDPrepared => ({
-    teacherProbabilities: backend.transpose(
-      backend.sigmoid(teacherOutputs(backend, teachers, context.inputs).logits),
-    ),
+    teacherProbabilities: backend.transpose(backend.sigmoid(frozen.outputs(context).logits!)),
   })
 
   const terms = (context: BatchContext, prepared: DebiasDPrepared): DebiasDTerms => {

@@ -29,6 +29,7 @@
  */
 import { Losses, type Parameter, Random, type Tensor, type TensorBackend } from "@causald/core"
 import type { Recommender } from "@causald/models"
+import * as FrozenTeachers from "../FrozenTeachers.ts"
 import {
   type BatchContext,
   type Objective,
@@ -36,7 +37,7 @@ import {
   recommendationLoss,
 } from "../Objective.ts"
 import { requireNumber } from "./Errors.ts"
-import { requireTeachers, teacherOutputs } from "./Teachers.ts"
+import { requireTeachers } from "./Teachers.ts"
 
 export interface EnsCtrConfig {
   /** λ: weight of the distillation term. */
@@ -124,15 +125,16 @@ export const ensCtr = (
     bias: backend.parameter("ensctr/gate/bias", new Float32Array(K), [K]),
   }
 
+  const frozen = FrozenTeachers.make(backend, teachers, { logits: true })
   const prepare = (context: BatchContext): EnsCtrPrepared => {
-    const outputs = teacherOutputs(backend, teachers, context.inputs)
+    const outputs = frozen.outputs(context)
     const items = backend.concat(
       teachers.map((t) => backend.expandDims(t.embedItems(context.inputs.item), 0)),
       0,
     )
     return {
       gateInputs: backend.concat([outputs.mediators, items], -1),
-      teacherProbabilities: backend.transpose(backend.sigmoid(outputs.logits)),
+      teacherProbabilities: backend.transpose(backend.sigmoid(outputs.logits!)),
     }
   }
 

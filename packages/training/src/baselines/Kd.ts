@@ -23,6 +23,7 @@
  */
 import { Losses, type Tensor, type TensorBackend } from "@causald/core"
 import type { Recommender } from "@causald/models"
+import * as FrozenTeachers from "../FrozenTeachers.ts"
 import {
   type BatchContext,
   type Objective,
@@ -81,8 +82,9 @@ export const kd = (
   requireNumber("kd", "lambda", config.lambda, { min: 0 })
   requireNumber("kd", "temperature", config.temperature, { min: 0, minExclusive: true })
 
+  const frozen = FrozenTeachers.make(backend, [teacher], { logits: true })
   const prepare = (context: BatchContext): KdPrepared => ({
-    teacherLogits: teacher.predict(teacher.encode(context.inputs), context.inputs),
+    teacherLogits: backend.reshape(frozen.outputs(context).logits!, [context.batch.size]),
   })
 
   const terms = (context: BatchContext, prepared: KdPrepared): KdTerms => {

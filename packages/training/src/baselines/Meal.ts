@@ -39,6 +39,7 @@
  */
 import { Losses, Mlp, type Parameter, Random, type Tensor, type TensorBackend } from "@causald/core"
 import type { Recommender } from "@causald/models"
+import * as FrozenTeachers from "../FrozenTeachers.ts"
 import {
   type BatchContext,
   type Objective,
@@ -162,14 +163,16 @@ export const meal = (
     parameters: [...Mlp.parameters(mediatorD), ...Mlp.parameters(outputD)],
   }
 
+  // one set per teacher: a batch runs only the teacher it draws
+  const frozenTeachers = teachers.map((t) => FrozenTeachers.make(backend, [t], { logits: true }))
   const prepare = (context: BatchContext): MealPrepared => {
     const k = Random.int(context.rng, teachers.length)
-    const teacher = teachers[k]!
-    const teacherMediator = teacher.encode(context.inputs)
+    const B = context.batch.size
+    const outputs = frozenTeachers[k]!.outputs(context)
     return {
       teacher: k,
-      teacherMediator,
-      teacherLogits: teacher.predict(teacherMediator, context.inputs),
+      teacherMediator: backend.reshape(outputs.mediators, [B, student.mediatorSize]),
+      teacherLogits: backend.reshape(outputs.logits!, [B]),
     }
   }
 
