@@ -270,6 +270,26 @@ const links = (files: ReadonlyArray<string>): ReadonlyArray<string> => {
 }
 
 /**
+ * The training time of every model from its checkpoint: with `--workers` or after an
+ * interruption the stages above show only this invocation's share.
+ */
+const trainingCost = (m: Results["manifest"]): Array<string> => {
+  if (m.training.length === 0) return []
+  let seconds = 0
+  let epochs = 0
+  for (const t of m.training) {
+    seconds += t.seconds
+    epochs += t.epochs
+  }
+  return [
+    "## Training time",
+    "",
+    `${m.training.length} models, ${epochs.toLocaleString("en-US")} epochs, ${duration(seconds)} of training summed over the models' epochs (from their checkpoints, whichever process or invocation trained them; with --workers N up to N trained at a time).`,
+    "",
+  ]
+}
+
+/**
  * The report of a run. `files` are the names written beside it (only those are linked); `skipped`
  * lists requested outputs that the results could not support, with the reason.
  */
@@ -322,5 +342,6 @@ export const report = (
     "",
     ...m.stages.map((s) => `- ${s.name}: ${duration(s.seconds)}`),
     "",
+    ...trainingCost(m),
   ].join("\n")
 }

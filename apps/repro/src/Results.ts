@@ -1,5 +1,5 @@
 /**
- * `results.json`: everything a run measured, versioned (`schemaVersion: 1`) and described field
+ * `results.json`: everything a run measured, versioned (`schemaVersion: 2`) and described field
  * by field in `apps/repro/README.md`. The tables, figures and report are pure functions of it, so
  * they can be regenerated from a stored run.
  *
@@ -13,7 +13,7 @@ import { Result, Schema } from "effect"
 import { type Base, datasets, type Method, methods, StudyOptions } from "./Cli.ts"
 
 /** The version this module writes and reads. */
-export const schemaVersion = 1
+export const schemaVersion = 2
 
 /** The ranking metrics of section 5.1, named as `Ranking.metricNames()` of the core. */
 export const rankingMetrics = ["AUC", "R@5", "R@10", "NDCG@5", "NDCG@10"] as const
@@ -207,6 +207,14 @@ export const Manifest = Schema.Struct({
   finishedAt: Schema.String,
   wallTimeSeconds: Schema.Finite,
   stages: Schema.Array(Schema.Struct({ name: Schema.String, seconds: Schema.Finite })),
+  /**
+   * Every model the study trained or reloaded (folder under `models/`), with its epochs and the
+   * seconds they took, summed from its checkpoint: the training cost of the whole study, also
+   * when workers or earlier, interrupted invocations trained the models.
+   */
+  training: Schema.Array(
+    Schema.Struct({ model: Schema.String, epochs: Schema.Int, seconds: Schema.Finite }),
+  ),
 })
 export type Manifest = typeof Manifest.Type
 

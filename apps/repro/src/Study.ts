@@ -178,6 +178,14 @@ export const study = (
         stages.push({ name, seconds: (t1 - t0) / 1000 })
         return a
       })
+    // Every trained model's epochs and their seconds, from its checkpoint's records: the study's
+    // real training cost, also when models were trained by workers or earlier invocations.
+    const training = new Map<string, { epochs: number; seconds: number }>()
+    const record = (model: string, result: Train.TrainingResult) => {
+      let seconds = 0
+      for (const e of result.history) seconds += e.seconds
+      training.set(model, { epochs: result.history.length, seconds })
+    }
     const backend = yield* Tensors
     const progress = yield* Progress.Progress
     const profile = profileOf(options)
@@ -237,7 +245,7 @@ export const study = (
             stage: name,
             reason: `group "${groups.labels[small]}" of ${groups.name} has ${groups.sizes[small]} users, fewer than ${profile.minimumUsersPerGroup}; use fewer groups (--teachers)`,
           })
-        return yield* PerGroup.trainPerGroup({
+        const models = yield* PerGroup.trainPerGroup({
           name,
           directory: modelsDir,
           data,
@@ -245,6 +253,8 @@ export const study = (
           makeModel: (g) => makeModel(`${name}-${g}`, seed),
           config: { ...profile.training, seed },
         })
+        for (const m of models) record(`${name}-${m.group}`, m.result)
+        return models
       })
 
     const teachersOf = memo(() =>
@@ -280,7 +290,7 @@ export const study = (
         data,
         objective,
         config: { ...profile.training, seed },
-      })
+      }).pipe(Effect.tap((result) => Effect.sync(() => record(`${method}/seed-${seed}`, result))))
 
     const causalDStudent = (
       method: string,
@@ -728,6 +738,7 @@ export const study = (
         finishedAt: new Date(finishedAt).toISOString(),
         wallTimeSeconds: (finishedAt - startedAt) / 1000,
         stages,
+        training: [...training].map(([model, t]) => ({ model, ...t })),
       },
       dataset: {
         name: data.name,

@@ -53,6 +53,15 @@ describe("bun run repro --quick", () => {
     )
     expect(results.dataset.hasTruth).toBe(true)
     expect(results.methods.find((m) => m.method === "causald")!.truth).not.toBeNull()
+    // the training cost lists every trained model, with its epochs and their seconds
+    const trained = results.manifest.training
+    expect(trained.map((t) => t.model)).toContain("causald/seed-1")
+    expect(trained.map((t) => t.model)).toContain("teachers-activeness-4-0")
+    expect(new Set(trained.map((t) => t.model)).size).toBe(trained.length)
+    for (const t of trained) {
+      expect(t.epochs).toBeGreaterThanOrEqual(1)
+      expect(t.seconds).toBeGreaterThan(0)
+    }
     expect(results.teacherCounts?.map((p) => p.value)).toEqual([2, 4, 8, 16])
     expect(results.sensitivity?.lambdaFda.map((p) => p.value)).toEqual([0.01, 0.1, 1, 10])
     // Figure 4's bars: consistency groups are ordered by KL(past || now), an INconsistency.
@@ -107,7 +116,12 @@ describe("bun run repro --quick", () => {
     const resumed = await finish(run([...args, "--out", killedOut]))
     expect(resumed.code).toBe(0)
     expect(resumed.stderr).toContain("resumed after epoch")
-    expect(numbers(readRunResults(killedOut))).toEqual(numbers(readRunResults(reference)))
+    const again = readRunResults(killedOut)
+    expect(numbers(again)).toEqual(numbers(readRunResults(reference)))
+    // the models trained before the kill still count, with their epochs
+    expect(again.manifest.training.map((t) => [t.model, t.epochs])).toEqual(
+      readRunResults(reference).manifest.training.map((t) => [t.model, t.epochs]),
+    )
   }, 300_000)
 
   test("a bad option value is refused with a message naming the option, without a stack trace", async () => {

@@ -103,6 +103,14 @@ describe("Report", () => {
     expect(text).not.toContain("--quick run")
   })
 
+  test("training time: every model's epochs and seconds from the manifest, summed", () => {
+    // fixture: 9 + 22 epochs, 31.5 + 1,210 s = 1,241.5 s
+    expect(text).toContain("## Training time")
+    expect(text).toContain("2 models, 31 epochs, 20 min 42 s of training")
+    const none = report(makeResults({ manifest: { ...results.manifest, training: [] } }), files)
+    expect(none).not.toContain("## Training time")
+  })
+
   test("truth agreement only for data with truth", () => {
     expect(text).not.toContain("true P(click")
     const t = report(

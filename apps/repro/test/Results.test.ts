@@ -83,15 +83,16 @@ describe("Results: results.json", () => {
   test("encode then decode gives the same results", () => {
     const results = makeResults()
     const text = Result.getOrThrow(encodeResults(results))
-    expect(JSON.parse(text).schemaVersion).toBe(1)
+    expect(JSON.parse(text).schemaVersion).toBe(2)
     expect(Result.getOrThrow(decodeResults(text))).toEqual(results)
   })
 
   test("another schema version is refused by name", () => {
-    const text = JSON.stringify({ ...makeResults(), schemaVersion: 2 })
+    // version 1 lacked manifest.training
+    const text = JSON.stringify({ ...makeResults(), schemaVersion: 1 })
     const r = decodeResults(text, "run/results.json")
     expect(Result.isFailure(r) && r.failure.message).toContain(
-      "run/results.json: schemaVersion 2 is not supported (this version reads 1)",
+      "run/results.json: schemaVersion 1 is not supported (this version reads 2)",
     )
   })
 

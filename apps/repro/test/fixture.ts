@@ -135,7 +135,7 @@ const point = (value: number, a: number) => ({ value, metrics: rankingOf(a) })
 export const makeResults = (overrides: Partial<Results> = {}): Results => {
   const methods = (Object.keys(auc) as Array<Method>).map(method)
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     manifest: {
       configuration: options,
       seeds: [0, 1, 2],
@@ -150,6 +150,10 @@ export const makeResults = (overrides: Partial<Results> = {}): Results => {
       stages: [
         { name: "data", seconds: 5 },
         { name: "teachers", seconds: 600 },
+      ],
+      training: [
+        { model: "teachers-activeness-4-0", epochs: 9, seconds: 31.5 },
+        { model: "base/seed-1", epochs: 22, seconds: 1210 },
       ],
     },
     dataset: {
