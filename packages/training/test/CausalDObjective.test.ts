@@ -7,11 +7,12 @@
 import { expect, test } from "bun:test"
 import { Random, type Tensor, type TensorBackend } from "@causald/core"
 import { Batches, Simulated } from "@causald/data"
-import { Din, forInference, Inputs, type Recommender } from "@causald/models"
+import { Din, forInference, Inputs } from "@causald/models"
 import { describeEachBackend } from "../../../test/backends.ts"
 import { type CausalDConfig, causalD, defaultCausalDConfig } from "../src/CausalDObjective.ts"
 import type { BatchContext } from "../src/Objective.ts"
 import { trainStep } from "../src/Train.ts"
+import { counting, maxDiff } from "./teachers.ts"
 
 const data = Simulated.simulate({
   users: 30,
@@ -32,18 +33,6 @@ const batchOptions = (epoch: number): Batches.TrainingBatchOptions => ({
   epochSeed: 100 + epoch,
 })
 
-/** A frozen teacher (DIN at inference) that counts the rows its encoder sees. */
-const counting = (model: Recommender, rows: { count: number }): Recommender => {
-  const inference = forInference(model)
-  return {
-    ...inference,
-    encode: (inputs) => {
-      rows.count += inputs.item.shape[0]!
-      return inference.encode(inputs)
-    },
-  }
-}
-
 const config = (cachePositives: boolean, teacherChunkOverhead?: number): CausalDConfig => ({
   ...defaultCausalDConfig,
   teacherPrior: Float32Array.of(0.5, 0.3, 0.2),
@@ -62,13 +51,6 @@ const contextOf = (
   labels: b.tensor(batch.label, [batch.size]),
   rng: Random.generator(rngSeed),
 })
-
-const maxDiff = (a: ArrayLike<number>, c: ArrayLike<number>): number => {
-  expect(a.length).toBe(c.length)
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - c[i]!))
-  return m
-}
 
 describeEachBackend("CausalD positive cache", (backend) => {
   const setup = () => {

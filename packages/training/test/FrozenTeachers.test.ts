@@ -7,9 +7,10 @@
 import { expect, test } from "bun:test"
 import { Random } from "@causald/core"
 import { Batches, Simulated } from "@causald/data"
-import { Din, forInference, Inputs, type Recommender } from "@causald/models"
+import { Din, forInference, Inputs } from "@causald/models"
 import { describeEachBackend } from "../../../test/backends.ts"
 import * as FrozenTeachers from "../src/FrozenTeachers.ts"
+import { counting, maxDiff } from "./teachers.ts"
 
 const data = Simulated.simulate({
   users: 30,
@@ -24,25 +25,6 @@ const vocabulary = { numUsers: data.numUsers, numItems: data.numItems }
 const K = 3
 const d = 8
 const din = { attentionHidden: [16, 8], predictorHidden: [16] }
-
-/** A frozen teacher (DIN at inference) that counts the rows its encoder sees. */
-const counting = (model: Recommender, rows: { count: number }): Recommender => {
-  const inference = forInference(model)
-  return {
-    ...inference,
-    encode: (inputs) => {
-      rows.count += inputs.item.shape[0]!
-      return inference.encode(inputs)
-    },
-  }
-}
-
-const maxDiff = (a: ArrayLike<number>, c: ArrayLike<number>): number => {
-  expect(a.length).toBe(c.length)
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - c[i]!))
-  return m
-}
 
 describeEachBackend("FrozenTeachers", (backend) => {
   test("mediators and logits equal the teachers on the whole batch; epoch 2 runs only negatives", () => {
