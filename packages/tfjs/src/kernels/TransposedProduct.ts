@@ -14,11 +14,14 @@
  * {@link ROWS_PER_BLOCK} rows (both operands' block stays in the L1 cache), with register tiles
  * of 4 rows of out x 8 columns (two f32x4 vectors, eight accumulators). It needs b to be a
  * multiple of 4; {@link transposedProduct} flips the product (y^T x, then a transpose of the
- * small result) when only a is, and leaves other shapes to the blocked form. The sum runs in a
- * different order than XNNPACK's, so results differ from it by float rounding only.
+ * small result) when only a is, and leaves other shapes to XNNPACK. `MatMul.product` uses it
+ * for every wasm x^T y with K >= 1,024 (`SIMD_REDUCTION`). Results equal XNNPACK's up to float
+ * rounding (bit-identical where it sums in the same order, as at K = 1,029). The block size was
+ * not tuned.
  *
  * The WebAssembly text is generated below and assembled with `wabt` when the wasm backend starts
- * ({@link loadTransposedProduct}); if that fails, products keep the blocked form.
+ * ({@link loadTransposedProduct}); if that fails, a warning says why and products keep the
+ * previous forms (XNNPACK, blocked for K >= 32,768).
  *
  * @module
  */
