@@ -1,0 +1,128 @@
+/**
+ * The training step of every method of the study, on real data at the study's real-data profile
+ * (ml-100k, batch 512, one sampled negative per positive, DIN, Adagrad): what one epoch of each
+ * model costs, and so what a full study costs (`bench/NOTES.md`, "The study's cost per method").
+ *
+ * Methods: the base model (also the cost of the teachers, the group-wise models and KD's
+ * teacher), IPS, CausalRec and DeRec (no teachers), KD and MEAL (one teacher a batch), DebiasD and
+ * EnsCTR (four teachers), CausalD (four teachers, Monte-Carlo label with 16 partners). Teachers
+ * are untrained DINs: a step's cost does not depend on the weights' values.
+ *
+ * The steady state of a run from its second epoch on: the first `--batches` batches of an epoch
+ * run once untimed (frozen teachers' caches of positives fill), then `--rounds` times timed,
+ * methods interleaved batch by batch so that a background load shifts all alike. Reported: the
+ * median ms per step and that times the steps of one epoch. Only the public APIs of
+ * `@causald/training` are used, so the script also runs on older commits for before/after.
+ *
+ *   bun run bench/study_step.ts [--data DIR] [--batches N] [--rounds N] [--methods a,b,...]
+ */
+
+import { join } from "node:path"
+import { Random } from "@causald/core"
+import { Batches, Groups, Sources } from "@causald/data"
+import { Din, forInference, type Recommender } from "@causald/models"
+import { startBackend } from "@causald/tfjs"
+import { Baselines, CausalDObjective, Objective, Train } from "@causald/training"
+import { Effect } from "effect"
+import { benchArguments } from "./Arguments.ts"
+import { median } from "./train_step.ts"
+
+const methods = [
+  "base",
+  "ips",
+  "causalrec",
+  "derec",
+  "kd",
+  "meal",
+  "debiasd",
+  "ensctr",
+  "causald",
+] as const
+type Method = (typeof methods)[number]
+
+const { fail, option, integer } = benchArguments("study_step.ts")
+const directory = option("--data") ?? join(import.meta.dir, "..", "..", "shared", "data", "ml-100k")
+const batches = integer("--batches", 12, 1)
+const rounds = integer("--rounds", 3, 1)
+const chosen = (option("--methods") ?? methods.join(",")).split(",")
+for (const m of chosen)
+  if (!(methods as ReadonlyArray<string>).includes(m))
+    fail(`--methods: unknown method ${m} (expected some of ${methods.join(", ")})`)
+
+const BATCH = 512
+const K = 4
+
+const data = await Sources.loadPromise({ format: "movielens-100k", directory }).catch(
+  (error: unknown) => fail(`--data ${directory}: ${String(error)}`),
+)
+const b = await Effect.runPromise(startBackend("wasm", { wasmThreads: 1 })).catch(
+  (error: unknown) => fail(String(error)),
+)
+const vocabulary = { numUsers: data.numUsers, numItems: data.numItems }
+const epoch = [...Batches.trainingBatches(data, { batchSize: BATCH, epochSeed: 1 })]
+const timedBatches = epoch.slice(0, batches)
+const teachers = Array.from({ length: K }, (_, k) =>
+  forInference(Din.make(b, vocabulary, { embeddingSize: 8 }, 100 + k)),
+)
+const groups = Groups.teacherSubsets(data, "activeness", K)
+
+/** One training step of `method` (its own student, optimiser and generator), and what frees it. */
+const stepperOf = (method: Method) => {
+  const student = Din.make(b, vocabulary, { embeddingSize: 8 }, 7)
+  const optimizer = b.optimizer({ _tag: "Adagrad", learningRate: 0.3 })
+  const rng = Random.generator(3)
+  const stepper = <P>(objective: Objective.Objective<P>, dispose: () => void) => ({
+    step: (batch: Batches.TrainingBatch) => Train.trainStep(b, objective, optimizer, batch, rng),
+    dispose: () => {
+      dispose()
+      optimizer.dispose()
+      b.dispose([...student.parameters, ...student.buffers])
+    },
+  })
+  if (method === "base") return stepper(Objective.recommendation(b, student), () => {})
+  if (method === "causald") {
+    const o = CausalDObjective.causalD(
+      b,
+      student,
+      teachers,
+      { ...CausalDObjective.defaultCausalDConfig, teacherPrior: Float32Array.from(groups.weights) },
+      1,
+    )
+    return stepper(o, o.dispose)
+  }
+  const baseline = Baselines.baselines[method]
+  const teachersOf: ReadonlyArray<Recommender> =
+    baseline.teachers === "single" ? [teachers[0]!] : teachers
+  const o = baseline.make(b, student, teachersOf, data, { seed: 1, groups })
+  return stepper(o, o.dispose)
+}
+
+const runs = chosen.map((method) => {
+  const { step, dispose } = stepperOf(method as Method)
+  for (const batch of timedBatches) step(batch) // warm-up: caches of positives fill
+  return { method, step, dispose, ms: [] as Array<number> }
+})
+
+for (let round = 0; round < rounds; round++)
+  for (const batch of timedBatches)
+    for (const run of runs) {
+      const t0 = performance.now()
+      const loss = run.step(batch)
+      run.ms.push(performance.now() - t0)
+      if (!Number.isFinite(loss)) fail(`${run.method}: the loss is ${loss}`)
+    }
+
+const stepsPerEpoch = epoch.length
+console.log(
+  `ml-100k, batch ${BATCH}, ${stepsPerEpoch} steps an epoch, wasm; median of ${rounds} x ${batches} steps per method after a warm-up pass`,
+)
+console.log("method       ms/step   s/epoch (steps only)")
+const rows = runs.map((r) => {
+  const ms = median(r.ms)
+  console.log(
+    `${r.method.padEnd(12)} ${ms.toFixed(1).padStart(7)}   ${((ms * stepsPerEpoch) / 1000).toFixed(1).padStart(7)}`,
+  )
+  return { method: r.method, msPerStep: Math.round(ms * 10) / 10, stepsPerEpoch }
+})
+console.log(JSON.stringify({ bench: "study_step", dataset: "ml-100k", batch: BATCH, rows }))
+for (const r of runs) r.dispose()
