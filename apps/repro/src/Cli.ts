@@ -268,7 +268,9 @@ export const flags = {
   ),
   epochs: Flag.Int("epochs").pipe(
     Flag.withMetavar("N"),
-    Flag.withDescription("Maximum training epochs of every model (default: the study's own)"),
+    Flag.withDescription(
+      "Maximum training epochs of every model (default: the study's own); on real data, epochs over all users: a model on 1/k of the users runs k times as many of its own",
+    ),
     integerAtLeast("epochs", 1, ""),
     Flag.optional,
   ),

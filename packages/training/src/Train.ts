@@ -46,6 +46,17 @@ export interface TrainingConfig {
   /** Paper: Adagrad, learning rate 0.01. */
   readonly optimizer: OptimizerSpec
   readonly seed: number
+  /**
+   * What `maxEpochs`, `minEpochs` and `patience` count (default "own-rows"): epochs of the run's
+   * own training rows, or, with "all-users", epochs' worth of the steps of an epoch over all
+   * users. Why: a model trained on a subset of users (a teacher, a group-wise model) takes a
+   * fraction of the steps per epoch, so a minimum of 8 of its own epochs could stop it on the
+   * plateau that models on all users leave only after ~1,500 steps (ml-100k at batch 512,
+   * `../shared/data/README.md`): teachers on ml-100k's least active quarter of users ran 36
+   * steps an epoch and stopped at validation AUC 0.72-0.75. With "all-users" a run on 1/k of the
+   * rows trains, waits and is capped k times as many of its own epochs (rounded up).
+   */
+  readonly epochUnit?: "own-rows" | "all-users"
 }
 
 export const defaultTrainingConfig: TrainingConfig = {
@@ -185,6 +196,16 @@ export const train = <Prepared>(
         run: run.name,
         reason: "no training positives for the selected users",
       })
+    const rule = stoppingRule(
+      config,
+      config.epochUnit === "all-users" && run.users !== undefined
+        ? Batches.trainingBatchCount(data, {
+            batchSize: config.batchSize,
+            negatives: config.negatives,
+            epochSeed: epochSeed(config.seed, 0),
+          }) / steps
+        : 1,
+    )
 
     yield* fs.makeDirectory(run.directory, { recursive: true }).pipe(
       Effect.mapError(
@@ -225,13 +246,12 @@ export const train = <Prepared>(
             new Checkpoint.CheckpointError({ path: lastPath, reason: `bookkeeping: ${e.message}` }),
         ),
       )
-      // Stopped by a lower epoch cap than this run's: it goes on as if the cap had always been
-      // this one (epochs are seeded by their number and the optimiser's state is in last.ckpt),
-      // unless the patience rule would have stopped it at the same epoch anyway.
-      if (state.finished && state.stoppedBy === "max-epochs" && state.epoch < config.maxEpochs) {
-        const patience =
-          state.epoch >= config.minEpochs && state.epoch - state.bestEpoch >= config.patience
-        state = { ...state, finished: patience, stoppedBy: patience ? "patience" : "" }
+      // Stopped where this run's rule would not stop it (a higher cap, a longer minimum or
+      // patience): it goes on as if the rule had always been this one (epochs are seeded by
+      // their number and the optimiser's state is in last.ckpt).
+      if (state.finished) {
+        const stoppedBy = rule.stoppedBy(state.epoch, state.bestEpoch)
+        state = { ...state, finished: stoppedBy !== "", stoppedBy }
       }
       yield* progress.note(
         run.name,
@@ -269,12 +289,7 @@ export const train = <Prepared>(
       }
       const improved = auc > state.bestValidationAuc
       const bestEpoch = improved ? epoch : state.bestEpoch
-      const stoppedBy =
-        epoch >= config.maxEpochs
-          ? "max-epochs"
-          : epoch >= config.minEpochs && epoch - bestEpoch >= config.patience
-            ? "patience"
-            : ""
+      const stoppedBy = rule.stoppedBy(epoch, bestEpoch)
       state = {
         epoch,
         bestEpoch,
@@ -310,6 +325,28 @@ export const train = <Prepared>(
       resumed,
     }
   }).pipe(Effect.scoped)
+
+/**
+ * When a run stops, in epochs of its own rows: `maxEpochs`, `minEpochs` and `patience` times
+ * `scale` (the steps of an epoch over all users over the run's own, for
+ * `epochUnit: "all-users"`), rounded up. "" = it goes on.
+ */
+export const stoppingRule = (config: TrainingConfig, scale: number) => {
+  const maxEpochs = Math.ceil(config.maxEpochs * scale)
+  const minEpochs = Math.ceil(config.minEpochs * scale)
+  const patience = Math.ceil(config.patience * scale)
+  return {
+    maxEpochs,
+    minEpochs,
+    patience,
+    stoppedBy: (epoch: number, bestEpoch: number): "" | "max-epochs" | "patience" =>
+      epoch >= maxEpochs
+        ? "max-epochs"
+        : epoch >= minEpochs && epoch - bestEpoch >= patience
+          ? "patience"
+          : "",
+  }
+}
 
 /** The seed of epoch e's batches: a function of the run's seed and e only. */
 export const epochSeed = (seed: number, epoch: number): number =>

@@ -12,6 +12,7 @@ import { recommendation } from "../src/Objective.ts"
 import { layerSilent, Progress } from "../src/Progress.ts"
 import {
   defaultTrainingConfig,
+  stoppingRule,
   type TrainingConfig,
   type TrainingResult,
   train,
@@ -134,6 +135,67 @@ describe("training runs", () => {
     expect(continued.value.epochs).toBe(4)
     expect(withoutTimes(continued.value)).toEqual(withoutTimes(four.value))
     expect(values(raised.model)).toEqual(values(reference.model))
+  })
+
+  test("a run stopped by patience continues when patience is longer, exactly as if it had always been", async () => {
+    const reference = runBase("patience-ref")
+    const ref = await reference.exit
+    // patience 0 stops it right after its first (minimum) epoch
+    const early = await runBase("patience-0-then-10", undefined, { minEpochs: 1, patience: 0 }).exit
+    expect(Exit.isSuccess(early) && [early.value.epochs, early.value.stoppedBy]).toEqual([
+      1,
+      "patience",
+    ])
+    const longer = runBase("patience-0-then-10")
+    const continued = await longer.exit
+    expect(Exit.isSuccess(ref) && Exit.isSuccess(continued)).toBe(true)
+    if (!Exit.isSuccess(ref) || !Exit.isSuccess(continued)) return
+    expect(continued.value.epochs).toBe(4)
+    expect(withoutTimes(continued.value)).toEqual(withoutTimes(ref.value))
+    expect(values(longer.model)).toEqual(values(reference.model))
+  })
+
+  test("epochUnit all-users: a run on a quarter of the users trains as many steps as one on all", async () => {
+    const users = Int32Array.from({ length: Math.floor(data.numUsers / 4) }, (_, u) => u)
+    const own = Batches.trainingBatchCount(data, {
+      batchSize: config.batchSize,
+      negatives: 1,
+      epochSeed: 0,
+      users,
+    })
+    const all = Batches.trainingBatchCount(data, {
+      batchSize: config.batchSize,
+      negatives: 1,
+      epochSeed: 0,
+    })
+    expect(all / own).toBeGreaterThan(2)
+    const run = (name: string, epochUnit: "own-rows" | "all-users") => {
+      const model = meanPool(backend, data.numItems, 8, 1)
+      return Effect.runPromiseExit(
+        train({
+          name,
+          directory: join(dir, name),
+          data,
+          objective: recommendation(backend, model),
+          config: { ...config, maxEpochs: 2, minEpochs: 2, epochUnit },
+          users,
+        }).pipe(Effect.provide(layers())),
+      ).finally(() => backend.dispose(model.parameters))
+    }
+    const scaled = await run("quarter-all-users", "all-users")
+    const plain = await run("quarter-own-rows", "own-rows")
+    expect(Exit.isSuccess(scaled) && scaled.value.epochs).toBe(Math.ceil((2 * all) / own))
+    expect(Exit.isSuccess(plain) && plain.value.epochs).toBe(2)
+  })
+
+  test("stoppingRule: the counts times the scale, rounded up; cap before patience", () => {
+    const rule = stoppingRule({ ...config, maxEpochs: 10, minEpochs: 3, patience: 2 }, 2.5)
+    expect([rule.maxEpochs, rule.minEpochs, rule.patience]).toEqual([25, 8, 5])
+    expect(rule.stoppedBy(7, 1)).toBe("")
+    expect(rule.stoppedBy(8, 3)).toBe("patience")
+    expect(rule.stoppedBy(8, 4)).toBe("")
+    expect(rule.stoppedBy(25, 25)).toBe("max-epochs")
+    expect(stoppingRule(config, 1).minEpochs).toBe(config.minEpochs)
   })
 
   test("the live tensor count is the same after every epoch, and a run leaves only its model behind", async () => {
