@@ -38,6 +38,7 @@ import { Clock, Console, Effect, type FileSystem, Layer, type Path, Result, Sche
 import { truthAgreement } from "./Agreement.ts"
 import { type Method, repoRoot, type StudyOptions } from "./Cli.ts"
 import { gitState, packageVersions, runtime, writeAtomic, writeStudyOutputs } from "./Output.ts"
+import { checkTeachers, type TeacherRecord, teacherRecord } from "./Provenance.ts"
 import {
   compareMethods,
   type Grouping,
@@ -265,7 +266,7 @@ export const study = (
           config: { ...profile.training, seed },
         })
         for (const m of models) record(`${name}-${m.group}`, m.result)
-        return models
+        return models.map((m) => ({ ...m, folder: `${name}-${m.group}` }))
       })
 
     const teachersOf = memo(() =>
@@ -289,24 +290,46 @@ export const study = (
     const kdTeacher = (seed: number) =>
       Effect.gen(function* () {
         const teacher = makeModel("kd-teacher", seed)
-        yield* trainOne("kd-teacher", seed, Objective.recommendation(backend, teacher))
-        return forInference(teacher)
+        const result = yield* trainOne(
+          "kd-teacher",
+          seed,
+          Objective.recommendation(backend, teacher),
+        )
+        return {
+          model: forInference(teacher),
+          record: teacherRecord(`kd-teacher/seed-${seed}`, result),
+        }
       })
 
     // --- one model per method and seed --------------------------------------------------------
-    const trainOne = <P>(method: string, seed: number, objective: Objective.Objective<P>) =>
-      Train.train({
-        name: `${method} seed ${seed}`,
-        directory: `${modelsDir}/${method}/seed-${seed}`,
-        data,
-        objective,
-        config: { ...profile.training, seed },
-      }).pipe(Effect.tap((result) => Effect.sync(() => record(`${method}/seed-${seed}`, result))))
+    /** Trains (or reuses) one model; a distilled student first checks its recorded teachers. */
+    const trainOne = <P>(
+      method: string,
+      seed: number,
+      objective: Objective.Objective<P>,
+      teachers?: ReadonlyArray<TeacherRecord>,
+    ) =>
+      Effect.gen(function* () {
+        const directory = `${modelsDir}/${method}/seed-${seed}`
+        if (teachers !== undefined) yield* checkTeachers(directory, teachers)
+        const result = yield* Train.train({
+          name: `${method} seed ${seed}`,
+          directory,
+          data,
+          objective,
+          config: { ...profile.training, seed },
+        })
+        record(`${method}/seed-${seed}`, result)
+        return result
+      })
+
+    const groupRecords = (teachers: ReadonlyArray<PerGroup.GroupModel & { folder: string }>) =>
+      teachers.map((t) => teacherRecord(t.folder, t.result))
 
     const causalDStudent = (
       method: string,
       seed: number,
-      teachers: ReadonlyArray<PerGroup.GroupModel>,
+      teachers: ReadonlyArray<PerGroup.GroupModel & { folder: string }>,
       split: UserGroups,
       overrides: Partial<CausalDObjective.CausalDConfig> = {},
     ) =>
@@ -328,7 +351,7 @@ export const study = (
           },
           seed,
         )
-        const result = yield* trainOne(method, seed, objective)
+        const result = yield* trainOne(method, seed, objective, groupRecords(teachers))
         return {
           model: student,
           validationAuc: result.bestValidationAuc,
@@ -437,12 +460,17 @@ export const study = (
           default: {
             // A baseline of Tables 3-4: the same data, candidates, base model and teachers.
             const spec = Baselines.baselines[method as Baselines.BaselineName]
-            const teachers =
-              spec.teachers === "multiple"
-                ? (yield* teachersOf()).map((t) => forInference(t.model))
-                : spec.teachers === "single"
-                  ? [yield* kdTeacher(seed)]
-                  : []
+            let teachers: ReadonlyArray<Recommender> = []
+            let records: ReadonlyArray<TeacherRecord> | undefined
+            if (spec.teachers === "multiple") {
+              const trained = yield* teachersOf()
+              teachers = trained.map((t) => forInference(t.model))
+              records = groupRecords(trained)
+            } else if (spec.teachers === "single") {
+              const kd = yield* kdTeacher(seed)
+              teachers = [kd.model]
+              records = [kd.record]
+            }
             const name = method as Baselines.BaselineName
             const train = (coefficient: number | undefined, runName: string) =>
               Effect.gen(function* () {
@@ -452,7 +480,7 @@ export const study = (
                   groups: teacherSplit(),
                   ...(coefficient === undefined ? {} : { coefficient }),
                 })
-                const result = yield* trainOne(runName, seed, objective)
+                const result = yield* trainOne(runName, seed, objective, records)
                 // DeRec's model is the student plus its substitute confounder: evaluate what was
                 // trained, and free the objective's own tensors only after the evaluation.
                 return {
