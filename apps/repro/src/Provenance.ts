@@ -1,13 +1,14 @@
 /**
- * Which teachers a distilled student was trained from, kept beside its checkpoints
- * (`teachers.json` in its folder under `models/`).
+ * What a trained model was trained from, kept beside its checkpoints (`provenance.json` in its
+ * folder under `models/`): the teachers of a distilled student and the settings that shape it
+ * but not its folder's name (loss coefficients).
  *
- * Why: a rerun reuses every finished model, and a student's checkpoint alone does not say which
- * teachers it learnt from. When the teachers change (they were retrained, or continued under a
- * longer stopping rule), a reused student would silently stand for teachers that no longer
- * exist. This happened on ml-100k when the teachers' epochs began to count all users' steps
- * (`Train.epochUnit`). A student whose recorded teachers differ from the current ones is refused
- * with the folder to delete.
+ * Why: a rerun reuses every finished model, and a checkpoint alone does not say which teachers or
+ * coefficients produced it. When the teachers change (retrained, or continued under a longer
+ * stopping rule) or a coefficient is given another value (`--lambda-bda`), a reused model would
+ * silently stand for a configuration that no longer exists. The first happened on ml-100k when
+ * the teachers' epochs began to count all users' steps (`Train.epochUnit`). A model whose record
+ * differs from the current configuration is refused with the folder to delete.
  *
  * @module
  */
@@ -24,7 +25,12 @@ export const TeacherRecord = Schema.Struct({
 })
 export type TeacherRecord = typeof TeacherRecord.Type
 
-const Records = Schema.Array(TeacherRecord)
+/** A model's record: its teachers (none for a model without) and its settings. */
+export const Provenance = Schema.Struct({
+  teachers: Schema.Array(TeacherRecord),
+  settings: Schema.Record(Schema.String, Schema.Number),
+})
+export type Provenance = typeof Provenance.Type
 
 /** The record of a teacher trained in folder `model` with this result. */
 export const teacherRecord = (model: string, result: Train.TrainingResult): TeacherRecord => ({
@@ -34,13 +40,13 @@ export const teacherRecord = (model: string, result: Train.TrainingResult): Teac
   bestValidationAuc: result.bestValidationAuc,
 })
 
-/** A student's recorded teachers differ from the ones it would be trained with now. */
-export class StaleStudent extends Schema.TaggedError<StaleStudent>()("StaleStudent", {
+/** A model's recorded teachers or settings differ from the ones it would be trained with now. */
+export class StaleModel extends Schema.TaggedError<StaleModel>()("StaleModel", {
   directory: Schema.String,
   reason: Schema.String,
 }) {
   override get message(): string {
-    return `${this.directory} was trained from other teachers than the current ones (${this.reason}); delete that folder to train it again from the current teachers`
+    return `${this.directory} was trained from another configuration than the current one (${this.reason}); delete that folder to train it again`
   }
 }
 
@@ -48,7 +54,7 @@ const describe = (t: TeacherRecord): string =>
   `${t.model}: ${t.epochs} epochs, best ${t.bestEpoch} at validation AUC ${t.bestValidationAuc.toFixed(4)}`
 
 /** The first difference between two teacher lists, in words. */
-export const difference = (
+export const teacherDifference = (
   recorded: ReadonlyArray<TeacherRecord>,
   current: ReadonlyArray<TeacherRecord>,
 ): string | undefined => {
@@ -68,34 +74,45 @@ export const difference = (
   return undefined
 }
 
+/** The first difference between two records, in words. */
+export const difference = (recorded: Provenance, current: Provenance): string | undefined => {
+  const teachers = teacherDifference(recorded.teachers, current.teachers)
+  if (teachers !== undefined) return teachers
+  const names = [...new Set([...Object.keys(recorded.settings), ...Object.keys(current.settings)])]
+  for (const name of names.sort())
+    if (recorded.settings[name] !== current.settings[name])
+      return `${name} was ${recorded.settings[name] ?? "unset"}, now ${current.settings[name] ?? "unset"}`
+  return undefined
+}
+
 /**
- * Before a student in `directory` is trained or reused: records `teachers` there when nothing is
- * recorded yet, fails with {@link StaleStudent} when other teachers are recorded. A student
- * trained before these records existed is taken as it is (and its teachers recorded).
+ * Before a model in `directory` is trained or reused: records `current` there when nothing is
+ * recorded yet, fails with {@link StaleModel} when another configuration is recorded. A model
+ * trained before these records existed is taken as it is (and its configuration recorded).
  */
-export const checkTeachers = (
+export const checkProvenance = (
   directory: string,
-  teachers: ReadonlyArray<TeacherRecord>,
-): Effect.Effect<void, StaleStudent, FileSystem.FileSystem> =>
+  current: Provenance,
+): Effect.Effect<void, StaleModel, FileSystem.FileSystem> =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
-    const file = `${directory}/teachers.json`
-    const fail = (reason: string) => Effect.fail(new StaleStudent({ directory, reason }))
+    const file = `${directory}/provenance.json`
+    const fail = (reason: string) => Effect.fail(new StaleModel({ directory, reason }))
     const exists = yield* fs.exists(file).pipe(Effect.orElseSucceed(() => false))
     if (exists) {
       const text = yield* fs
         .readFileString(file)
         .pipe(Effect.catch((e) => fail(`cannot read ${file}: ${e.message}`)))
-      const recorded = yield* Schema.decodeUnknownEffect(Schema.fromJsonString(Records))(text).pipe(
-        Effect.catch((e) => fail(`${file} is not a teacher list: ${e.message}`)),
-      )
-      const diff = difference(recorded, teachers)
+      const recorded = yield* Schema.decodeUnknownEffect(Schema.fromJsonString(Provenance))(
+        text,
+      ).pipe(Effect.catch((e) => fail(`${file} is not a provenance record: ${e.message}`)))
+      const diff = difference(recorded, current)
       return diff === undefined ? undefined : yield* fail(diff)
     }
     yield* fs
       .makeDirectory(directory, { recursive: true })
       .pipe(Effect.catch((e) => fail(`cannot create ${directory}: ${e.message}`)))
-    yield* writeAtomic(file, `${JSON.stringify(teachers, null, 2)}\n`).pipe(
+    yield* writeAtomic(file, `${JSON.stringify(current, null, 2)}\n`).pipe(
       Effect.catch((e) => fail(`cannot write ${file}: ${e.message}`)),
     )
   })

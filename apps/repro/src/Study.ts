@@ -38,7 +38,12 @@ import { Clock, Console, Effect, type FileSystem, Layer, type Path, Result, Sche
 import { truthAgreement } from "./Agreement.ts"
 import { type Method, repoRoot, type StudyOptions } from "./Cli.ts"
 import { gitState, packageVersions, runtime, writeAtomic, writeStudyOutputs } from "./Output.ts"
-import { checkTeachers, type TeacherRecord, teacherRecord } from "./Provenance.ts"
+import {
+  checkProvenance,
+  type Provenance,
+  type TeacherRecord,
+  teacherRecord,
+} from "./Provenance.ts"
 import {
   compareMethods,
   type Grouping,
@@ -302,16 +307,19 @@ export const study = (
       })
 
     // --- one model per method and seed --------------------------------------------------------
-    /** Trains (or reuses) one model; a distilled student first checks its recorded teachers. */
+    /**
+     * Trains (or reuses) one model; a model with teachers or coefficients first checks that it
+     * was trained from the current ones (`Provenance.ts`).
+     */
     const trainOne = <P>(
       method: string,
       seed: number,
       objective: Objective.Objective<P>,
-      teachers?: ReadonlyArray<TeacherRecord>,
+      provenance?: Provenance,
     ) =>
       Effect.gen(function* () {
         const directory = `${modelsDir}/${method}/seed-${seed}`
-        if (teachers !== undefined) yield* checkTeachers(directory, teachers)
+        if (provenance !== undefined) yield* checkProvenance(directory, provenance)
         const result = yield* Train.train({
           name: `${method} seed ${seed}`,
           directory,
@@ -351,7 +359,13 @@ export const study = (
           },
           seed,
         )
-        const result = yield* trainOne(method, seed, objective, groupRecords(teachers))
+        const result = yield* trainOne(method, seed, objective, {
+          teachers: groupRecords(teachers),
+          settings: {
+            lambdaBda: overrides.lambdaBda ?? options.lambdaBda,
+            lambdaFda: overrides.lambdaFda ?? options.lambdaFda,
+          },
+        })
         return {
           model: student,
           validationAuc: result.bestValidationAuc,
@@ -461,7 +475,7 @@ export const study = (
             // A baseline of Tables 3-4: the same data, candidates, base model and teachers.
             const spec = Baselines.baselines[method as Baselines.BaselineName]
             let teachers: ReadonlyArray<Recommender> = []
-            let records: ReadonlyArray<TeacherRecord> | undefined
+            let records: ReadonlyArray<TeacherRecord> = []
             if (spec.teachers === "multiple") {
               const trained = yield* teachersOf()
               teachers = trained.map((t) => forInference(t.model))
@@ -480,7 +494,15 @@ export const study = (
                   groups: teacherSplit(),
                   ...(coefficient === undefined ? {} : { coefficient }),
                 })
-                const result = yield* trainOne(runName, seed, objective, records)
+                const result = yield* trainOne(runName, seed, objective, {
+                  teachers: records,
+                  // the value in effect, default included, so a search that picks the default
+                  // reuses the model trained without a search
+                  settings:
+                    spec.hyperparameter === null
+                      ? {}
+                      : { [spec.hyperparameter.name]: coefficient ?? spec.hyperparameter.default },
+                })
                 // DeRec's model is the student plus its substitute confounder: evaluate what was
                 // trained, and free the objective's own tensors only after the evaluation.
                 return {

@@ -62,16 +62,18 @@ describe("bun run repro --quick", () => {
       expect(t.epochs).toBeGreaterThanOrEqual(1)
       expect(t.seconds).toBeGreaterThan(0)
     }
-    // distilled students record their teachers (Provenance.ts)
+    // distilled students record their teachers, baselines their coefficient (Provenance.ts)
+    const provenance = (model: string) =>
+      JSON.parse(readFileSync(join(out, "models", model, "provenance.json"), "utf8"))
     const teachersOf = (student: string) =>
-      JSON.parse(readFileSync(join(out, "models", student, "teachers.json"), "utf8")).map(
-        (t: { model: string }) => t.model,
-      )
+      provenance(student).teachers.map((t: { model: string }) => t.model)
     expect(teachersOf("causald/seed-1")).toEqual(
       [0, 1, 2, 3].map((k) => `teachers-activeness-4-${k}`),
     )
     expect(teachersOf("kd/seed-1")).toEqual(["kd-teacher/seed-1"])
-    expect(existsSync(join(out, "models", "base", "seed-1", "teachers.json"))).toBe(false)
+    expect(provenance("causald/seed-1").settings).toEqual({ lambdaBda: 1, lambdaFda: 1 })
+    expect(provenance("ips/seed-1")).toEqual({ teachers: [], settings: { clip: 0.1 } })
+    expect(existsSync(join(out, "models", "base", "seed-1", "provenance.json"))).toBe(false)
     expect(results.teacherCounts?.map((p) => p.value)).toEqual([2, 4, 8, 16])
     expect(results.sensitivity?.lambdaFda.map((p) => p.value)).toEqual([0.01, 0.1, 1, 10])
     // Figure 4's bars: consistency groups are ordered by KL(past || now), an INconsistency.

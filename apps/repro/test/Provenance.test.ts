@@ -1,6 +1,7 @@
 /**
- * A distilled student's record of its teachers: written when it is first trained, accepted when
- * the teachers are the same, refused (with the folder to delete) when they changed.
+ * A model's record of what it was trained from (its teachers and coefficients): written when it
+ * is first trained, accepted while the configuration is the same, refused (with the folder to
+ * delete) once it changed.
  */
 import { describe, expect, test } from "bun:test"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
@@ -8,56 +9,79 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit } from "effect"
-import { checkTeachers, difference, type TeacherRecord } from "../src/Provenance.ts"
+import { checkProvenance, difference, type Provenance } from "../src/Provenance.ts"
 
 const run = <A, E>(
   effect: Effect.Effect<A, E, import("@effect/platform-node").NodeServices.NodeServices>,
 ) => Effect.runPromiseExit(effect.pipe(Effect.provide(NodeServices.layer)))
 
-const teachers: ReadonlyArray<TeacherRecord> = [
-  { model: "teachers-activeness-4-0", epochs: 8, bestEpoch: 4, bestValidationAuc: 0.733 },
-  { model: "teachers-activeness-4-1", epochs: 17, bestEpoch: 14, bestValidationAuc: 0.753 },
-]
+const record: Provenance = {
+  teachers: [
+    { model: "teachers-activeness-4-0", epochs: 8, bestEpoch: 4, bestValidationAuc: 0.733 },
+    { model: "teachers-activeness-4-1", epochs: 17, bestEpoch: 14, bestValidationAuc: 0.753 },
+  ],
+  settings: { lambdaBda: 1, lambdaFda: 1 },
+}
 
 /** The failure's printed cause (its message included), "" on success. */
 const failure = (exit: Exit.Exit<unknown, unknown>): string =>
   Exit.isFailure(exit) ? String(exit.cause) : ""
 
-describe("Provenance: a student's teachers", () => {
-  test("recorded on first use, accepted while the same, refused by folder once they changed", async () => {
-    const directory = join(mkdtempSync(join(tmpdir(), "causald-prov-")), "causald", "seed-1")
-    expect(Exit.isSuccess(await run(checkTeachers(directory, teachers)))).toBe(true)
-    expect(JSON.parse(readFileSync(join(directory, "teachers.json"), "utf8"))).toEqual(teachers)
-    expect(Exit.isSuccess(await run(checkTeachers(directory, teachers)))).toBe(true)
+const saved = (directory: string) =>
+  JSON.parse(readFileSync(join(directory, "provenance.json"), "utf8"))
 
-    const continued = [teachers[0]!, { ...teachers[1]!, epochs: 31, bestEpoch: 27 }]
-    const exit = await run(checkTeachers(directory, continued))
+describe("Provenance: what a model was trained from", () => {
+  test("recorded on first use, accepted while the same, refused by folder once the teachers changed", async () => {
+    const directory = join(mkdtempSync(join(tmpdir(), "causald-prov-")), "causald", "seed-1")
+    expect(Exit.isSuccess(await run(checkProvenance(directory, record)))).toBe(true)
+    expect(saved(directory)).toEqual(record)
+    expect(Exit.isSuccess(await run(checkProvenance(directory, record)))).toBe(true)
+
+    const continued: Provenance = {
+      ...record,
+      teachers: [record.teachers[0]!, { ...record.teachers[1]!, epochs: 31, bestEpoch: 27 }],
+    }
+    const exit = await run(checkProvenance(directory, continued))
     expect(Exit.isFailure(exit)).toBe(true)
     const message = failure(exit)
-    expect(message).toContain(`${directory} was trained from other teachers`)
+    expect(message).toContain(`${directory} was trained from another configuration`)
     expect(message).toContain("recorded teachers-activeness-4-1: 17 epochs, best 14")
     expect(message).toContain("now teachers-activeness-4-1: 31 epochs, best 27")
     expect(message).toContain("delete that folder")
-    // the record is left as it was
-    expect(JSON.parse(readFileSync(join(directory, "teachers.json"), "utf8"))).toEqual(teachers)
+    expect(saved(directory)).toEqual(record) // left as it was
   })
 
-  test("a record that is not a teacher list is refused, naming the file", async () => {
+  test("another coefficient is refused, naming it", async () => {
     const directory = mkdtempSync(join(tmpdir(), "causald-prov-"))
-    writeFileSync(join(directory, "teachers.json"), '{"teachers": 4}')
-    const exit = await run(checkTeachers(directory, teachers))
-    expect(Exit.isFailure(exit)).toBe(true)
-    expect(failure(exit)).toContain(`${join(directory, "teachers.json")} is not a teacher list`)
+    expect(Exit.isSuccess(await run(checkProvenance(directory, record)))).toBe(true)
+    const exit = await run(
+      checkProvenance(directory, { ...record, settings: { lambdaBda: 0.01, lambdaFda: 1 } }),
+    )
+    expect(failure(exit)).toContain("lambdaBda was 1, now 0.01")
   })
 
-  test("difference: count, folder and outcome changes; none for equal lists", () => {
-    expect(difference(teachers, teachers)).toBeUndefined()
-    expect(difference(teachers, teachers.slice(0, 1))).toBe("2 teachers recorded, 1 now")
-    expect(difference(teachers, [{ ...teachers[0]!, model: "x" }, teachers[1]!])).toContain(
+  test("a record that is not a provenance record is refused, naming the file", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "causald-prov-"))
+    writeFileSync(join(directory, "provenance.json"), '{"teachers": 4}')
+    const exit = await run(checkProvenance(directory, record))
+    expect(Exit.isFailure(exit)).toBe(true)
+    expect(failure(exit)).toContain(
+      `${join(directory, "provenance.json")} is not a provenance record`,
+    )
+  })
+
+  test("difference: teacher count, folder, outcome and settings; none for equal records", () => {
+    const [t0, t1] = [record.teachers[0]!, record.teachers[1]!]
+    expect(difference(record, record)).toBeUndefined()
+    expect(difference(record, { ...record, teachers: [t0] })).toBe("2 teachers recorded, 1 now")
+    expect(difference(record, { ...record, teachers: [{ ...t0, model: "x" }, t1] })).toContain(
       "now x:",
     )
     expect(
-      difference(teachers, [{ ...teachers[0]!, bestValidationAuc: 0.8 }, teachers[1]!]),
+      difference(record, { ...record, teachers: [{ ...t0, bestValidationAuc: 0.8 }, t1] }),
     ).toContain("validation AUC 0.8000")
+    expect(difference(record, { ...record, settings: { lambdaBda: 1 } })).toBe(
+      "lambdaFda was 1, now unset",
+    )
   })
 })
