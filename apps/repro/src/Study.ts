@@ -90,10 +90,10 @@ export interface Profile {
  * (0.8375, 0.8388); early stopping (patience 3) ends them. A run stopped by a lower cap
  * continues when rerun with a higher one (`Train.train`). Epochs count epochs over all users
  * (`epochUnit: "all-users"`): a teacher or group-wise model on a fraction of the users gets the
- * same step budget as a model on all of them. Counted in its own epochs, ml-100k's activeness
- * teachers (36-140 steps an epoch) stopped at the 8-epoch minimum on the plateau, at validation
- * AUC 0.72-0.75 against 0.84 for DIN on all users, and CausalD distilled from them stayed at
- * 0.70. It costs K teachers about K times a student's training instead of one (the paper counts
+ * same step budget as a model on all of them. Counted in their own epochs, ml-100k's activeness
+ * teachers (20-217 of 365 steps an epoch) stopped after 8-17 epochs near the plateau, at
+ * validation AUC 0.72-0.75 against 0.84 for DIN on all users, and CausalD distilled from them
+ * stayed at 0.70. It costs K teachers about K times a student's training instead of one (the paper counts
  * its teachers' epochs on their own data, section 3.5.2). The simulated profile keeps own
  * epochs: counting all users' epochs there took 6 min 29 s instead of 3 min 56 s (both beside a
  * running ml-100k study) and changed no conclusion (CausalD AUC 0.7124 instead of 0.7169, EnsCTR

@@ -123,37 +123,31 @@ describe("training runs", () => {
     expect(values(again.model)).toEqual(values(first.model))
   })
 
-  test("a run stopped by the epoch cap continues when the cap is raised, exactly as if it had always been", async () => {
-    const reference = runBase("cap-4")
-    const four = await reference.exit
-    const capped = await runBase("cap-2-then-4", undefined, { maxEpochs: 2, minEpochs: 2 }).exit
-    expect(Exit.isSuccess(capped) && capped.value.epochs).toBe(2)
-    const raised = runBase("cap-2-then-4")
-    const continued = await raised.exit
-    expect(Exit.isSuccess(four) && Exit.isSuccess(continued)).toBe(true)
-    if (!Exit.isSuccess(four) || !Exit.isSuccess(continued)) return
-    expect(continued.value.epochs).toBe(4)
-    expect(withoutTimes(continued.value)).toEqual(withoutTimes(four.value))
-    expect(values(raised.model)).toEqual(values(reference.model))
-  })
-
-  test("a run stopped by patience continues when patience is longer, exactly as if it had always been", async () => {
-    const reference = runBase("patience-ref")
-    const ref = await reference.exit
+  /** The test config's uninterrupted run, the reference of the continuation tests below. */
+  let reference: ReturnType<typeof runBase> | undefined
+  test.each([
+    ["the epoch cap is raised", { maxEpochs: 2, minEpochs: 2 }, [2, "max-epochs"]],
     // patience 0 stops it right after its first (minimum) epoch
-    const early = await runBase("patience-0-then-10", undefined, { minEpochs: 1, patience: 0 }).exit
-    expect(Exit.isSuccess(early) && [early.value.epochs, early.value.stoppedBy]).toEqual([
-      1,
-      "patience",
-    ])
-    const longer = runBase("patience-0-then-10")
-    const continued = await longer.exit
-    expect(Exit.isSuccess(ref) && Exit.isSuccess(continued)).toBe(true)
-    if (!Exit.isSuccess(ref) || !Exit.isSuccess(continued)) return
-    expect(continued.value.epochs).toBe(4)
-    expect(withoutTimes(continued.value)).toEqual(withoutTimes(ref.value))
-    expect(values(longer.model)).toEqual(values(reference.model))
-  })
+    ["patience is longer", { minEpochs: 1, patience: 0 }, [1, "patience"]],
+  ] as const)(
+    "a run stopped early continues when %s, exactly as if the rule had always been the longer one",
+    async (_, shorter, stopped) => {
+      reference ??= runBase("rule-reference")
+      const four = await reference.exit
+      const name = `stopped-then-continued-${stopped[1]}`
+      const early = await runBase(name, undefined, shorter).exit
+      expect(Exit.isSuccess(early) && [early.value.epochs, early.value.stoppedBy]).toEqual([
+        ...stopped,
+      ])
+      const again = runBase(name)
+      const continued = await again.exit
+      expect(Exit.isSuccess(four) && Exit.isSuccess(continued)).toBe(true)
+      if (!Exit.isSuccess(four) || !Exit.isSuccess(continued)) return
+      expect(continued.value.epochs).toBe(4)
+      expect(withoutTimes(continued.value)).toEqual(withoutTimes(four.value))
+      expect(values(again.model)).toEqual(values(reference.model))
+    },
+  )
 
   test("epochUnit all-users: a run on a quarter of the users trains as many steps as one on all", async () => {
     const users = Int32Array.from({ length: Math.floor(data.numUsers / 4) }, (_, u) => u)
