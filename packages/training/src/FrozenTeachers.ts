@@ -46,23 +46,38 @@ export interface FrozenTeachersOptions {
 export interface TeacherRows {
   /** m̃_{k,i}: [K, B, d] */
   readonly mediators: Tensor
-  /** ô_{k,i}: [K, B]; present when made with `logits: true`. */
-  readonly logits: Tensor | undefined
 }
 
-export interface FrozenTeachers {
+/** Outputs of K teachers on B rows, made with `logits: true`. */
+export interface TeacherRowsWithLogits extends TeacherRows {
+  /** ô_{k,i}: [K, B] */
+  readonly logits: Tensor
+}
+
+export interface FrozenTeachers<Rows extends TeacherRows = TeacherRows> {
   readonly teachers: ReadonlyArray<Recommender>
   /** The teachers' outputs on the batch's rows (call outside the gradient tape). */
-  readonly outputs: (context: BatchContext) => TeacherRows
+  readonly outputs: (context: BatchContext) => Rows
   /** Positives whose outputs are cached (0 without `cachePositives`). */
   readonly cachedPositives: () => number
 }
 
-export const make = (
+/** With `logits: true` the rows carry the teachers' logits as well, so the type says so. */
+export function make(
+  backend: TensorBackend,
+  teachers: ReadonlyArray<Recommender>,
+  options: FrozenTeachersOptions & { readonly logits: true },
+): FrozenTeachers<TeacherRowsWithLogits>
+export function make(
+  backend: TensorBackend,
+  teachers: ReadonlyArray<Recommender>,
+  options?: FrozenTeachersOptions,
+): FrozenTeachers
+export function make(
   backend: TensorBackend,
   teachers: ReadonlyArray<Recommender>,
   options: FrozenTeachersOptions = {},
-): FrozenTeachers => {
+): FrozenTeachers<TeacherRows | TeacherRowsWithLogits> {
   const K = teachers.length
   const d = teachers[0]?.mediatorSize ?? 0
   const withLogits = options.logits ?? false
@@ -119,7 +134,7 @@ export const make = (
     return out
   }
 
-  const outputs = (context: BatchContext): TeacherRows => {
+  const outputs = (context: BatchContext): TeacherRows | TeacherRowsWithLogits => {
     const { batch } = context
     const B = batch.size
     let all: Float32Array
@@ -130,7 +145,7 @@ export const make = (
       all = new Float32Array(K * B * w)
       cache.assemble(batch, missing, computed, all, K)
     }
-    if (!withLogits) return { mediators: backend.tensor(all, [K, B, d]), logits: undefined }
+    if (!withLogits) return { mediators: backend.tensor(all, [K, B, d]) }
     const mediators = new Float32Array(K * B * d)
     const logits = new Float32Array(K * B)
     for (let r = 0; r < K * B; r++) {

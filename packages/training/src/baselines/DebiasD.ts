@@ -106,7 +106,7 @@ export const debiasD = (
 
   const frozen = FrozenTeachers.make(backend, teachers, { logits: true })
   const prepare = (context: BatchContext): DebiasDPrepared => ({
-    teacherProbabilities: backend.transpose(backend.sigmoid(frozen.outputs(context).logits!)),
+    teacherProbabilities: backend.transpose(backend.sigmoid(frozen.outputs(context).logits)),
   })
 
   const terms = (context: BatchContext, prepared: DebiasDPrepared): DebiasDTerms => {

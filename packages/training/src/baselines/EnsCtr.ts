@@ -134,7 +134,7 @@ export const ensCtr = (
     )
     return {
       gateInputs: backend.concat([outputs.mediators, items], -1),
-      teacherProbabilities: backend.transpose(backend.sigmoid(outputs.logits!)),
+      teacherProbabilities: backend.transpose(backend.sigmoid(outputs.logits)),
     }
   }
 

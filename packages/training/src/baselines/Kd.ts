@@ -84,7 +84,7 @@ export const kd = (
 
   const frozen = FrozenTeachers.make(backend, [teacher], { logits: true })
   const prepare = (context: BatchContext): KdPrepared => ({
-    teacherLogits: backend.reshape(frozen.outputs(context).logits!, [context.batch.size]),
+    teacherLogits: backend.reshape(frozen.outputs(context).logits, [context.batch.size]),
   })
 
   const terms = (context: BatchContext, prepared: KdPrepared): KdTerms => {

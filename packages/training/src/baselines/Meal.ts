@@ -172,7 +172,7 @@ export const meal = (
     return {
       teacher: k,
       teacherMediator: backend.reshape(outputs.mediators, [B, student.mediatorSize]),
-      teacherLogits: backend.reshape(outputs.logits!, [B]),
+      teacherLogits: backend.reshape(outputs.logits, [B]),
     }
   }
 
