@@ -25,6 +25,7 @@ import {
   type BatchContext,
   type Objective,
   type RecommendationLoss,
+  type RecordTerm,
   recommendationLoss,
 } from "./Objective.ts"
 
@@ -172,7 +173,7 @@ export const causalD = (
     return { mediators, guidance, partners: backend.tensor(partnerIds, [rows, width]) }
   }
 
-  const loss = (context: BatchContext, teacher: TeacherOutputs): Tensor => {
+  const loss = (context: BatchContext, teacher: TeacherOutputs, record?: RecordTerm): Tensor => {
     const mediator = student.encode(context.inputs)
     const logits = student.predict(mediator, context.inputs)
     const rec = recommendationLoss(backend, config.recommendationLoss, logits, context)
@@ -201,6 +202,10 @@ export const causalD = (
           config.temperature,
         ).total
       : backend.scalar(0)
+    // the three terms of eq. (22) before their coefficients, logged per epoch
+    record?.("L_Rec", rec)
+    record?.("L_BDA", bda)
+    if (useLabel) record?.("L_FDA", fda)
     const total = Losses.causalD(
       backend,
       { recommendation: rec, backdoor: bda, frontDoor: fda },

@@ -20,6 +20,13 @@ export interface BatchContext {
 }
 
 /**
+ * Reports one term of a loss (a scalar tensor, before its coefficient), e.g. L_BDA of eq. (22),
+ * so a run can log each term per epoch: which term drives training is what a user tuning the
+ * coefficients needs to see.
+ */
+export type RecordTerm = (name: string, value: Tensor) => void
+
+/**
  * A loss over a set of parameters. `prepare` runs before the gradient tape starts, for
  * constants of the batch (frozen teachers' outputs), so their computation is not recorded.
  */
@@ -29,7 +36,8 @@ export interface Objective<Prepared = undefined> {
   /** Every parameter the loss trains: the model's and any auxiliary ones. */
   readonly parameters: ReadonlyArray<Parameter>
   readonly prepare: (context: BatchContext) => Prepared
-  readonly loss: (context: BatchContext, prepared: Prepared) => Tensor
+  /** The batch's loss; an objective with several terms reports each through `record`. */
+  readonly loss: (context: BatchContext, prepared: Prepared, record?: RecordTerm) => Tensor
 }
 
 /** The recommendation losses L_Rec of section 3.4. */

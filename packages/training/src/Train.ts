@@ -21,14 +21,14 @@
  * @module
  */
 
-import type { OptimizerSpec } from "@causald/core"
+import type { OptimizerSpec, Tensor } from "@causald/core"
 import { Checkpoint, Random, Tensors } from "@causald/core"
 import { Batches, type PreparedDataset } from "@causald/data"
 import { Inputs } from "@causald/models"
 import { Clock, Effect, FileSystem, Schema } from "effect"
 import { validationAuc } from "./Evaluate.ts"
 import * as Lease from "./Lease.ts"
-import type { BatchContext, Objective } from "./Objective.ts"
+import type { BatchContext, Objective, RecordTerm } from "./Objective.ts"
 import { Progress } from "./Progress.ts"
 
 /** Settings of a run. Defaults: the paper's (section 5.1) where it gives them. */
@@ -78,6 +78,12 @@ export interface EpochRecord {
   readonly seconds: number
   /** Live tensors after the epoch: constant from epoch to epoch unless something leaks. */
   readonly liveTensors: number
+  /**
+   * The epoch's mean of each loss term the objective reports (e.g. L_Rec, L_BDA, L_FDA of
+   * eq. 22, before their coefficients); absent for a single-term objective and in checkpoints
+   * written before terms were recorded.
+   */
+  readonly terms?: Readonly<Record<string, number>>
 }
 
 /** What a run ends with. The model's parameters hold the best epoch's values. */
@@ -144,6 +150,7 @@ const RunStateSchema = Schema.Struct({
       validationAuc: Schema.Number,
       seconds: Schema.Number,
       liveTensors: Schema.Number,
+      terms: Schema.optionalKey(Schema.Record(Schema.String, Schema.Number)),
     }),
   ),
   finished: Schema.Boolean,
@@ -266,8 +273,9 @@ export const train = <Prepared>(
       const rng = Random.derive(config.seed, 1_000_003 + epoch)
       let lossSum = 0
       let step = 0
+      const termSums = new Map<string, number>()
       for (const batch of Batches.trainingBatches(data, batchOptions(epoch))) {
-        const loss = trainStep(backend, objective, optimizer, batch, rng)
+        const loss = trainStep(backend, objective, optimizer, batch, rng, termSums)
         step += 1
         if (!Number.isFinite(loss))
           return yield* new NonFiniteLoss({ run: run.name, epoch, step, value: loss })
@@ -281,12 +289,14 @@ export const train = <Prepared>(
       }
       const auc = validationAuc(backend, objective.model, data, validationUsers)
       const finishedAt = yield* Clock.currentTimeMillis
+      const terms = termMeans(termSums, step)
       const record: EpochRecord = {
         epoch,
         loss: lossSum / step,
         validationAuc: auc,
         seconds: (finishedAt - started) / 1000,
         liveTensors: backend.liveTensors(),
+        ...(terms === undefined ? {} : { terms }),
       }
       const improved = auc > state.bestValidationAuc
       const bestEpoch = improved ? epoch : state.bestEpoch
@@ -308,10 +318,7 @@ export const train = <Prepared>(
       yield* progress.note(
         `${run.name} epoch ${epoch}`,
         improved ? "new best" : `no gain for ${epoch - bestEpoch}`,
-        {
-          loss: record.loss,
-          validationAuc: auc,
-        },
+        { loss: record.loss, ...terms, validationAuc: auc },
       )
     }
 
@@ -353,10 +360,22 @@ export const stoppingRule = (config: TrainingConfig, scale: number) => {
 export const epochSeed = (seed: number, epoch: number): number =>
   (Math.imul(seed + 1, 0x27d4eb2d) ^ epoch) | 0
 
+/** Each term's mean over an epoch's steps, or undefined when the objective reported none. */
+const termMeans = (
+  sums: ReadonlyMap<string, number>,
+  steps: number,
+): Record<string, number> | undefined => {
+  if (sums.size === 0) return undefined
+  const means: Record<string, number> = {}
+  for (const [name, sum] of sums) means[name] = sum / steps
+  return means
+}
+
 /**
  * One optimisation step: inputs to tensors, the objective's constants outside the tape, the loss
  * and its gradients for exactly the objective's parameters, the update. Every tensor of the step
- * is freed before it returns. Returns the loss value.
+ * is freed before it returns. Returns the loss value; the terms the objective reports are added
+ * to `termSums` by name.
  */
 export const trainStep = <Prepared>(
   backend: import("@causald/core").TensorBackend,
@@ -364,6 +383,7 @@ export const trainStep = <Prepared>(
   optimizer: import("@causald/core").Optimizer,
   batch: Batches.TrainingBatch,
   rng: Random.RandomGenerator,
+  termSums?: Map<string, number>,
 ): number =>
   backend.tidy(() => {
     const context: BatchContext = {
@@ -373,11 +393,19 @@ export const trainStep = <Prepared>(
       rng,
     }
     const prepared = objective.prepare(context)
+    // the terms are kept past the tape's scope, read once the step is done, then freed
+    const terms: Array<readonly [string, Tensor]> = []
+    const record: RecordTerm | undefined =
+      termSums === undefined ? undefined : (name, value) => terms.push([name, backend.keep(value)])
     const { value, grads } = backend.valueAndGrads(
-      () => objective.loss(context, prepared),
+      () => objective.loss(context, prepared, record),
       objective.parameters,
     )
     const loss = backend.read(value)[0]!
     if (Number.isFinite(loss)) optimizer.apply(objective.parameters, grads)
+    for (const [name, term] of terms) {
+      termSums?.set(name, (termSums.get(name) ?? 0) + backend.read(term)[0]!)
+      backend.dispose(term)
+    }
     return loss
   })

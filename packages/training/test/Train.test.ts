@@ -282,6 +282,50 @@ describe("the CausalD student", () => {
     objective.dispose()
   })
 
+  test("logs L_Rec, L_BDA and L_FDA per epoch, which weighted by their λ sum to the loss, and keeps them across a reload", async () => {
+    const teachers = [
+      meanPool(backend, data.numItems, 8, 11, "teacher0"),
+      meanPool(backend, data.numItems, 8, 12, "teacher1"),
+    ]
+    const run = () => {
+      const objective = causalD(
+        backend,
+        meanPool(backend, data.numItems, 8, 1),
+        teachers,
+        { ...defaultCausalDConfig, lambdaBda: 0.5, lambdaFda: 2, teacherPrior: null },
+        1,
+      )
+      return Effect.runPromise(
+        train({
+          name: "causald-terms",
+          directory: join(dir, "causald-terms"),
+          data,
+          objective,
+          config: { ...config, maxEpochs: 2, minEpochs: 2 },
+        }).pipe(Effect.provide(layers()), Effect.ensuring(Effect.sync(objective.dispose))),
+      )
+    }
+    const trained = await run()
+    expect(trained.history.length).toBe(2)
+    for (const epoch of trained.history) {
+      const terms = epoch.terms ?? {}
+      expect(Object.keys(terms).sort()).toEqual(["L_BDA", "L_FDA", "L_Rec"])
+      const weighted = terms.L_Rec! + 0.5 * terms.L_BDA! + 2 * terms.L_FDA!
+      expect(Math.abs(weighted - epoch.loss)).toBeLessThan(1e-5 * Math.abs(epoch.loss))
+      expect(terms.L_BDA!).toBeGreaterThan(0)
+    }
+    // the terms are part of the run's state: a finished run reloads them from last.ckpt
+    const reloaded = await run()
+    expect(reloaded.resumed).toBe(true)
+    expect(reloaded.history.map((h) => h.terms)).toEqual(trained.history.map((h) => h.terms))
+    // a single-term objective reports none
+    const base = runBase("base-terms", undefined, { maxEpochs: 1, minEpochs: 1 })
+    const exit = await base.exit
+    expect(Exit.isSuccess(exit) && exit.value.history.every((h) => h.terms === undefined)).toBe(
+      true,
+    )
+  })
+
   test("without the front-door loss (λ_FDA = 0) the estimator is not trained at all", () => {
     const teachers = [meanPool(backend, data.numItems, 8, 11, "teacher0")]
     const student = meanPool(backend, data.numItems, 8, 1)

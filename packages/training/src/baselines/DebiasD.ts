@@ -165,7 +165,13 @@ export const debiasD = (
     mixingWeights,
     prepare,
     terms,
-    loss: (context, prepared) => terms(context, prepared).total,
+    loss: (context, prepared, record) => {
+      const t = terms(context, prepared)
+      record?.("L_Rec", t.recommendation)
+      record?.("L_KD", t.distillation)
+      record?.("L_mixing", t.mixing)
+      return t.total
+    },
     dispose: () => backend.dispose(mixingLogits),
   }
 }

@@ -168,7 +168,13 @@ export const ensCtr = (
     gate,
     prepare,
     terms,
-    loss: (context, prepared) => terms(context, prepared).total,
+    loss: (context, prepared, record) => {
+      const t = terms(context, prepared)
+      record?.("L_Rec", t.recommendation)
+      record?.("L_KD", t.distillation)
+      record?.("L_gate", t.gate)
+      return t.total
+    },
     dispose: () => backend.dispose([gate.weights, gate.bias]),
   }
 }

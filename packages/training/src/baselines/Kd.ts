@@ -110,7 +110,12 @@ export const kd = (
     config,
     prepare,
     terms,
-    loss: (context, prepared) => terms(context, prepared).total,
+    loss: (context, prepared, record) => {
+      const t = terms(context, prepared)
+      record?.("L_Rec", t.recommendation)
+      record?.("L_KD", t.distillation)
+      return t.total
+    },
     dispose: () => {},
   }
 }

@@ -226,7 +226,14 @@ export const meal = (
     prepare,
     terms,
     studentFeatures,
-    loss: (context, prepared) => terms(context, prepared).total,
+    loss: (context, prepared, record) => {
+      const t = terms(context, prepared)
+      record?.("L_Rec", t.recommendation)
+      record?.("L_similarity", t.similarity)
+      record?.("L_adversarial", t.adversarial)
+      record?.("L_discriminator", t.discriminator)
+      return t.total
+    },
     dispose: () => backend.dispose(discriminators.parameters),
   }
 }

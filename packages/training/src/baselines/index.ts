@@ -113,7 +113,7 @@ const erase = <P>(
   model: objective.model,
   parameters: objective.parameters,
   prepare: objective.prepare,
-  loss: (context, prepared) => objective.loss(context, prepared as P),
+  loss: (context, prepared, record) => objective.loss(context, prepared as P, record),
   dispose: objective.dispose,
 })
 

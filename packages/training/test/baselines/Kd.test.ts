@@ -11,6 +11,7 @@ import {
   expectedHealth,
   firstBatch,
   healthy,
+  loggedTerms,
   run,
   sharedWith,
   student,
@@ -111,6 +112,12 @@ describe("KD (Hinton et al. 2015)", () => {
     expect(healthy(result)).toEqual(expectedHealth)
     expect(result.bestValidationAuc).toBeGreaterThan(0.5)
     expect(values(backend, teacher.parameters)).toEqual(before)
+    // each epoch logs its two terms, which weighted by λ = 1 sum to the loss
+    for (const epoch of result.history) {
+      expect(Object.keys(epoch.terms ?? {}).sort()).toEqual([...loggedTerms.kd!].sort())
+      const sum = epoch.terms!.L_Rec! + epoch.terms!.L_KD!
+      expect(Math.abs(sum - epoch.loss)).toBeLessThan(1e-5 * epoch.loss)
+    }
     objective.dispose()
   })
 })

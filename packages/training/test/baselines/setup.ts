@@ -152,7 +152,18 @@ export const expectShortRunWithTeachers = async (
   expect(healthy(result)).toEqual(expectedHealth)
   expect(result.bestValidationAuc).toBeGreaterThan(0.5)
   expect(teachers.map((t) => values(backend, t.parameters))).toEqual(before)
+  expect(result.history.map((h) => Object.keys(h.terms ?? {}).sort())).toEqual(
+    result.history.map(() => [...(loggedTerms[method] ?? [])].sort()),
+  )
   objective.dispose()
+}
+
+/** The loss terms each distillation baseline logs per epoch (`EpochRecord.terms`). */
+export const loggedTerms: Partial<Record<BaselineName, ReadonlyArray<string>>> = {
+  kd: ["L_Rec", "L_KD"],
+  debiasd: ["L_Rec", "L_KD", "L_mixing"],
+  ensctr: ["L_Rec", "L_KD", "L_gate"],
+  meal: ["L_Rec", "L_similarity", "L_adversarial", "L_discriminator"],
 }
 
 /** The first training batch of an epoch. */
