@@ -56,6 +56,15 @@ export type Method = (typeof methods)[number]
 export const splits = ["activeness", "consistency", "attribute", "random"] as const
 export type SplitBy = (typeof splits)[number]
 
+/**
+ * The distance d of the feature distillation losses (eq. 17 and 20). The paper names Euclidean
+ * distance, the default; its gradient has the same size however close the student is, so on
+ * ml-100k at λ_BDA = 1 it outweighs L_Rec's (README, "CausalD on ml-100k"). Squared Euclidean
+ * distance lets the pull vanish at the guidance; cosine ignores the mediators' norms.
+ */
+export const bdaDistances = ["euclidean", "squared-euclidean", "cosine"] as const
+export type BdaDistance = (typeof bdaDistances)[number]
+
 /** Tensor backends (see the repository README). */
 export const backends = ["auto", "tensorflow", "wasm", "cpu"] as const
 export type Backend = (typeof backends)[number]
@@ -109,6 +118,8 @@ export const StudyOptions = Schema.Struct({
   attribute: Schema.String,
   lambdaBda: Schema.Finite,
   lambdaFda: Schema.Finite,
+  /** d of L_BDA (eq. 20); absent in results written before the flag existed (read as euclidean). */
+  bdaDistance: Schema.optionalKey(Schema.Literals(bdaDistances)),
   /** Maximum training epochs; null leaves it to the study's defaults. */
   epochs: Schema.NullOr(Schema.Int),
   backend: Schema.Literals(backends),
@@ -265,6 +276,12 @@ export const flags = {
     Flag.withDescription("Coefficient λ_FDA of the front-door adjustment loss (eq. 22), default 1"),
     Flag.withDefault(1),
     nonNegative("lambda-fda"),
+  ),
+  bdaDistance: Flag.Literals("bda-distance", bdaDistances).pipe(
+    Flag.withDescription(
+      "Distance d of CausalD's feature distillation loss L_BDA (eq. 20): euclidean (the paper's, default), squared-euclidean (a pull that vanishes at the teachers' guidance) or cosine (ignores mediator norms)",
+    ),
+    Flag.withDefault("euclidean"),
   ),
   epochs: Flag.Int("epochs").pipe(
     Flag.withMetavar("N"),
@@ -482,6 +499,7 @@ export const resolveStudyOptions = (
       attribute: raw.attribute,
       lambdaBda: raw.lambdaBda,
       lambdaFda: raw.lambdaFda,
+      bdaDistance: raw.bdaDistance,
       epochs: Option.getOrNull(raw.epochs),
       backend: raw.backend,
       out,

@@ -1,7 +1,7 @@
 /**
  * What a trained model was trained from, kept beside its checkpoints (`provenance.json` in its
  * folder under `models/`): the teachers of a distilled student and the settings that shape it
- * but not its folder's name (loss coefficients).
+ * but not its folder's name (loss coefficients, CausalD's feature distance).
  *
  * Why: a rerun reuses every finished model, and a checkpoint alone does not say which teachers or
  * coefficients produced it. When the teachers change (retrained, or continued under a longer
@@ -28,7 +28,7 @@ export type TeacherRecord = typeof TeacherRecord.Type
 /** A model's record: its teachers (none for a model without) and its settings. */
 export const Provenance = Schema.Struct({
   teachers: Schema.Array(TeacherRecord),
-  settings: Schema.Record(Schema.String, Schema.Number),
+  settings: Schema.Record(Schema.String, Schema.Union([Schema.Number, Schema.String])),
 })
 export type Provenance = typeof Provenance.Type
 

@@ -334,6 +334,7 @@ export const study = (
     const groupRecords = (teachers: ReadonlyArray<PerGroup.GroupModel & { folder: string }>) =>
       teachers.map((t) => teacherRecord(t.folder, t.result))
 
+    const distance = options.bdaDistance ?? "euclidean"
     const causalDStudent = (
       method: string,
       seed: number,
@@ -354,6 +355,7 @@ export const study = (
             ...CausalDObjective.defaultCausalDConfig,
             lambdaBda: options.lambdaBda,
             lambdaFda: options.lambdaFda,
+            distance: distance,
             teacherPrior: observed ? Float32Array.from(split.weights) : null,
             ...overrides,
           },
@@ -364,6 +366,8 @@ export const study = (
           settings: {
             lambdaBda: overrides.lambdaBda ?? options.lambdaBda,
             lambdaFda: overrides.lambdaFda ?? options.lambdaFda,
+            // recorded only when not the paper's, so models recorded before the flag stay valid
+            ...(distance === "euclidean" ? {} : { bdaDistance: distance }),
           },
         })
         return {

@@ -72,6 +72,7 @@ describe("Cli: defaults", () => {
       attribute: "gender",
       lambdaBda: 1,
       lambdaFda: 1,
+      bdaDistance: "euclidean",
       epochs: null,
       backend: "auto",
       out: join(root, "runs", "simulated-din-20260102T030405Z"),
@@ -106,6 +107,8 @@ describe("Cli: defaults", () => {
       "0.1",
       "--lambda-fda",
       "10",
+      "--bda-distance",
+      "squared-euclidean",
       "--epochs",
       "20",
       "--backend",
@@ -131,6 +134,7 @@ describe("Cli: defaults", () => {
       attribute: "gender",
       lambdaBda: 0.1,
       lambdaFda: 10,
+      bdaDistance: "squared-euclidean",
       epochs: 20,
       backend: "wasm",
       out: join(root, "out", "x"),
@@ -203,7 +207,7 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(17)
+    expect(Object.keys(flags).length).toBe(18)
     for (const name of [
       "dataset",
       "data",
@@ -215,6 +219,7 @@ describe("Cli: defaults", () => {
       "attribute",
       "lambda-bda",
       "lambda-fda",
+      "bda-distance",
       "epochs",
       "backend",
       "out",
@@ -287,6 +292,10 @@ describe("Cli: errors name the flag and what it accepts", () => {
     [
       ["--lambda-fda", "x"],
       ["--lambda-fda", "x"],
+    ],
+    [
+      ["--bda-distance", "manhattan"],
+      ["bda-distance", "manhattan", "squared-euclidean", "cosine"],
     ],
     [
       ["--methods", "din,foo"],

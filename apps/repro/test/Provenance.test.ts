@@ -83,5 +83,12 @@ describe("Provenance: what a model was trained from", () => {
     expect(difference(record, { ...record, settings: { lambdaBda: 1 } })).toBe(
       "lambdaFda was 1, now unset",
     )
+    // a non-default feature distance is a setting too (CausalD's --bda-distance)
+    expect(
+      difference(record, {
+        ...record,
+        settings: { ...record.settings, bdaDistance: "squared-euclidean" },
+      }),
+    ).toBe("bdaDistance was unset, now squared-euclidean")
   })
 })
