@@ -86,14 +86,21 @@ export const difference = (recorded: Provenance, current: Provenance): string | 
 }
 
 /**
+ * What {@link checkProvenance} found: the same record ("matched"), none and no model yet
+ * ("recorded": a new model), or none beside an existing checkpoint ("adopted": a model trained
+ * before these records existed, taken as it is and its configuration recorded, which the caller
+ * reports, since nothing can check it).
+ */
+export type ProvenanceCheck = "matched" | "recorded" | "adopted"
+
+/**
  * Before a model in `directory` is trained or reused: records `current` there when nothing is
- * recorded yet, fails with {@link StaleModel} when another configuration is recorded. A model
- * trained before these records existed is taken as it is (and its configuration recorded).
+ * recorded yet, fails with {@link StaleModel} when another configuration is recorded.
  */
 export const checkProvenance = (
   directory: string,
   current: Provenance,
-): Effect.Effect<void, StaleModel, FileSystem.FileSystem> =>
+): Effect.Effect<ProvenanceCheck, StaleModel, FileSystem.FileSystem> =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const file = `${directory}/provenance.json`
@@ -107,12 +114,16 @@ export const checkProvenance = (
         text,
       ).pipe(Effect.catch((e) => fail(`${file} is not a provenance record: ${e.message}`)))
       const diff = difference(recorded, current)
-      return diff === undefined ? undefined : yield* fail(diff)
+      return diff === undefined ? "matched" : yield* fail(diff)
     }
+    const trained = yield* fs
+      .exists(`${directory}/last.ckpt`)
+      .pipe(Effect.orElseSucceed(() => false))
     yield* fs
       .makeDirectory(directory, { recursive: true })
       .pipe(Effect.catch((e) => fail(`cannot create ${directory}: ${e.message}`)))
     yield* writeAtomic(file, `${JSON.stringify(current, null, 2)}\n`).pipe(
       Effect.catch((e) => fail(`cannot write ${file}: ${e.message}`)),
     )
+    return trained ? "adopted" : "recorded"
   })

@@ -319,7 +319,14 @@ export const study = (
     ) =>
       Effect.gen(function* () {
         const directory = `${modelsDir}/${method}/seed-${seed}`
-        if (provenance !== undefined) yield* checkProvenance(directory, provenance)
+        if (
+          provenance !== undefined &&
+          (yield* checkProvenance(directory, provenance)) === "adopted"
+        )
+          yield* progress.note(
+            `${method} seed ${seed}`,
+            "has no provenance.json (trained before models recorded their teachers and settings): taken as trained from the current ones, and recorded so",
+          )
         const result = yield* Train.train({
           name: `${method} seed ${seed}`,
           directory,

@@ -33,9 +33,11 @@ const saved = (directory: string) =>
 describe("Provenance: what a model was trained from", () => {
   test("recorded on first use, accepted while the same, refused by folder once the teachers changed", async () => {
     const directory = join(mkdtempSync(join(tmpdir(), "causald-prov-")), "causald", "seed-1")
-    expect(Exit.isSuccess(await run(checkProvenance(directory, record)))).toBe(true)
+    const first = await run(checkProvenance(directory, record))
+    expect(Exit.isSuccess(first) && first.value).toBe("recorded")
     expect(saved(directory)).toEqual(record)
-    expect(Exit.isSuccess(await run(checkProvenance(directory, record)))).toBe(true)
+    const again = await run(checkProvenance(directory, record))
+    expect(Exit.isSuccess(again) && again.value).toBe("matched")
 
     const continued: Provenance = {
       ...record,
@@ -49,6 +51,16 @@ describe("Provenance: what a model was trained from", () => {
     expect(message).toContain("now teachers-activeness-4-1: 31 epochs, best 27")
     expect(message).toContain("delete that folder")
     expect(saved(directory)).toEqual(record) // left as it was
+  })
+
+  test("a model trained before records existed is adopted (and then recorded), not silently", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "causald-prov-"))
+    writeFileSync(join(directory, "last.ckpt"), "")
+    const exit = await run(checkProvenance(directory, record))
+    expect(Exit.isSuccess(exit) && exit.value).toBe("adopted")
+    expect(saved(directory)).toEqual(record)
+    const again = await run(checkProvenance(directory, record))
+    expect(Exit.isSuccess(again) && again.value).toBe("matched")
   })
 
   test("another coefficient is refused, naming it", async () => {
