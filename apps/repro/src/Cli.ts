@@ -65,6 +65,15 @@ export type SplitBy = (typeof splits)[number]
 export const bdaDistances = ["euclidean", "squared-euclidean", "cosine"] as const
 export type BdaDistance = (typeof bdaDistances)[number]
 
+/**
+ * How the K teachers are initialised: each from its own seed (the paper does not say; the
+ * default) or all from the same one, so that their mediator spaces start aligned and their
+ * prior-weighted mean (eq. 19) averages comparable coordinates. Each teacher still sees only its
+ * own users (unprivileged, section 3.3.1).
+ */
+export const teacherInits = ["independent", "shared"] as const
+export type TeacherInit = (typeof teacherInits)[number]
+
 /** Tensor backends (see the repository README). */
 export const backends = ["auto", "tensorflow", "wasm", "cpu"] as const
 export type Backend = (typeof backends)[number]
@@ -120,6 +129,8 @@ export const StudyOptions = Schema.Struct({
   lambdaFda: Schema.Finite,
   /** d of L_BDA (eq. 20); absent in results written before the flag existed (read as euclidean). */
   bdaDistance: Schema.optionalKey(Schema.Literals(bdaDistances)),
+  /** `--teacher-init`; absent in results written before the flag existed (read as independent). */
+  teacherInit: Schema.optionalKey(Schema.Literals(teacherInits)),
   /** Maximum training epochs; null leaves it to the study's defaults. */
   epochs: Schema.NullOr(Schema.Int),
   backend: Schema.Literals(backends),
@@ -282,6 +293,12 @@ export const flags = {
       "Distance d of CausalD's feature distillation loss L_BDA (eq. 20): euclidean (the paper's, default), squared-euclidean (a pull that vanishes at the teachers' guidance) or cosine (ignores mediator norms)",
     ),
     Flag.withDefault("euclidean"),
+  ),
+  teacherInit: Flag.Literals("teacher-init", teacherInits).pipe(
+    Flag.withDescription(
+      "How the K teachers are initialised: independent (each from its own seed, default) or shared (all from one, so their mediator spaces start aligned; trained into their own folders, teachers-<split>-<K>-shared-<k>)",
+    ),
+    Flag.withDefault("independent"),
   ),
   epochs: Flag.Int("epochs").pipe(
     Flag.withMetavar("N"),
@@ -500,6 +517,7 @@ export const resolveStudyOptions = (
       lambdaBda: raw.lambdaBda,
       lambdaFda: raw.lambdaFda,
       bdaDistance: raw.bdaDistance,
+      teacherInit: raw.teacherInit,
       epochs: Option.getOrNull(raw.epochs),
       backend: raw.backend,
       out,

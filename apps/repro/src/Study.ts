@@ -254,7 +254,11 @@ export const study = (
           return Groups.randomSubsets(data, options.teachers, 0)
       }
     }
-    const trainGroups = (name: string, groups: UserGroups, seed: number) =>
+    /**
+     * One model per group, in folders `<name>-<g>`. With `sharedInit` every group's model starts
+     * from the same parameters (`--teacher-init shared`).
+     */
+    const trainGroups = (name: string, groups: UserGroups, seed: number, sharedInit = false) =>
       Effect.gen(function* () {
         const small = Array.from(groups.sizes).findIndex((n) => n < profile.minimumUsersPerGroup)
         if (small >= 0)
@@ -267,26 +271,31 @@ export const study = (
           directory: modelsDir,
           data,
           partition: { groupOf: groups.groupOf, groups: groups.sizes.length },
-          makeModel: (g) => makeModel(`${name}-${g}`, seed),
+          makeModel: (g) => makeModel(sharedInit ? name : `${name}-${g}`, seed),
           config: { ...profile.training, seed },
         })
         for (const m of models) record(`${name}-${m.group}`, m.result)
         return models.map((m) => ({ ...m, folder: `${name}-${m.group}` }))
       })
 
+    const sharedInit = options.teacherInit === "shared"
+    /** The teachers' folder prefix for a split and K: shared-init teachers train apart. */
+    const teachersName = (split: string, k: number) =>
+      `teachers-${split}-${k}${sharedInit ? "-shared" : ""}`
     const teachersOf = memo(() =>
       timed(
         "teachers",
-        trainGroups(`teachers-${options.splitBy}-${options.teachers}`, teacherSplit(), 0),
+        trainGroups(teachersName(options.splitBy, options.teachers), teacherSplit(), 0, sharedInit),
       ),
     )
     const homogeneousTeachersOf = memo(() =>
       timed(
         "homogeneous teachers",
         trainGroups(
-          `teachers-random-${options.teachers}`,
+          teachersName("random", options.teachers),
           Groups.randomSubsets(data, options.teachers, 0),
           0,
+          sharedInit,
         ),
       ),
     )
@@ -583,8 +592,9 @@ export const study = (
           : options.splitBy === "attribute"
             ? teacherSplit()
             : Groups.teacherSubsets(data, options.splitBy, k)
-      return Effect.flatMap(trainGroups(`teachers-${options.splitBy}-${k}`, split, 0), (teachers) =>
-        causalDStudent(`causald-k${k}`, firstSeed, teachers, split),
+      return Effect.flatMap(
+        trainGroups(teachersName(options.splitBy, k), split, 0, sharedInit),
+        (teachers) => causalDStudent(`causald-k${k}`, firstSeed, teachers, split),
       )
     }
     /** Fig. 5's λ values, but the configured one (the default CausalD run of the first seed). */

@@ -73,6 +73,7 @@ describe("Cli: defaults", () => {
       lambdaBda: 1,
       lambdaFda: 1,
       bdaDistance: "euclidean",
+      teacherInit: "independent",
       epochs: null,
       backend: "auto",
       out: join(root, "runs", "simulated-din-20260102T030405Z"),
@@ -109,6 +110,8 @@ describe("Cli: defaults", () => {
       "10",
       "--bda-distance",
       "squared-euclidean",
+      "--teacher-init",
+      "shared",
       "--epochs",
       "20",
       "--backend",
@@ -135,6 +138,7 @@ describe("Cli: defaults", () => {
       lambdaBda: 0.1,
       lambdaFda: 10,
       bdaDistance: "squared-euclidean",
+      teacherInit: "shared",
       epochs: 20,
       backend: "wasm",
       out: join(root, "out", "x"),
@@ -207,7 +211,7 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(18)
+    expect(Object.keys(flags).length).toBe(19)
     for (const name of [
       "dataset",
       "data",
@@ -220,6 +224,7 @@ describe("Cli: defaults", () => {
       "lambda-bda",
       "lambda-fda",
       "bda-distance",
+      "teacher-init",
       "epochs",
       "backend",
       "out",
@@ -292,6 +297,10 @@ describe("Cli: errors name the flag and what it accepts", () => {
     [
       ["--lambda-fda", "x"],
       ["--lambda-fda", "x"],
+    ],
+    [
+      ["--teacher-init", "pretrained"],
+      ["teacher-init", "pretrained", "independent", "shared"],
     ],
     [
       ["--bda-distance", "manhattan"],
