@@ -15,6 +15,12 @@
  * also encode rows in chunks trimmed to their longest history (`teacherChunkOverhead`): a no-op
  * on the random full histories, a large saving on real ones (`--sequences`).
  *
+ * DIN teachers encode by their item-pair tables by default (`CausalDConfig.teacherPairTables`,
+ * `Din`'s frozen encoder): the activation unit once per (history item, candidate) pair of the
+ * vocabulary, when the run starts, then lookups. The `-forward` row runs their forward pass
+ * instead (the cost without tables). `first prepare ms` is the first batch's constants, which
+ * include building the tables: a one-time cost per run, reported beside the per-step one.
+ *
  * Two causal labels: the Monte-Carlo one (S in-batch partners per row, O(K B S h)) at the paper's
  * batch, and the exact one (all B partners, O(K B² h)), which `causalD` refuses above
  * `EXACT_LIMIT` elements, so it is measured at a smaller batch with its own base step.
@@ -81,6 +87,8 @@ export interface CausalStepRow {
   readonly msPerStep: number
   /** The objective's constants alone (CausalD: K teacher encoders + guidance); 0 for base. */
   readonly prepareMs: number
+  /** The first batch's constants: with pair tables, their one-time construction included. */
+  readonly firstPrepareMs: number
   /** msPerStep over the base step's at the same batch. */
   readonly ratio: number
   /** Median CPU milliseconds per step (user + system; see `interleaved`). */
@@ -179,6 +187,7 @@ export const measureCausalSteps = (
     batch: Batches.TrainingBatch,
     partners: CausalDObjective.CausalDConfig["partners"] | null,
     cachePositives = true,
+    pairTables = true,
   ): Variant => {
     const student = Din.make(b, vocabulary, {}, 7)
     const causal =
@@ -193,6 +202,7 @@ export const measureCausalSteps = (
               teacherPrior: prior,
               partners,
               cachePositives,
+              teacherPairTables: pairTables,
             },
             1,
           )
@@ -229,6 +239,12 @@ export const measureCausalSteps = (
 
   const compare = (batch: Batches.TrainingBatch, variants: ReadonlyArray<Variant>) => {
     try {
+      const first = variants.map((v) => {
+        if (v.objective === "base") return 0
+        const t0 = performance.now()
+        v.prepare()
+        return performance.now() - t0
+      })
       const ms = interleaved(variants, options)
       const live = b.liveTensors()
       for (const v of variants) v.step()
@@ -244,6 +260,7 @@ export const measureCausalSteps = (
           partners: v.partners,
           msPerStep: round1(ms[j]!.wall),
           prepareMs: round1(prepare[j]!),
+          firstPrepareMs: round1(first[j]!),
           ratio: round2(ms[j]!.wall / base.wall),
           cpuMsPerStep: round1(ms[j]!.cpu),
           cpuRatio: round2(ms[j]!.cpu / base.cpu),
@@ -261,6 +278,7 @@ export const measureCausalSteps = (
       variant("base", large, null),
       variant("causald-mc", large, mc),
       variant("causald-mc-nocache", large, mc, false),
+      variant("causald-mc-forward", large, mc, true, false),
     ])
     const small = batchOf(12, options.exactBatchSize)
     compare(small, [
@@ -276,10 +294,10 @@ export const measureCausalSteps = (
 }
 
 export const formatCausalRows = (rows: ReadonlyArray<CausalStepRow>): Array<string> => [
-  "objective              batch  K   partners   ms/step   teachers ms   x base   cpu ms/step   x base (cpu)",
+  "objective              batch  K   partners   ms/step   teachers ms   first prepare ms   x base   cpu ms/step   x base (cpu)",
   ...rows.map(
     (r) =>
-      `${r.objective.padEnd(21)} ${String(r.batch).padStart(6)} ${String(r.teachers).padStart(2)} ${String(r.partners).padStart(10)} ${r.msPerStep.toFixed(1).padStart(9)} ${r.prepareMs.toFixed(1).padStart(13)} ${r.ratio.toFixed(2).padStart(8)} ${r.cpuMsPerStep.toFixed(1).padStart(13)} ${r.cpuRatio.toFixed(2).padStart(14)}`,
+      `${r.objective.padEnd(21)} ${String(r.batch).padStart(6)} ${String(r.teachers).padStart(2)} ${String(r.partners).padStart(10)} ${r.msPerStep.toFixed(1).padStart(9)} ${r.prepareMs.toFixed(1).padStart(13)} ${r.firstPrepareMs.toFixed(0).padStart(18)} ${r.ratio.toFixed(2).padStart(8)} ${r.cpuMsPerStep.toFixed(1).padStart(13)} ${r.cpuRatio.toFixed(2).padStart(14)}`,
   ),
 ]
 

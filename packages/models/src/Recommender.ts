@@ -115,6 +115,36 @@ export interface Recommender {
    * repeat the histories.
    */
   readonly candidateScorer?: (batch: CandidateBatch, options?: ScorerOptions) => CandidateScorer
+  /**
+   * The encoder φ of this model with its parameters taken as frozen from now on (a teacher
+   * during distillation): it may precompute what depends on item ids only, and returns the
+   * mediators of rows given on the host. Undefined when it would precompute nothing or more than
+   * the options allow; absent on models without one. Callers then use {@link encode}.
+   */
+  readonly frozenEncoder?: (options?: FrozenEncoderOptions) => FrozenEncoder | undefined
+}
+
+/** Options of {@link Recommender.frozenEncoder}. */
+export interface FrozenEncoderOptions {
+  /** Largest table, in floats, a frozen encoder may precompute (default 2^24, 64 MB). */
+  readonly maxTableCells?: number
+}
+
+/**
+ * Rows of a batch on the host, as `@causald/data`'s training batches hold them: `history` is
+ * [rows, width] row-major, left-aligned.
+ */
+export interface HostRows {
+  readonly history: Int32Array
+  readonly width: number
+  readonly historyLength: Int32Array
+  readonly item: Int32Array
+}
+
+/** See {@link Recommender.frozenEncoder}. */
+export interface FrozenEncoder {
+  /** The mediators [rows.length, d] of the given rows of `batch`, on the host. */
+  readonly mediators: (batch: HostRows, rows: Int32Array) => Float32Array
 }
 
 /** Options of {@link Recommender.candidateScorer}. */

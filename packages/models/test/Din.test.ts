@@ -365,6 +365,45 @@ describeEachBackend("DIN", (backend) => {
     b.dispose([...model.parameters, ...model.buffers])
   })
 
+  test("frozen encoder: the item-pair table gives the inference mediators of any rows, for every variant; none above its size limit", () => {
+    const b = backend()
+    for (const [name, options] of Object.entries(variants)) {
+      const model = Din.make(b, vocabulary, { ...smallDin, ...options, diceMomentum: 0.5 }, 23)
+      const optimizer = b.optimizer({ _tag: "Adagrad", learningRate: 0.1 })
+      // trained a little, so Dice's running statistics and the weights are not the initial ones
+      for (let i = 0; i < 3; i++)
+        trainStep(b, model, optimizer, syntheticBatch(Random.generator(i), 16, 6))
+      const inference = forInference(model)
+      const n = vocabulary.numItems + 1
+      expect(inference.frozenEncoder?.({ maxTableCells: n * n - 1 })).toBeUndefined()
+      const frozen = inference.frozenEncoder?.({ maxTableCells: n * n })
+      expect(frozen).toBeDefined()
+      const batch = withEmptyHistories(syntheticBatch(Random.generator(41), 24, 6), [3])
+      const rows = Int32Array.of(5, 0, 3, 23, 11, 5)
+      const host = {
+        history: batch.history,
+        width: 6,
+        historyLength: batch.historyLength,
+        item: batch.item,
+      }
+      const tabled = frozen!.mediators(host, rows)
+      const direct = b.tidy(
+        () => b.read(inference.encode(Inputs.toInputs(b, batch))) as Float32Array,
+      )
+      const expected = Array.from(rows).flatMap((r) =>
+        Array.from(direct.subarray(r * 8, r * 8 + 8)),
+      )
+      expect({
+        name,
+        close: maxAbsDiff(tabled, expected) <= 1e-5 * Math.max(1, maxAbs(expected)),
+      }).toEqual({ name, close: true })
+      expect(maxAbs(tabled)).toBeGreaterThan(0)
+      expect(Array.from(tabled.subarray(2 * 8, 3 * 8))).toEqual(new Array(8).fill(0)) // empty history
+      optimizer.dispose()
+      b.dispose([...model.parameters, ...model.buffers])
+    }
+  })
+
   test("bad options are typed errors naming the option", () => {
     const b = backend()
     expect(() => Din.make(b, vocabulary, { embeddingSize: 0 })).toThrow(InvalidConfig)

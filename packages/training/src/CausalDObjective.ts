@@ -64,6 +64,12 @@ export interface CausalDConfig {
    * encodes every row at the batch's full width L.
    */
   readonly teacherChunkOverhead?: number
+  /**
+   * Teachers that can precompute their item-pair tables encode by lookups (`FrozenTeachers.ts`,
+   * `Recommender.frozenEncoder`; default true). Exact up to rounding; `false` runs their forward
+   * pass.
+   */
+  readonly teacherPairTables?: boolean
 }
 
 /** A chunk's fixed cost in row-positions, as for the student's own DIN layout. */
@@ -147,6 +153,7 @@ export const causalD = (
   const frozen = FrozenTeachers.make(backend, teachers, {
     cachePositives: config.cachePositives,
     chunkOverhead: overhead,
+    pairTables: config.teacherPairTables ?? true,
   })
 
   const prepare = (context: BatchContext): TeacherOutputs => {

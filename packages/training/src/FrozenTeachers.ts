@@ -16,6 +16,12 @@
  *   kernel that sums in another order for another width could differ by rounding), and short
  *   histories (most of Amazon Beauty's) cost a fraction.
  *
+ * - **Pair tables.** A teacher that offers a `frozenEncoder` (DIN: the activation unit's output
+ *   for every (history item, candidate) pair, precomputed once) encodes rows on the host by
+ *   lookups; only its predictor, for logits, still runs on the backend. Used when every teacher
+ *   has one within `maxTableCells` (DIN on MovieLens: 1,011² floats each); otherwise the
+ *   chunked forward pass below.
+ *
  * Memory of the cache: K·(d + 1) floats per training positive with logits, K·d without (Amazon
  * Beauty, 131,413 positives, K = 4, d = 8: 16.8 MB on the host without logits).
  *
@@ -23,7 +29,14 @@
  */
 import type { Tensor, TensorBackend } from "@causald/core"
 import type { Batches } from "@causald/data"
-import { Din, forInference, Inputs, LengthChunks, type Recommender } from "@causald/models"
+import {
+  Din,
+  type FrozenEncoder,
+  forInference,
+  Inputs,
+  LengthChunks,
+  type Recommender,
+} from "@causald/models"
 import type { BatchContext } from "./Objective.ts"
 
 export interface FrozenTeachersOptions {
@@ -40,6 +53,13 @@ export interface FrozenTeachersOptions {
   readonly chunkOverhead?: number
   /** Also compute the teachers' logits ô_{k,i} (default false: mediators only). */
   readonly logits?: boolean
+  /**
+   * Let teachers precompute their item-pair tables (`Recommender.frozenEncoder`; default true).
+   * `false` always runs their forward pass (the form the tables are tested against).
+   */
+  readonly pairTables?: boolean
+  /** Largest pair table per teacher, in floats (default `Din.defaultMaxTableCells`). */
+  readonly maxTableCells?: number
 }
 
 /** Outputs of K teachers on B rows. */
@@ -86,11 +106,61 @@ export function make(
   const overhead = options.chunkOverhead ?? Din.defaultChunkOverhead
   const encoders = teachers.map((t) => forInference(t))
   const cache = (options.cachePositives ?? true) ? new PositiveCache(K * w) : null
+  // the teachers' frozen encoders, when every one has one; asked once, on first use
+  let frozen: ReadonlyArray<FrozenEncoder> | null | undefined =
+    options.pairTables === false ? null : undefined
+  const frozenEncoders = (): ReadonlyArray<FrozenEncoder> | null => {
+    if (frozen === undefined) {
+      const made = encoders.map((t) =>
+        t.frozenEncoder?.(
+          options.maxTableCells === undefined ? {} : { maxTableCells: options.maxTableCells },
+        ),
+      )
+      frozen = made.every((f) => f !== undefined) ? (made as Array<FrozenEncoder>) : null
+    }
+    return frozen
+  }
+
+  /** {@link encodeRows} by the teachers' frozen encoders: mediators on the host, logits by ψ. */
+  const encodeByTables = (
+    context: BatchContext,
+    source: Int32Array,
+    tables: ReadonlyArray<FrozenEncoder>,
+  ): Float32Array => {
+    const { batch } = context
+    const n = source.length
+    const out = new Float32Array(K * n * w)
+    const host = {
+      history: batch.history,
+      width: batch.maxHistoryLength,
+      historyLength: batch.historyLength,
+      item: batch.item,
+    }
+    const rows =
+      withLogits && n > 0
+        ? Inputs.toInputs(backend, subBatch(batch, source, batch.maxHistoryLength))
+        : undefined
+    tables.forEach((table, k) => {
+      const m = table.mediators(host, source)
+      const o =
+        rows === undefined
+          ? undefined
+          : backend.tidy(() => backend.read(encoders[k]!.predict(backend.tensor(m, [n, d]), rows)))
+      for (let i = 0; i < n; i++) {
+        const to = (k * n + i) * w
+        for (let j = 0; j < d; j++) out[to + j] = m[i * d + j]!
+        if (o !== undefined) out[to + d] = o[i]!
+      }
+    })
+    return out
+  }
 
   /** The outputs of the given rows of the batch (all rows when null), on the host, [K, rows, w]. */
   const encodeRows = (context: BatchContext, rows: Int32Array | null): Float32Array => {
     const { batch } = context
     const source = rows ?? identity(batch.size)
+    const tables = frozenEncoders()
+    if (tables !== null) return backend.tidy(() => encodeByTables(context, source, tables))
     const n = source.length
     const out = new Float32Array(K * n * w)
     // positions into `source`, by history length; the batch rows in that order

@@ -30,8 +30,10 @@ describeEachBackend("FrozenTeachers", (backend) => {
   test("mediators and logits equal the teachers on the whole batch; epoch 2 runs only negatives", () => {
     const b = backend()
     const dins = Array.from({ length: K }, (_, k) => Din.make(b, vocabulary, din, 60 + k))
-    const rows = { count: 0 }
-    const uncachedRows = { count: 0 }
+    // `cached` encodes by the teachers' pair tables (the default), `uncached` by their forward
+    // pass: both are checked against the teachers run directly
+    const rows: { count: number; tables?: number } = { count: 0 }
+    const uncachedRows: { count: number; tables?: number } = { count: 0 }
     const cached = FrozenTeachers.make(
       b,
       dins.map((t) => counting(t, rows)),
@@ -40,7 +42,7 @@ describeEachBackend("FrozenTeachers", (backend) => {
     const uncached = FrozenTeachers.make(
       b,
       dins.map((t) => counting(t, uncachedRows)),
-      { logits: true, cachePositives: false },
+      { logits: true, cachePositives: false, pairTables: false },
     )
     const mediatorsOnly = FrozenTeachers.make(b, dins)
     const live = b.liveTensors()
@@ -96,6 +98,8 @@ describeEachBackend("FrozenTeachers", (backend) => {
       expect(b.liveTensors()).toBe(live)
     }
     expect(uncachedRows.count).toBe(K * allRows)
+    expect(rows.tables).toBe(rows.count) // every row by the tables
+    expect(uncachedRows.tables).toBeUndefined() // none
     expect(cached.cachedPositives()).toBe(Batches.trainingPositiveCount(data))
     expect(uncached.cachedPositives()).toBe(0)
     expect(worst).toBeLessThanOrEqual(1e-6)

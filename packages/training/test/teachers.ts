@@ -5,15 +5,38 @@
 import { expect } from "bun:test"
 import { forInference, type Recommender } from "@causald/models"
 
-/** A frozen teacher (the model at inference) that counts the rows its encoder sees. */
-export const counting = (model: Recommender, rows: { count: number }): Recommender => {
+/**
+ * A frozen teacher (the model at inference) that counts the rows its encoder sees, by its
+ * forward pass or by its frozen encoder's pair table (`tables` counts those alone).
+ */
+export const counting = (
+  model: Recommender,
+  rows: { count: number; tables?: number },
+): Recommender => {
   const inference = forInference(model)
+  const frozenEncoder = inference.frozenEncoder
   return {
     ...inference,
     encode: (inputs) => {
       rows.count += inputs.item.shape[0]!
       return inference.encode(inputs)
     },
+    ...(frozenEncoder === undefined
+      ? {}
+      : {
+          frozenEncoder: (options) => {
+            const encoder = frozenEncoder(options)
+            return encoder === undefined
+              ? undefined
+              : {
+                  mediators: (batch, which) => {
+                    rows.count += which.length
+                    rows.tables = (rows.tables ?? 0) + which.length
+                    return encoder.mediators(batch, which)
+                  },
+                }
+          },
+        }),
   }
 }
 
