@@ -58,7 +58,10 @@ export interface FrozenTeachersOptions {
    * `false` always runs their forward pass (the form the tables are tested against).
    */
   readonly pairTables?: boolean
-  /** Largest pair table per teacher, in floats (default `Din.defaultMaxTableCells`). */
+  /**
+   * Largest pair table per teacher, in floats. Default: {@link defaultTableBudget} shared by the
+   * K teachers, so many teachers (Table 7's K = 16) do not multiply the host memory.
+   */
   readonly maxTableCells?: number
 }
 
@@ -83,6 +86,9 @@ export interface FrozenTeachers<Rows extends TeacherRows = TeacherRows> {
 }
 
 /** With `logits: true` the rows carry the teachers' logits as well, so the type says so. */
+/** All teachers' pair tables together, in floats: 2^26 (256 MB), 2^24 each for K = 4. */
+export const defaultTableBudget = 2 ** 26
+
 export function make(
   backend: TensorBackend,
   teachers: ReadonlyArray<Recommender>,
@@ -111,11 +117,8 @@ export function make(
     options.pairTables === false ? null : undefined
   const frozenEncoders = (): ReadonlyArray<FrozenEncoder> | null => {
     if (frozen === undefined) {
-      const made = encoders.map((t) =>
-        t.frozenEncoder?.(
-          options.maxTableCells === undefined ? {} : { maxTableCells: options.maxTableCells },
-        ),
-      )
+      const maxTableCells = options.maxTableCells ?? Math.floor(defaultTableBudget / K)
+      const made = encoders.map((t) => t.frozenEncoder?.({ maxTableCells }))
       frozen = made.every((f) => f !== undefined) ? (made as Array<FrozenEncoder>) : null
     }
     return frozen

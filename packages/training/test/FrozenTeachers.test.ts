@@ -103,6 +103,30 @@ describeEachBackend("FrozenTeachers", (backend) => {
     expect(cached.cachedPositives()).toBe(Batches.trainingPositiveCount(data))
     expect(uncached.cachedPositives()).toBe(0)
     expect(worst).toBeLessThanOrEqual(1e-6)
+    // a table over the size limit is not built: the forward pass runs instead, same outputs
+    const overLimit: { count: number; tables?: number } = { count: 0 }
+    const small = FrozenTeachers.make(
+      b,
+      dins.map((t) => counting(t, overLimit)),
+      { maxTableCells: 10 },
+    )
+    const batch = Batches.trainingBatches(data, {
+      batchSize: 24,
+      negatives: 2,
+      epochSeed: 3,
+    }).next().value as Batches.TrainingBatch
+    b.tidy(() => {
+      const context = {
+        inputs: Inputs.toInputs(b, batch),
+        batch,
+        labels: b.tensor(batch.label, [batch.size]),
+        rng: Random.generator(1),
+      }
+      const expected = b.read(mediatorsOnly.outputs(context).mediators)
+      expect(maxDiff(b.read(small.outputs(context).mediators), expected)).toBeLessThanOrEqual(1e-6)
+    })
+    expect(overLimit.count).toBe(K * batch.size)
+    expect(overLimit.tables).toBeUndefined()
     for (const m of dins) b.dispose([...m.parameters, ...m.buffers])
   })
 })
