@@ -29,6 +29,7 @@ import {
   Baselines,
   CausalDObjective,
   Evaluate,
+  Lease,
   Objective,
   PerGroup,
   Progress,
@@ -57,7 +58,7 @@ import {
   type VariantPoint,
 } from "./Results.ts"
 import * as Tables from "./Tables.ts"
-import { rotation, startWorkers } from "./Workers.ts"
+import * as Workers from "./Workers.ts"
 
 /** A stage of the study failed: which one and why. */
 export class StudyError extends Schema.TaggedError<StudyError>()("StudyError", {
@@ -222,7 +223,8 @@ export const study = (
     )
     // Workers start once the data is prepared (and cached), so they read it rather than redo it.
     const workers = options.workers ?? 1
-    const pool = worker === null && workers > 1 ? yield* startWorkers(options, workers) : null
+    const pool =
+      worker === null && workers > 1 ? yield* Workers.startWorkers(options, workers) : null
 
     const makeModel = (name: string, seed: number): Recommender =>
       options.base === "din"
@@ -607,44 +609,85 @@ export const study = (
         }),
       )
 
-    // --- a worker process (--workers): train its share of the models, write nothing ---------
-    if (worker !== null) {
-      const dispose = (trained: Trained) => {
-        backend.dispose(trained.model.parameters)
-        trained.release()
-      }
-      const jobs = [
-        ...seeds.flatMap((seed) => [
-          {
-            name: `groupwise seed ${seed}`,
-            run: Effect.map(
-              trainGroups(`groupwise-seed${seed}`, evaluationGrouping, seed),
-              (models) => {
-                for (const m of models) backend.dispose(m.model.parameters)
-              },
-            ),
-          },
-          ...ordinary.map((method) => ({
-            name: `${method} seed ${seed}`,
-            run: Effect.map(trainMethod(method, seed), dispose),
-          })),
-        ]),
-        ...teacherCountValues.map((k) => ({
-          name: `causald K=${k}`,
-          run: Effect.map(teacherCountRun(k), dispose),
+    // --- with --workers: every process's share of the models -----------------------------------
+    const dispose = (trained: Trained) => {
+      backend.dispose(trained.model.parameters)
+      trained.release()
+    }
+    /** The model folders a run trains or reads: its own, then what it needs (teachers). */
+    const groupFolders = (name: string, groups: number) =>
+      Array.from({ length: groups }, (_, g) => `${modelsDir}/${name}-${g}`)
+    const teacherFolders = (method: Method, k: number): ReadonlyArray<string> => {
+      if (method === "ho-teachers") return groupFolders(teachersName("random", k), k)
+      if (method === "kd" || method === "base") return []
+      const spec = Baselines.baselines[method as Baselines.BaselineName]
+      return spec === undefined || spec.teachers === "multiple"
+        ? groupFolders(teachersName(options.splitBy, k), k)
+        : []
+    }
+    const methodFolders = (method: Method, seed: number): ReadonlyArray<string> => [
+      `${modelsDir}/${method}/seed-${seed}`,
+      ...(method === "kd" ? [`${modelsDir}/kd-teacher/seed-${seed}`] : []),
+      ...teacherFolders(method, options.teachers),
+    ]
+    const jobs = [
+      ...seeds.flatMap((seed) => [
+        {
+          name: `groupwise seed ${seed}`,
+          folders: groupFolders(`groupwise-seed${seed}`, evaluationGrouping.sizes.length),
+          run: Effect.map(
+            trainGroups(`groupwise-seed${seed}`, evaluationGrouping, seed),
+            (models) => {
+              for (const m of models) backend.dispose(m.model.parameters)
+            },
+          ),
+        },
+        ...ordinary.map((method) => ({
+          name: `${method} seed ${seed}`,
+          folders: methodFolders(method, seed),
+          run: Effect.map(trainMethod(method, seed), dispose),
         })),
-        ...(["lambdaBda", "lambdaFda"] as const).flatMap((which) =>
-          sensitivityValues(which).map((value) => ({
-            name: `causald ${which}=${value}`,
-            run: Effect.map(sensitivityRun(which, value), dispose),
-          })),
-        ),
-      ]
-      const visits = rotation(jobs, worker.index, worker.workers)
-      for (const [done, job] of visits.entries()) {
-        yield* timed(job.name, job.run).pipe(Effect.mapError(stageError(job.name)))
-        yield* progress.update({ stage: "worker", done: done + 1, total: visits.length })
-      }
+      ]),
+      ...teacherCountValues.map((k) => ({
+        name: `causald K=${k}`,
+        folders: [
+          `${modelsDir}/causald-k${k}/seed-${firstSeed}`,
+          ...groupFolders(teachersName(options.splitBy, k), k),
+        ],
+        run: Effect.map(teacherCountRun(k), dispose),
+      })),
+      ...(["lambdaBda", "lambdaFda"] as const).flatMap((which) =>
+        sensitivityValues(which).map((value) => ({
+          name: `causald ${which}=${value}`,
+          folders: [
+            `${modelsDir}/causald-${which}-${value}/seed-${firstSeed}`,
+            ...teacherFolders("causald", options.teachers),
+          ],
+          run: Effect.map(sensitivityRun(which, value), dispose),
+        })),
+      ),
+    ]
+    let visited = 0
+    const visit = (job: (typeof jobs)[number]) =>
+      Effect.gen(function* () {
+        yield* job.run.pipe(Effect.mapError(stageError(job.name)))
+        visited += 1
+        yield* progress.update({ stage: "models", done: visited, total: jobs.length })
+      })
+    /** Whether another live process holds one of the job's folders (`Workers.firstPass`). */
+    const heldElsewhere = (job: (typeof jobs)[number]) =>
+      Effect.map(
+        Effect.forEach(job.folders, (f) => Lease.heldByOther(f)),
+        (held) => held.some((h) => h),
+      )
+    const firstPass = (index: number, processes: number) =>
+      Workers.firstPass(jobs, index, processes, heldElsewhere, visit)
+
+    // --- a worker process: train its share of the models, write nothing ----------------------
+    if (worker !== null) {
+      const deferred = yield* firstPass(worker.index, worker.workers)
+      // what another process was training: reloaded when it is done (or trained, if it failed)
+      for (const job of deferred) yield* visit(job)
       return null
     }
 
@@ -710,10 +753,12 @@ export const study = (
                 : yield* variant(`causald ${which}=${value}`, value, sensitivityRun(which, value)),
             )
     })
-    // With workers, a failed worker stops the study at once; then the study waits for them all.
+    // With workers, the main process first trains its own share (skipping what a worker holds),
+    // then runs the study, which reloads what is finished. A failed worker stops the study at
+    // once; then the study waits for them all.
     if (pool === null) yield* runs
     else {
-      yield* Effect.raceFirst(runs, pool.failure)
+      yield* Effect.raceFirst(Effect.andThen(firstPass(0, workers), runs), pool.failure)
       yield* pool.join
     }
     // --- results ------------------------------------------------------------------------------

@@ -78,6 +78,28 @@ export const rotation = <A>(
   return [...jobs.slice(shift), ...jobs.slice(0, shift)]
 }
 
+/**
+ * Process `index`'s first pass over `jobs` (in its {@link rotation}): each job is visited unless
+ * `held` says another process is running it now; those are returned, in order, for later. A
+ * process that reached a model being trained elsewhere would otherwise wait, its core idle,
+ * while other models are still to train.
+ */
+export const firstPass = <J, E, R, E2, R2>(
+  jobs: ReadonlyArray<J>,
+  index: number,
+  processes: number,
+  held: (job: J) => Effect.Effect<boolean, E2, R2>,
+  visit: (job: J) => Effect.Effect<void, E, R>,
+): Effect.Effect<ReadonlyArray<J>, E | E2, R | R2> =>
+  Effect.gen(function* () {
+    const deferred: Array<J> = []
+    for (const job of rotation(jobs, index, processes)) {
+      if (yield* held(job)) deferred.push(job)
+      else yield* visit(job)
+    }
+    return deferred
+  })
+
 /** The log file of worker `index`. */
 export const logOf = (out: string, index: number): string => `${out}/worker-${index}.log`
 

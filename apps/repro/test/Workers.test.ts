@@ -15,12 +15,34 @@ import {
 } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { logOf, rotation, taskFromEnvironment, workerVariable } from "../src/Workers.ts"
+import { Effect } from "effect"
+import { firstPass, logOf, rotation, taskFromEnvironment, workerVariable } from "../src/Workers.ts"
 import { finish, options as fixtureOptions, readRunResults } from "./fixture.ts"
 
 const main = join(import.meta.dir, "..", "src", "main.ts")
 const root = mkdtempSync(join(tmpdir(), "causald-workers-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+describe("firstPass", () => {
+  test("visits its rotation, skipping the jobs held elsewhere and returning them in order", () => {
+    const run = (index: number, held: ReadonlySet<number>) => {
+      const visited: Array<number> = []
+      const deferred = Effect.runSync(
+        firstPass(
+          [1, 2, 3, 4, 5, 6],
+          index,
+          2,
+          (job) => Effect.succeed(held.has(job)),
+          (job) => Effect.sync(() => void visited.push(job)),
+        ),
+      )
+      return { visited, deferred }
+    }
+    expect(run(0, new Set())).toEqual({ visited: [1, 2, 3, 4, 5, 6], deferred: [] })
+    expect(run(0, new Set([2, 5]))).toEqual({ visited: [1, 3, 4, 6], deferred: [2, 5] })
+    expect(run(1, new Set([4, 1]))).toEqual({ visited: [5, 6, 2, 3], deferred: [4, 1] })
+  })
+})
 
 describe("rotation", () => {
   test("worker i starts i * ceil(n / N) models in, and visits every model once", () => {
@@ -85,7 +107,7 @@ describe("bun run repro --workers", () => {
     expect(r2.manifest.configuration.workers).toBe(2)
     // The worker trained its share.
     const log = readFileSync(logOf(two, 1), "utf8")
-    expect(log).toContain('"stage":"worker"')
+    expect(log).toContain('"stage":"models"')
     expect(leases(join(two, "models"))).toEqual([])
   }, 90_000)
 

@@ -91,6 +91,29 @@ export const isAlive = (holder: Holder): boolean => {
 const systemTag = (error: PlatformError.PlatformError): string => error.reason._tag
 
 /**
+ * Whether a live process other than this one holds the lease of `directory` now: a hint for
+ * scheduling (try another run first), never a substitute for {@link acquire}, since the answer
+ * may change at once. No lease, a dead holder's, or an unreadable one (which `acquire` then
+ * reports) count as free.
+ */
+export const heldByOther = (
+  directory: string,
+): Effect.Effect<boolean, never, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs
+      .readFileString(leasePath(directory))
+      .pipe(Effect.orElseSucceed(() => null))
+    if (text === null) return false
+    try {
+      const holder = Schema.decodeUnknownSync(Holder)(JSON.parse(text))
+      return !held.has(holder.token) && isAlive(holder)
+    } catch {
+      return false
+    }
+  })
+
+/**
  * Holds the lease of `directory` for the enclosing scope: waits while a live process holds it,
  * takes over a dead process's lease, and releases it (removes the file, if it is still ours) when
  * the scope closes, whether by success, failure or interruption. The wait is interruptible.

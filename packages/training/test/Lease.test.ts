@@ -6,7 +6,14 @@ import { type TensorBackend, Tensors } from "@causald/core"
 import { startBackend } from "@causald/tfjs"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Exit, Fiber, Layer } from "effect"
-import { acquire, type Holder, LeaseError, leasePath, processStart } from "../src/Lease.ts"
+import {
+  acquire,
+  type Holder,
+  heldByOther,
+  LeaseError,
+  leasePath,
+  processStart,
+} from "../src/Lease.ts"
 import { recommendation } from "../src/Objective.ts"
 import { Progress } from "../src/Progress.ts"
 import { defaultTrainingConfig, train } from "../src/Train.ts"
@@ -55,6 +62,33 @@ const writeLease = (dir: string, pid: number, started: number | null) =>
   )
 
 describe("Lease", () => {
+  test("heldByOther: true only while another live process holds it; ours, a dead one's, none or an unreadable file are not", async () => {
+    const { layer } = recording()
+    const probe = (dir: string) => run(heldByOther(dir), layer)
+    const value = async (dir: string) => {
+      const exit = await probe(dir)
+      return Exit.isSuccess(exit) ? exit.value : "failed"
+    }
+    const none = freshDir()
+    expect(await value(none)).toBe(false)
+    const live = freshDir()
+    const other = Bun.spawn(["sleep", "30"])
+    writeLease(live, other.pid, processStart(other.pid))
+    expect(await value(live)).toBe(true)
+    other.kill("SIGKILL")
+    await other.exited
+    expect(await value(live)).toBe(false)
+    const unreadable = freshDir()
+    writeFileSync(leasePath(unreadable), "not a lease")
+    expect(await value(unreadable)).toBe(false)
+    const ours = freshDir()
+    const exit = await run(
+      Effect.scoped(Effect.flatMap(acquire(ours, { name: "ours" }), () => heldByOther(ours))),
+      layer,
+    )
+    expect(Exit.isSuccess(exit) && exit.value).toBe(false)
+  })
+
   test("a live lease makes a second acquirer wait until it is released", async () => {
     const dir = freshDir()
     const { notes, layer } = recording()
