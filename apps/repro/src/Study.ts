@@ -931,13 +931,13 @@ const groupMeans = (grouping: UserGroups): Array<number> => {
 /**
  * What a grouping's per-group value is, for the bars of Figure 4. Consistency groups are ordered
  * by KL(past || now) over popularity groups (`Groups.consistency`): larger means LESS consistent,
- * so the bars are labelled as inconsistency.
+ * as the x axis says; the bars show that KL.
  */
 export const groupingValueName = (grouping: string): string =>
   grouping === "activeness"
     ? "mean activeness (interactions)"
     : grouping === "consistency"
-      ? "mean inconsistency, KL(past ‖ now)"
+      ? "mean KL(past ‖ now)"
       : `mean ${grouping}`
 
 /** A stable small number from a name, so different models of one seed start differently. */
