@@ -100,8 +100,9 @@ const gradientNorm = (grads: ReadonlyArray<Tensor>): number =>
 
 // ---- the batches ------------------------------------------------------------------------------
 const mediators = new Map<string, Array<number>>()
-const collect = (name: string, values: Float32Array) =>
+const collect = (name: string, values: Float32Array): void => {
   mediators.set(name, [...(mediators.get(name) ?? []), ...values])
+}
 const terms = { rec: [] as Array<number>, bda: [] as Array<number>, gRec: [] as Array<number> }
 const gBda: Array<number> = []
 const pinned: Array<number> = []
