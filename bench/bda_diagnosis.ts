@@ -119,7 +119,8 @@ for (const batch of Batches.trainingBatches(data, {
     const labels = b.tensor(batch.label, [batch.size])
     const encode = (m: Recommender) => forInference(m).encode(inputs)
     const teacherMediators = teachers.map(encode)
-    teacherMediators.forEach((m, k) => collect(`teacher ${k}`, b.read(m) as Float32Array))
+    for (const [k, m] of teacherMediators.entries())
+      collect(`teacher ${k}`, b.read(m) as Float32Array)
     const guidance = FeatureGuidance.backdoorGuidance(
       b,
       b.concat(
