@@ -12,13 +12,13 @@
  *   mediators of the same rows, against the same for rows in random order (unrelated vectors).
  *
  *   bun run bench/bda_diagnosis.ts --out DIR [--data DIR] [--student NAME] [--seed N]
- *     [--teachers K] [--teacher-folders PREFIX] [--lambda-bda X] [--batches N]
+ *     [--teachers K] [--teacher-folders PREFIX] [--lambda-bda X] [--bda-distance D] [--batches N]
  *
  * `--out` is the study's output folder (`bun run repro --dataset movielens-100k --out DIR`), with
  * `models/base/seed-N`, `models/<student>/seed-N` (default `causald`) and the activeness teachers
  * `models/teachers-activeness-K-k` (`--teacher-folders teachers-activeness-4-shared` for a study
- * run with `--teacher-init shared`). `--lambda-bda` is the coefficient the student was trained
- * with (default 1). `--data` defaults to ../shared/data/ml-100k.
+ * run with `--teacher-init shared`). `--lambda-bda` and `--bda-distance` are what the student was
+ * trained with (default 1 and euclidean). `--data` defaults to ../shared/data/ml-100k.
  */
 import { join, resolve } from "node:path"
 import { Checkpoint, FeatureGuidance, Losses, Random, type Tensor, Tensors } from "@causald/core"
@@ -30,7 +30,7 @@ import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { benchArguments } from "./Arguments.ts"
 
-const { fail, option, integer } = benchArguments("bda_diagnosis.ts")
+const { fail, option, integer, choice } = benchArguments("bda_diagnosis.ts")
 const out = option("--out") ?? fail("--out DIR (a study's output folder) is required")
 const dataDir =
   option("--data") ?? resolve(import.meta.dir, "..", "..", "shared", "data", "ml-100k")
@@ -39,6 +39,11 @@ const seed = integer("--seed", 1, 1)
 const K = integer("--teachers", 4, 2)
 const batchCount = integer("--batches", 4, 1)
 const teacherFolders = option("--teacher-folders") ?? `teachers-activeness-${K}`
+const distance = choice(
+  "--bda-distance",
+  ["euclidean", "squared-euclidean", "cosine"] as const,
+  "euclidean",
+)
 const lambdaText = option("--lambda-bda") ?? "1"
 const lambdaBda = Number(lambdaText)
 if (!Number.isFinite(lambdaBda) || lambdaBda < 0)
@@ -137,7 +142,8 @@ for (const batch of Batches.trainingBatches(data, {
     // the student's terms as it trains (its own mode), and their gradients
     const rec = () =>
       Losses.binaryCrossEntropy(b, trained.predict(trained.encode(inputs), inputs), labels)
-    const bda = () => FeatureGuidance.featureDistillationLoss(b, trained.encode(inputs), guidance)
+    const bda = () =>
+      FeatureGuidance.featureDistillationLoss(b, trained.encode(inputs), guidance, distance)
     const r = b.valueAndGrads(rec, trained.parameters)
     const f = b.valueAndGrads(() => b.mul(bda(), b.scalar(lambdaBda)), trained.parameters)
     terms.rec.push(b.read(r.value)[0]!)
@@ -150,7 +156,7 @@ for (const batch of Batches.trainingBatches(data, {
 // ---- report -----------------------------------------------------------------------------------
 const f3 = (x: number) => x.toFixed(3)
 console.log(
-  `${data.name}, ${student} seed ${seed} (λ_BDA ${lambdaBda}), ${K} activeness teachers, ${Math.min(seen, batchCount)} batches of 512 rows`,
+  `${data.name}, ${student} seed ${seed} (λ_BDA ${lambdaBda}, ${distance}), ${K} activeness teachers, ${Math.min(seen, batchCount)} batches of 512 rows`,
 )
 console.log("\nmediator norms ‖m‖ (mean)")
 for (const [name, values] of mediators)
