@@ -373,7 +373,7 @@ export const study = (
             ...CausalDObjective.defaultCausalDConfig,
             lambdaBda: options.lambdaBda,
             lambdaFda: options.lambdaFda,
-            distance: distance,
+            distance,
             teacherPrior: observed ? Float32Array.from(split.weights) : null,
             ...overrides,
           },

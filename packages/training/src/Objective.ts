@@ -27,6 +27,23 @@ export interface BatchContext {
 export type RecordTerm = (name: string, value: Tensor) => void
 
 /**
+ * The loss of an objective that computes its named terms in one function (`terms`, returning
+ * each term and their weighted `total`): reports the terms listed in `logged` (log name -> key of
+ * the terms) and returns the total.
+ */
+export const lossOfTerms =
+  <P, T extends { readonly total: Tensor }>(
+    terms: (context: BatchContext, prepared: P) => T,
+    logged: Readonly<Record<string, { [K in keyof T]: T[K] extends Tensor ? K : never }[keyof T]>>,
+  ) =>
+  (context: BatchContext, prepared: P, record?: RecordTerm): Tensor => {
+    const t = terms(context, prepared)
+    if (record !== undefined)
+      for (const [name, key] of Object.entries(logged)) record(name, t[key] as Tensor)
+    return t.total
+  }
+
+/**
  * A loss over a set of parameters. `prepare` runs before the gradient tape starts, for
  * constants of the batch (frozen teachers' outputs), so their computation is not recorded.
  */

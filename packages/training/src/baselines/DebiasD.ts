@@ -36,6 +36,7 @@ import type { Recommender } from "@causald/models"
 import * as FrozenTeachers from "../FrozenTeachers.ts"
 import {
   type BatchContext,
+  lossOfTerms,
   type Objective,
   type RecommendationLoss,
   recommendationLoss,
@@ -165,13 +166,11 @@ export const debiasD = (
     mixingWeights,
     prepare,
     terms,
-    loss: (context, prepared, record) => {
-      const t = terms(context, prepared)
-      record?.("L_Rec", t.recommendation)
-      record?.("L_KD", t.distillation)
-      record?.("L_mixing", t.mixing)
-      return t.total
-    },
+    loss: lossOfTerms(terms, {
+      L_Rec: "recommendation",
+      L_KD: "distillation",
+      L_mixing: "mixing",
+    }),
     dispose: () => backend.dispose(mixingLogits),
   }
 }

@@ -32,6 +32,7 @@ import type { Recommender } from "@causald/models"
 import * as FrozenTeachers from "../FrozenTeachers.ts"
 import {
   type BatchContext,
+  lossOfTerms,
   type Objective,
   type RecommendationLoss,
   recommendationLoss,
@@ -168,13 +169,7 @@ export const ensCtr = (
     gate,
     prepare,
     terms,
-    loss: (context, prepared, record) => {
-      const t = terms(context, prepared)
-      record?.("L_Rec", t.recommendation)
-      record?.("L_KD", t.distillation)
-      record?.("L_gate", t.gate)
-      return t.total
-    },
+    loss: lossOfTerms(terms, { L_Rec: "recommendation", L_KD: "distillation", L_gate: "gate" }),
     dispose: () => backend.dispose([gate.weights, gate.bias]),
   }
 }

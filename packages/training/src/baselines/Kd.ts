@@ -26,6 +26,7 @@ import type { Recommender } from "@causald/models"
 import * as FrozenTeachers from "../FrozenTeachers.ts"
 import {
   type BatchContext,
+  lossOfTerms,
   type Objective,
   type RecommendationLoss,
   recommendationLoss,
@@ -110,12 +111,7 @@ export const kd = (
     config,
     prepare,
     terms,
-    loss: (context, prepared, record) => {
-      const t = terms(context, prepared)
-      record?.("L_Rec", t.recommendation)
-      record?.("L_KD", t.distillation)
-      return t.total
-    },
+    loss: lossOfTerms(terms, { L_Rec: "recommendation", L_KD: "distillation" }),
     dispose: () => {},
   }
 }

@@ -42,6 +42,7 @@ import type { Recommender } from "@causald/models"
 import * as FrozenTeachers from "../FrozenTeachers.ts"
 import {
   type BatchContext,
+  lossOfTerms,
   type Objective,
   type RecommendationLoss,
   recommendationLoss,
@@ -226,14 +227,12 @@ export const meal = (
     prepare,
     terms,
     studentFeatures,
-    loss: (context, prepared, record) => {
-      const t = terms(context, prepared)
-      record?.("L_Rec", t.recommendation)
-      record?.("L_similarity", t.similarity)
-      record?.("L_adversarial", t.adversarial)
-      record?.("L_discriminator", t.discriminator)
-      return t.total
-    },
+    loss: lossOfTerms(terms, {
+      L_Rec: "recommendation",
+      L_similarity: "similarity",
+      L_adversarial: "adversarial",
+      L_discriminator: "discriminator",
+    }),
     dispose: () => backend.dispose(discriminators.parameters),
   }
 }
