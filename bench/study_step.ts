@@ -11,7 +11,9 @@
  * The steady state of a run from its second epoch on: the first `--batches` batches of an epoch
  * run once untimed (frozen teachers' caches of positives fill), then `--rounds` times timed,
  * methods interleaved batch by batch so that a background load shifts all alike. Reported: the
- * median ms per step and that times the steps of one epoch. Only the public APIs of
+ * median ms per step and that times the steps of one epoch. Every epoch also ends with the
+ * validation AUC of the model's users (`Evaluate.validationAuc`, 1 + 100 candidates a user), timed
+ * here for all users once a round: the row "validation". Only the public APIs of
  * `@causald/training` are used, so the script also runs on older commits for before/after.
  *
  *   bun run bench/study_step.ts [--data DIR] [--batches N] [--rounds N] [--methods a,b,...]
@@ -22,7 +24,7 @@ import { Random } from "@causald/core"
 import { Batches, Groups, Sources } from "@causald/data"
 import { Din, forInference, type Recommender } from "@causald/models"
 import { startBackend } from "@causald/tfjs"
-import { Baselines, CausalDObjective, Objective, Train } from "@causald/training"
+import { Baselines, CausalDObjective, Evaluate, Objective, Train } from "@causald/training"
 import { Effect } from "effect"
 import { benchArguments } from "./Arguments.ts"
 import { median } from "./train_step.ts"
@@ -103,7 +105,18 @@ const runs = chosen.map((method) => {
   return { method, step, dispose, ms: [] as Array<number> }
 })
 
-for (let round = 0; round < rounds; round++)
+/** The validation that closes every epoch, on all users (a subset's model validates its own). */
+const validated = Din.make(b, vocabulary, { embeddingSize: 8 }, 11)
+const validate = (): number => {
+  const t0 = performance.now()
+  const auc = Evaluate.validationAuc(b, validated, data)
+  if (!Number.isFinite(auc)) fail(`validation: the AUC is ${auc}`)
+  return performance.now() - t0
+}
+validate() // warm-up
+const validationMs: Array<number> = []
+
+for (let round = 0; round < rounds; round++) {
   for (const batch of timedBatches)
     for (const run of runs) {
       const t0 = performance.now()
@@ -111,6 +124,8 @@ for (let round = 0; round < rounds; round++)
       run.ms.push(performance.now() - t0)
       if (!Number.isFinite(loss)) fail(`${run.method}: the loss is ${loss}`)
     }
+  validationMs.push(validate())
+}
 
 const stepsPerEpoch = epoch.length
 console.log(
@@ -124,5 +139,18 @@ const rows = runs.map((r) => {
   )
   return { method: r.method, msPerStep: Math.round(ms * 10) / 10, stepsPerEpoch }
 })
-console.log(JSON.stringify({ bench: "study_step", dataset: "ml-100k", batch: BATCH, rows }))
+const validation = median(validationMs)
+console.log(
+  `${"validation".padEnd(12)} ${"".padStart(7)}   ${(validation / 1000).toFixed(1).padStart(7)}   (${data.numUsers} users, once an epoch)`,
+)
+console.log(
+  JSON.stringify({
+    bench: "study_step",
+    dataset: "ml-100k",
+    batch: BATCH,
+    rows,
+    validation: { users: data.numUsers, seconds: Math.round(validation) / 1000 },
+  }),
+)
 for (const r of runs) r.dispose()
+b.dispose([...validated.parameters, ...validated.buffers])
