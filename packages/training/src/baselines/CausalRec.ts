@@ -24,13 +24,13 @@
  *
  * @module
  */
-import { Losses, type Tensor, type TensorBackend } from "@causald/core"
+import type { TensorBackend } from "@causald/core"
 import type { PreparedDataset } from "@causald/data"
 import type { Recommender } from "@causald/models"
-import type { BatchContext, Objective, RecommendationLoss } from "../Objective.ts"
+import type { Objective, RecommendationLoss } from "../Objective.ts"
 import { requireNumber } from "./Errors.ts"
 import * as PoissonFactorization from "./PoissonFactorization.ts"
-import { weightedRecommendationLoss } from "./WeightedLoss.ts"
+import { type RowWeights, rowWeighted } from "./WeightedLoss.ts"
 
 export interface CausalRecConfig {
   /** τ: exposure probabilities are clipped below at τ, so weights never exceed 1/τ. In (0, 1]. */
@@ -72,9 +72,7 @@ export const exposureWeights = (
 }
 
 /** The batch's constants: each row's weight [B]. */
-export interface CausalRecPrepared {
-  readonly weights: Tensor
-}
+export type CausalRecPrepared = RowWeights
 
 export interface CausalRecObjective extends Objective<CausalRecPrepared> {
   readonly config: CausalRecConfig
@@ -96,29 +94,11 @@ export const causalRec = (
     PoissonFactorization.exposureMatrix(data, { includeShown: config.includeShown }),
     { rank: config.rank, iterations: config.iterations, seed },
   )
-  const prepare = (context: BatchContext): CausalRecPrepared => {
-    const { batch } = context
-    const w = exposureWeights(exposure.factors, batch.user, batch.item, batch.label, config.clip)
-    return { weights: backend.tensor(w, [batch.size]) }
-  }
-  const loss = (context: BatchContext, prepared: CausalRecPrepared): Tensor => {
-    const logits = student.predict(student.encode(context.inputs), context.inputs)
-    const rec = weightedRecommendationLoss(
-      backend,
-      config.recommendationLoss,
-      logits,
-      context,
-      prepared.weights,
-    )
-    return config.l2 ? backend.add(rec, Losses.l2(backend, student.parameters, config.l2)) : rec
-  }
   return {
-    model: student,
-    parameters: student.parameters,
+    ...rowWeighted(backend, student, config, (batch) =>
+      exposureWeights(exposure.factors, batch.user, batch.item, batch.label, config.clip),
+    ),
     config,
     exposure,
-    prepare,
-    loss,
-    dispose: () => {},
   }
 }

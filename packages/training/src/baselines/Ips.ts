@@ -26,12 +26,12 @@
  * @module
  */
 
-import { Losses, type Tensor, type TensorBackend } from "@causald/core"
+import type { TensorBackend } from "@causald/core"
 import type { PreparedDataset, UserGroups } from "@causald/data"
 import type { Recommender } from "@causald/models"
-import type { BatchContext, Objective, RecommendationLoss } from "../Objective.ts"
+import type { Objective, RecommendationLoss } from "../Objective.ts"
 import { InvalidBaselineOption, requireNumber } from "./Errors.ts"
-import { weightedRecommendationLoss } from "./WeightedLoss.ts"
+import { type RowWeights, rowWeighted } from "./WeightedLoss.ts"
 
 /** The clipping thresholds the paper searches: {1/2, 1/3, ..., 1/10}. */
 export const clippingGrid: ReadonlyArray<number> = Array.from({ length: 9 }, (_, i) => 1 / (i + 2))
@@ -115,9 +115,7 @@ export const ipsWeights = (
 }
 
 /** The batch's constants: each row's weight [B]. */
-export interface IpsPrepared {
-  readonly weights: Tensor
-}
+export type IpsPrepared = RowWeights
 
 export interface IpsObjective extends Objective<IpsPrepared> {
   readonly config: IpsConfig
@@ -135,29 +133,11 @@ export const ips = (
 ): IpsObjective => {
   requireNumber("ips", "clip", config.clip, { min: 0, minExclusive: true, max: 1 })
   const propensity = groupPropensity(data, groups, config.smoothing)
-  const prepare = (context: BatchContext): IpsPrepared => {
-    const { batch } = context
-    const w = ipsWeights(propensity, groups.groupOf, batch.user, batch.item, config.clip)
-    return { weights: backend.tensor(w, [batch.size]) }
-  }
-  const loss = (context: BatchContext, prepared: IpsPrepared): Tensor => {
-    const logits = student.predict(student.encode(context.inputs), context.inputs)
-    const rec = weightedRecommendationLoss(
-      backend,
-      config.recommendationLoss,
-      logits,
-      context,
-      prepared.weights,
-    )
-    return config.l2 ? backend.add(rec, Losses.l2(backend, student.parameters, config.l2)) : rec
-  }
   return {
-    model: student,
-    parameters: student.parameters,
+    ...rowWeighted(backend, student, config, (batch) =>
+      ipsWeights(propensity, groups.groupOf, batch.user, batch.item, config.clip),
+    ),
     config,
     propensity,
-    prepare,
-    loss,
-    dispose: () => {},
   }
 }

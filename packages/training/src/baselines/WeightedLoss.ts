@@ -8,8 +8,10 @@
  *
  * @module
  */
-import type { Tensor, TensorBackend } from "@causald/core"
-import type { BatchContext, RecommendationLoss } from "../Objective.ts"
+import { Losses, type Tensor, type TensorBackend } from "@causald/core"
+import type { Batches } from "@causald/data"
+import type { Recommender } from "@causald/models"
+import type { BatchContext, Objective, RecommendationLoss } from "../Objective.ts"
 
 /**
  * (1/B) Σ_r w_r ℓ_r: L_Rec of the rows with a sample weight per row (`weights`, float32 [B]).
@@ -54,6 +56,38 @@ export const weightedRecommendationLoss = (
         )
   return backend.mean(backend.mul(groupWeight, perGroup))
 }
+
+/** The batch's constants of a {@link rowWeighted} objective: each row's weight [B]. */
+export interface RowWeights {
+  readonly weights: Tensor
+}
+
+/**
+ * The base model trained on (1/B) Σ_r w_r ℓ_r (+ L2), the weights computed on the host from the
+ * batch's ids: what IPS and CausalRec share, they differ only in `weightsOf`.
+ */
+export const rowWeighted = (
+  backend: TensorBackend,
+  student: Recommender,
+  config: { readonly recommendationLoss: RecommendationLoss; readonly l2: number },
+  weightsOf: (batch: Batches.TrainingBatch) => Float32Array,
+): Objective<RowWeights> & { readonly dispose: () => void } => ({
+  model: student,
+  parameters: student.parameters,
+  prepare: ({ batch }) => ({ weights: backend.tensor(weightsOf(batch), [batch.size]) }),
+  loss: (context, { weights }) => {
+    const logits = student.predict(student.encode(context.inputs), context.inputs)
+    const rec = weightedRecommendationLoss(
+      backend,
+      config.recommendationLoss,
+      logits,
+      context,
+      weights,
+    )
+    return config.l2 ? backend.add(rec, Losses.l2(backend, student.parameters, config.l2)) : rec
+  },
+  dispose: () => {},
+})
 
 /** σ(t / T): a teacher's soft label at temperature T (Hinton et al. 2015, binary outcome). */
 export const softLabels = (backend: TensorBackend, logits: Tensor, temperature: number): Tensor =>
