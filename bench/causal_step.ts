@@ -30,14 +30,14 @@
  * share (`prepare`: K encoders and the guidance) is timed separately.
  *
  *   bun run bench/causal_step.ts [--backend wasm|cpu] [--steps N] [--warmup N] [--batch N]
- *     [--exact-batch N] [--teachers K] [--partners S] [--sequences FILE]
+ *     [--exact-batch N] [--teachers K] [--partners S] [--sequences FILE] [--base din|deepfm]
  *
  * `--sequences FILE` (a `user item1 item2 ...` file, e.g. /work/shared/data/amazon/Beauty.txt)
  * times the first batch of a real epoch instead of random full histories.
  */
 import { Random, type TensorBackend } from "@causald/core"
 import { Batches, type PreparedDataset, Sources } from "@causald/data"
-import { Din, forInference, Inputs } from "@causald/models"
+import { DeepFm, Din, forInference, Inputs, type Recommender } from "@causald/models"
 import { startBackend } from "@causald/tfjs"
 import { CausalDObjective, Objective, Train } from "@causald/training"
 import { Effect } from "effect"
@@ -58,6 +58,8 @@ export interface CausalStepOptions extends TimingOptions {
   readonly teachers: number
   /** S of the Monte-Carlo label. */
   readonly partners: number
+  /** Base model of the student and the teachers (default DIN; DeepFM's mediator is the pooled history). */
+  readonly base?: "din" | "deepfm"
   /**
    * Real batches instead of random full histories: the first batch of an epoch of this data set
    * (1 negative per positive). Real histories are mostly shorter than L, which the teachers'
@@ -176,8 +178,12 @@ export const measureCausalSteps = (
           epochSeed: seed,
           historyLength: options.historyLength,
         }).next().value!
+  const makeModel = (seed: number): Recommender =>
+    options.base === "deepfm"
+      ? DeepFm.make(b, vocabulary, {}, seed)
+      : Din.make(b, vocabulary, {}, seed)
   // Teachers are untrained: a step's cost does not depend on the weights' values.
-  const teacherModels = Array.from({ length: K }, (_, k) => Din.make(b, vocabulary, {}, 100 + k))
+  const teacherModels = Array.from({ length: K }, (_, k) => makeModel(100 + k))
   const teachers = teacherModels.map((t) => forInference(t))
   const prior = new Float32Array(K).fill(1 / K)
   const rows: Array<CausalStepRow> = []
@@ -189,7 +195,7 @@ export const measureCausalSteps = (
     cachePositives = true,
     pairTables = true,
   ): Variant => {
-    const student = Din.make(b, vocabulary, {}, 7)
+    const student = makeModel(7)
     const causal =
       partners === null
         ? null
@@ -232,7 +238,7 @@ export const measureCausalSteps = (
       release: () => {
         optimizer.dispose()
         causal?.dispose()
-        b.dispose([...student.parameters, ...student.buffers])
+        b.dispose([...student.parameters, ...(student.buffers ?? [])])
       },
     }
   }
@@ -278,7 +284,8 @@ export const measureCausalSteps = (
       variant("base", large, null),
       variant("causald-mc", large, mc),
       variant("causald-mc-nocache", large, mc, false),
-      variant("causald-mc-forward", large, mc, true, false),
+      // Only DIN has item-pair tables: DeepFM teachers always run their forward pass.
+      ...(options.base === "deepfm" ? [] : [variant("causald-mc-forward", large, mc, true, false)]),
     ])
     const small = batchOf(12, options.exactBatchSize)
     compare(small, [
@@ -288,7 +295,7 @@ export const measureCausalSteps = (
       variant("causald-mc", small, mc),
     ])
   } finally {
-    for (const t of teacherModels) b.dispose([...t.parameters, ...t.buffers])
+    for (const t of teacherModels) b.dispose([...t.parameters, ...(t.buffers ?? [])])
   }
   return rows
 }
@@ -313,6 +320,7 @@ const main = async (): Promise<void> => {
     historyLength: integer("--history", d.historyLength, 1),
     teachers: integer("--teachers", d.teachers, 1),
     partners: integer("--partners", d.partners, 1),
+    base: choice("--base", ["din", "deepfm"] as const, "din"),
   }
   const sequences = option("--sequences")
   const data =
@@ -330,7 +338,7 @@ const main = async (): Promise<void> => {
     fail(error instanceof Error ? error.message : String(error))
   }
   console.log(
-    `backend ${backendName}, ${data === undefined ? "random full histories" : `first batch of ${data.name}`}, history ${options.historyLength}, ${options.warmup} warm-up + ${options.steps} timed steps (median, interleaved)`,
+    `backend ${backendName}, base ${options.base}, ${data === undefined ? "random full histories" : `first batch of ${data.name}`}, history ${options.historyLength}, ${options.warmup} warm-up + ${options.steps} timed steps (median, interleaved)`,
   )
   for (const line of formatCausalRows(rows)) console.log(line)
   console.log(
