@@ -755,10 +755,12 @@ export const study = (
     })
     // With workers, the main process first trains its own share (skipping what a worker holds),
     // then runs the study, which reloads what is finished. A failed worker stops the study at
-    // once; then the study waits for them all.
+    // once; then the study waits for them all. The first pass is a stage of its own: with
+    // workers most of the training happens there, not in the per-method stages.
     if (pool === null) yield* runs
     else {
-      yield* Effect.raceFirst(Effect.andThen(firstPass(0, workers), runs), pool.failure)
+      const trainShare = timed(`models (first pass, ${workers} processes)`, firstPass(0, workers))
+      yield* Effect.raceFirst(Effect.andThen(trainShare, runs), pool.failure)
       yield* pool.join
     }
     // --- results ------------------------------------------------------------------------------

@@ -105,6 +105,9 @@ describe("bun run repro --workers", () => {
     expect(r2.comparisons).toEqual(r1.comparisons)
     expect(r2.groupings).toEqual(r1.groupings)
     expect(r2.manifest.configuration.workers).toBe(2)
+    // The main process's share of the training is a stage of the manifest's wall times.
+    expect(r2.manifest.stages.map((s) => s.name)).toContain("models (first pass, 2 processes)")
+    expect(r1.manifest.stages.map((s) => s.name)).not.toContain("models (first pass, 2 processes)")
     // The worker trained its share.
     const log = readFileSync(logOf(two, 1), "utf8")
     expect(log).toContain('"stage":"models"')
