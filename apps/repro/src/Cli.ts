@@ -74,6 +74,15 @@ export type BdaDistance = (typeof bdaDistances)[number]
 export const teacherInits = ["independent", "shared"] as const
 export type TeacherInit = (typeof teacherInits)[number]
 
+/**
+ * In-batch partners x_j per row of CausalD's causal label (eq. 14): S sampled with replacement
+ * (an unbiased Monte-Carlo estimate of the inner average, the default with S = 16) or `all`, the
+ * exact average over the whole batch as the paper prints it, whose [K, B, B, h] tensor costs
+ * O(K B²) and is refused above `CausalDObjective.EXACT_LIMIT` elements.
+ */
+export type Partners = number | "all"
+export const defaultPartners = 16
+
 /** Tensor backends (see the repository README). */
 export const backends = ["auto", "tensorflow", "wasm", "cpu"] as const
 export type Backend = (typeof backends)[number]
@@ -131,6 +140,8 @@ export const StudyOptions = Schema.Struct({
   bdaDistance: Schema.optionalKey(Schema.Literals(bdaDistances)),
   /** `--teacher-init`; absent in results written before the flag existed (read as independent). */
   teacherInit: Schema.optionalKey(Schema.Literals(teacherInits)),
+  /** `--partners`; absent in results written before the flag existed (read as 16). */
+  partners: Schema.optionalKey(Schema.Union([Schema.Int, Schema.Literal("all")])),
   /** Maximum training epochs; null leaves it to the study's defaults. */
   epochs: Schema.NullOr(Schema.Int),
   backend: Schema.Literals(backends),
@@ -299,6 +310,21 @@ export const flags = {
       "How the K teachers are initialised: independent (each from its own seed, default) or shared (all from one, so their mediator spaces start aligned; trained into their own folders, teachers-<split>-<K>-shared-<k>)",
     ),
     Flag.withDefault("independent"),
+  ),
+  partners: Flag.String("partners").pipe(
+    Flag.withMetavar("S|all"),
+    Flag.withDescription(
+      "In-batch partners per row of CausalD's causal label (eq. 14): S sampled ones (Monte-Carlo, default 16; fewer is faster and noisier) or all (the exact average over the batch, as the paper prints it; its [K, B, B, h] tensor limits K)",
+    ),
+    Flag.withDefault(String(defaultPartners)),
+    Flag.mapEffect((raw: string) => {
+      const value = raw.trim().toLowerCase()
+      if (value === "all") return Effect.succeed<Partners>("all")
+      const n = Number(value)
+      return Number.isInteger(n) && n >= 1 && value !== ""
+        ? Effect.succeed<Partners>(n)
+        : Effect.fail(invalid("partners", raw, "an integer >= 1, or all"))
+    }),
   ),
   epochs: Flag.Int("epochs").pipe(
     Flag.withMetavar("N"),
@@ -518,6 +544,7 @@ export const resolveStudyOptions = (
       lambdaFda: raw.lambdaFda,
       bdaDistance: raw.bdaDistance,
       teacherInit: raw.teacherInit,
+      partners: raw.partners,
       epochs: Option.getOrNull(raw.epochs),
       backend: raw.backend,
       out,

@@ -37,7 +37,7 @@ import {
 } from "@causald/training"
 import { Clock, Console, Effect, type FileSystem, Layer, type Path, Result, Schema } from "effect"
 import { truthAgreement } from "./Agreement.ts"
-import { type Method, repoRoot, type StudyOptions } from "./Cli.ts"
+import { defaultPartners, type Method, repoRoot, type StudyOptions } from "./Cli.ts"
 import { gitState, packageVersions, runtime, writeAtomic, writeStudyOutputs } from "./Output.ts"
 import {
   checkProvenance,
@@ -221,6 +221,27 @@ export const study = (
       "data",
       `${data.name}: ${data.stats.users} users, ${data.stats.items} items, ${data.stats.interactions} interactions`,
     )
+    // `--partners all` is the exact causal label: its [K, B, B, h] tensor is checked here, before
+    // anything trains, for the largest K the study will use.
+    const usesCausalLabel = options.methods.some(
+      (m) => m === "causald" || m === "wo-fda" || m === "ho-teachers",
+    )
+    if (options.partners === "all" && usesCausalLabel) {
+      const K = Math.max(
+        options.splitBy === "attribute"
+          ? Groups.teacherSubsets(data, { attribute: options.attribute }, options.teachers).sizes
+              .length
+          : options.teachers,
+        options.experiments.includes("table7") && options.methods.includes("causald") ? 16 : 0,
+      )
+      const B = profile.training.batchSize
+      const h = CausalDObjective.defaultCausalDConfig.estimatorHidden[0] ?? 1
+      if (K * B * B * h > CausalDObjective.EXACT_LIMIT)
+        return yield* new StudyError({
+          stage: "options",
+          reason: `--partners all: the exact causal label needs a [${K}, ${B}, ${B}, ${h}] tensor (K teachers, batch ${B}), over the limit of ${CausalDObjective.EXACT_LIMIT} elements; use --partners S (Monte-Carlo)${K > options.teachers ? " or leave out table7 (it trains K = 16)" : " or fewer teachers"}`,
+        })
+    }
     // Workers start once the data is prepared (and cached), so they read it rather than redo it.
     const workers = options.workers ?? 1
     const pool =
@@ -353,6 +374,9 @@ export const study = (
       teachers.map((t) => teacherRecord(t.folder, t.result))
 
     const distance = options.bdaDistance ?? "euclidean"
+    const partners = options.partners ?? defaultPartners
+    const partnerSampling: CausalDObjective.PartnerSampling =
+      partners === "all" ? { _tag: "Exact" } : { _tag: "MonteCarlo", partners }
     const causalDStudent = (
       method: string,
       seed: number,
@@ -374,6 +398,7 @@ export const study = (
             lambdaBda: options.lambdaBda,
             lambdaFda: options.lambdaFda,
             distance,
+            partners: partnerSampling,
             teacherPrior: observed ? Float32Array.from(split.weights) : null,
             ...overrides,
           },
@@ -386,6 +411,7 @@ export const study = (
             lambdaFda: overrides.lambdaFda ?? options.lambdaFda,
             // recorded only when not the paper's, so models recorded before the flag stay valid
             ...(distance === "euclidean" ? {} : { bdaDistance: distance }),
+            ...(partners === defaultPartners ? {} : { partners }),
           },
         })
         return {

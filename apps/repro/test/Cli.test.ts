@@ -74,6 +74,7 @@ describe("Cli: defaults", () => {
       lambdaFda: 1,
       bdaDistance: "euclidean",
       teacherInit: "independent",
+      partners: 16,
       epochs: null,
       backend: "auto",
       out: join(root, "runs", "simulated-din-20260102T030405Z"),
@@ -112,6 +113,8 @@ describe("Cli: defaults", () => {
       "squared-euclidean",
       "--teacher-init",
       "shared",
+      "--partners",
+      "all",
       "--epochs",
       "20",
       "--backend",
@@ -139,6 +142,7 @@ describe("Cli: defaults", () => {
       lambdaFda: 10,
       bdaDistance: "squared-euclidean",
       teacherInit: "shared",
+      partners: "all",
       epochs: 20,
       backend: "wasm",
       out: join(root, "out", "x"),
@@ -211,7 +215,7 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(19)
+    expect(Object.keys(flags).length).toBe(20)
     for (const name of [
       "dataset",
       "data",
@@ -225,6 +229,7 @@ describe("Cli: defaults", () => {
       "lambda-fda",
       "bda-distance",
       "teacher-init",
+      "partners",
       "epochs",
       "backend",
       "out",
@@ -301,6 +306,14 @@ describe("Cli: errors name the flag and what it accepts", () => {
     [
       ["--teacher-init", "pretrained"],
       ["teacher-init", "pretrained", "independent", "shared"],
+    ],
+    [
+      ["--partners", "0"],
+      ["--partners", "0", "an integer >= 1, or all"],
+    ],
+    [
+      ["--partners", "half"],
+      ["--partners", "half", "an integer >= 1, or all"],
     ],
     [
       ["--bda-distance", "manhattan"],

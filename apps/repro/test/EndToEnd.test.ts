@@ -136,6 +136,32 @@ describe("bun run repro --quick", () => {
     )
   }, 300_000)
 
+  test("--partners all trains CausalD on the exact causal label, records it, and refuses what it cannot hold", async () => {
+    const out = join(root, "exact")
+    const args = ["--seeds", "1", "--methods", "base,causald", "--experiments", "table3"]
+    const exact = await finish(run([...args, "--partners", "all", "--out", out]))
+    expect(exact.stderr).not.toContain("    at ")
+    expect(exact.code).toBe(0)
+    expect(readRunResults(out).manifest.configuration.partners).toBe("all")
+    const provenance = JSON.parse(
+      readFileSync(join(out, "models", "causald", "seed-1", "provenance.json"), "utf8"),
+    )
+    expect(provenance.settings.partners).toBe("all")
+    // The same folder with the default (16 sampled partners) is another CausalD: refused by name.
+    const sampled = await finish(run([...args, "--out", out]))
+    expect(sampled.code).not.toBe(0)
+    expect(sampled.stderr).toContain("partners was all, now unset")
+    // K = 16 at batch 512 is a [16, 512, 512, 16] tensor: refused before anything trains.
+    const tooLarge = join(root, "exact-16")
+    const refused = await finish(
+      run([...args, "--partners", "all", "--teachers", "16", "--out", tooLarge]),
+    )
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toContain("--partners all")
+    expect(refused.stderr).not.toContain("    at ")
+    expect(existsSync(join(tooLarge, "models"))).toBe(false)
+  }, 120_000)
+
   test("a bad option value is refused with a message naming the option, without a stack trace", async () => {
     const { code, stderr } = await finish(
       run(["--base", "transformer", "--out", join(root, "bad")]),
