@@ -234,12 +234,15 @@ export const study = (
           : options.teachers,
         options.experiments.includes("table7") && options.methods.includes("causald") ? 16 : 0,
       )
-      const B = profile.training.batchSize
-      const h = CausalDObjective.defaultCausalDConfig.estimatorHidden[0] ?? 1
-      if (K * B * B * h > CausalDObjective.EXACT_LIMIT)
+      const tooLarge = CausalDObjective.exactLabelTooLarge(
+        K,
+        profile.training.batchSize,
+        CausalDObjective.defaultCausalDConfig,
+      )
+      if (tooLarge !== null)
         return yield* new StudyError({
           stage: "options",
-          reason: `--partners all: the exact causal label needs a [${K}, ${B}, ${B}, ${h}] tensor (K teachers, batch ${B}), over the limit of ${CausalDObjective.EXACT_LIMIT} elements; use --partners S (Monte-Carlo)${K > options.teachers ? " or leave out table7 (it trains K = 16)" : " or fewer teachers"}`,
+          reason: `--partners all: ${tooLarge} (K teachers, batch ${profile.training.batchSize}); use --partners S (Monte-Carlo)${K > options.teachers ? " or leave out table7 (it trains K = 16)" : " or fewer teachers"}`,
         })
     }
     // Workers start once the data is prepared (and cached), so they read it rather than redo it.

@@ -109,6 +109,22 @@ export interface CausalDObjective extends Objective<TeacherOutputs> {
 export const EXACT_LIMIT = 64_000_000
 
 /**
+ * Why the exact causal label (eq. 14 over all B partners) cannot run with K teachers at batch B,
+ * or null when its [K, B, B, h] tensor fits {@link EXACT_LIMIT}. Checked per batch by the
+ * objective, and up front by callers that know K and B before training.
+ */
+export const exactLabelTooLarge = (
+  teachers: number,
+  rows: number,
+  config: Pick<CausalDConfig, "estimatorHidden">,
+): string | null => {
+  const h = config.estimatorHidden[0] ?? 1
+  return teachers * rows * rows * h > EXACT_LIMIT
+    ? `the exact causal label needs a [${teachers}, ${rows}, ${rows}, ${h}] tensor, over the limit of ${EXACT_LIMIT} elements`
+    : null
+}
+
+/**
  * The student's objective. `teachers` are trained models with the student's architecture; their
  * parameters are never updated here.
  */
@@ -166,11 +182,9 @@ export const causalD = (
     let partnerIds: Int32Array
     let width: number
     if (config.partners._tag === "Exact") {
-      const elements = teachers.length * rows * rows * (config.estimatorHidden[0] ?? 1)
-      if (elements > EXACT_LIMIT)
-        throw new Error(
-          `the exact causal label needs a [${teachers.length}, ${rows}, ${rows}, ${config.estimatorHidden[0]}] tensor; use Monte-Carlo partners for batches this large`,
-        )
+      const tooLarge = exactLabelTooLarge(teachers.length, rows, config)
+      if (tooLarge !== null)
+        throw new Error(`${tooLarge}; use Monte-Carlo partners for batches this large`)
       partnerIds = CausalLabel.allPartners(rows)
       width = rows
     } else {

@@ -9,7 +9,13 @@ import { Random, type Tensor, type TensorBackend } from "@causald/core"
 import { Batches, Simulated } from "@causald/data"
 import { Din, forInference, Inputs } from "@causald/models"
 import { describeEachBackend } from "../../../test/backends.ts"
-import { type CausalDConfig, causalD, defaultCausalDConfig } from "../src/CausalDObjective.ts"
+import {
+  type CausalDConfig,
+  causalD,
+  defaultCausalDConfig,
+  EXACT_LIMIT,
+  exactLabelTooLarge,
+} from "../src/CausalDObjective.ts"
 import type { BatchContext } from "../src/Objective.ts"
 import { trainStep } from "../src/Train.ts"
 import { counting, maxDiff } from "./teachers.ts"
@@ -50,6 +56,17 @@ const contextOf = (
   batch,
   labels: b.tensor(batch.label, [batch.size]),
   rng: Random.generator(rngSeed),
+})
+
+test("the exact label's [K, B, B, h] tensor is refused only above EXACT_LIMIT, naming its shape", () => {
+  const h = defaultCausalDConfig.estimatorHidden[0]!
+  const fits = Math.floor(Math.sqrt(EXACT_LIMIT / (4 * h)))
+  expect(exactLabelTooLarge(4, fits, defaultCausalDConfig)).toBeNull()
+  expect(exactLabelTooLarge(4, fits + 1, defaultCausalDConfig)).toContain(
+    `[4, ${fits + 1}, ${fits + 1}, ${h}]`,
+  )
+  expect(exactLabelTooLarge(16, 512, defaultCausalDConfig)).not.toBeNull()
+  expect(exactLabelTooLarge(15, 512, defaultCausalDConfig)).toBeNull()
 })
 
 describeEachBackend("CausalD positive cache", (backend) => {
