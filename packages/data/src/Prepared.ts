@@ -75,6 +75,23 @@ export interface SimulationTruth {
   readonly testTruth: Float32Array
 }
 
+/**
+ * Front-door world only (`FrontDoor.ts`): the exact observational oracle and a test split whose
+ * clicks were drawn under do(history).
+ */
+export interface WorldOracles {
+  /** `validationObservational[u*(1+N) + c]` = P(click | validation history of u, candidate c). */
+  readonly validationObservational: Float32Array
+  /** `testObservational[u*(1+N) + c]` = P(click | test history of u, candidate c). */
+  readonly testObservational: Float32Array
+  /** The test split with targets drawn under do(test history); the same histories as `test`. */
+  readonly interventionalTest: EvaluationSplit
+  /** P(click | do(test history), candidate) for `interventionalTest`'s candidates. */
+  readonly interventionalTestTruth: Float32Array
+  /** P(click | test history, candidate) for `interventionalTest`'s candidates. */
+  readonly interventionalTestObservational: Float32Array
+}
+
 /** Simulated data only: the hidden confounder's value per user, for analysis figures. */
 export interface ConfounderValues {
   readonly name: string
@@ -103,6 +120,7 @@ export interface PreparedDataset {
   readonly attributes?: ReadonlyArray<UserAttribute>
   readonly exposureNegatives?: ExposureNegatives
   readonly truth?: SimulationTruth
+  readonly oracles?: WorldOracles
   readonly confounder?: ConfounderValues
 }
 
@@ -239,6 +257,22 @@ export const checkPrepared = (data: PreparedDataset): Array<string> => {
           break
         }
     }
+  }
+  if (data.oracles !== undefined) {
+    const o = data.oracles
+    for (const t of [
+      o.validationObservational,
+      o.testObservational,
+      o.interventionalTestTruth,
+      o.interventionalTestObservational,
+    ])
+      if (t.length !== U * C || t.some((v) => !(v >= 0 && v <= 1)))
+        problems.push("an oracle is not U*(1+N) probabilities")
+    if (
+      o.interventionalTest.target.length !== U ||
+      o.interventionalTest.candidates.length !== U * C
+    )
+      problems.push("the interventional test split is not U targets and U*(1+N) candidates")
   }
   if (data.confounder !== undefined && data.confounder.values.length !== U)
     problems.push("confounder is not one value per user")
