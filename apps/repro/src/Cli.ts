@@ -15,9 +15,13 @@ import type { DataSource } from "@causald/data"
 import { Effect, FileSystem, Option, Path, Schema } from "effect"
 import { CliError, Command, Flag } from "effect/cli"
 
-/** Data sets the study reads; every one but `simulated` needs `--data`. */
+/**
+ * Data sets the study reads; every one but the simulated worlds `simulated` and `frontdoor`
+ * (`@causald/data`'s `Simulated` and `FrontDoor`) needs `--data`.
+ */
 export const datasets = [
   "simulated",
+  "frontdoor",
   "movielens-100k",
   "movielens-1m",
   "amazon-csv",
@@ -26,6 +30,15 @@ export const datasets = [
   "exposure-log",
 ] as const
 export type Dataset = (typeof datasets)[number]
+
+/** The simulated worlds: their data come from a generator, not from `--data`. */
+export const simulatedDatasets = ["simulated", "frontdoor"] as const
+export type SimulatedDataset = (typeof simulatedDatasets)[number]
+export const isSimulated = (d: Dataset): d is SimulatedDataset =>
+  (simulatedDatasets as ReadonlyArray<Dataset>).includes(d)
+
+/** The confounding strengths of the strength figure (issue: agreement with the truth against s). */
+export const strengthGrid = [0, 0.25, 0.5, 0.75, 1] as const
 
 /** Base recommenders (section 5.1): DIN and DeepFM. */
 export const bases = ["din", "deepfm"] as const
@@ -88,7 +101,16 @@ export const backends = ["auto", "tensorflow", "wasm", "cpu"] as const
 export type Backend = (typeof backends)[number]
 
 /** The paper's tables and figures the study can produce. */
-export const experiments = ["table2", "table3", "table5", "table7", "fig1", "fig4", "fig5"] as const
+export const experiments = [
+  "table2",
+  "table3",
+  "table5",
+  "table7",
+  "fig1",
+  "fig4",
+  "fig5",
+  "strength",
+] as const
 export type Experiment = (typeof experiments)[number]
 
 /** The methods an experiment needs among `--methods`. */
@@ -100,7 +122,11 @@ export const experimentNeeds: { readonly [E in Experiment]: ReadonlyArray<Method
   fig1: ["base", "groupwise"],
   fig4: ["base", "wo-fda", "causald"],
   fig5: ["causald"],
+  strength: ["base", "causald"],
 }
+
+/** Experiments only a data set with a confounding dial and exact oracles can run. */
+export const frontDoorOnly: ReadonlyArray<Experiment> = ["strength"]
 
 /** Where a real data set is read from: the `DataSource` of `@causald/data`, as a schema. */
 export const Source = Schema.Union([
@@ -123,9 +149,9 @@ export const toDataSource = (source: Source): DataSource => source
 /** The study's configuration, as parsed from the command line (and recorded in the manifest). */
 export const StudyOptions = Schema.Struct({
   dataset: Schema.Literals(datasets),
-  /** Absolute path given to (or defaulted for) `--data`; null for the simulated data set. */
+  /** Absolute path given to (or defaulted for) `--data`; null for the simulated worlds. */
   data: Schema.NullOr(Schema.String),
-  /** What `data` is read as; null for the simulated data set. */
+  /** What `data` is read as; null for the simulated worlds. */
   source: Schema.NullOr(Source),
   base: Schema.Literals(bases),
   methods: Schema.Array(Schema.Literals(methods)),
@@ -142,6 +168,10 @@ export const StudyOptions = Schema.Struct({
   teacherInit: Schema.optionalKey(Schema.Literals(teacherInits)),
   /** `--partners`; absent in results written before the flag existed (read as 16). */
   partners: Schema.optionalKey(Schema.Union([Schema.Int, Schema.Literal("all")])),
+  /** `--strength`: a simulated world's confounding strength s; absent: the world's default. */
+  strength: Schema.optionalKey(Schema.Finite),
+  /** `--intents`: the front-door world's mediator values; absent: the world's default. */
+  intents: Schema.optionalKey(Schema.Int),
   /** Maximum training epochs; null leaves it to the study's defaults. */
   epochs: Schema.NullOr(Schema.Int),
   backend: Schema.Literals(backends),
@@ -227,7 +257,7 @@ const commaList = <A extends string>(
 export const flags = {
   dataset: Flag.Literals("dataset", datasets).pipe(
     Flag.withDescription(
-      "Data set to run on (default simulated); every one but simulated needs --data",
+      "Data set to run on (default simulated); simulated and frontdoor are generated worlds with the true P(click | do(history)) (frontdoor: one where front-door adjustment is identified, with oracles and an interventional test); every other one needs --data",
     ),
     Flag.withDefault("simulated"),
   ),
@@ -326,6 +356,26 @@ export const flags = {
         : Effect.fail(invalid("partners", raw, "an integer >= 1, or all"))
     }),
   ),
+  strength: Flag.Finite("strength").pipe(
+    Flag.withMetavar("S"),
+    Flag.withDescription(
+      "Confounding strength s in [0, 1] of --dataset simulated or frontdoor (0: observational = interventional; default 1)",
+    ),
+    Flag.mapEffect((s) =>
+      s >= 0 && s <= 1
+        ? Effect.succeed(s)
+        : Effect.fail(invalid("strength", String(s), "a number in [0, 1]")),
+    ),
+    Flag.optional,
+  ),
+  intents: Flag.Int("intents").pipe(
+    Flag.withMetavar("T"),
+    Flag.withDescription(
+      "Values of the front-door world's mediator (the user's current intent), default 8",
+    ),
+    integerAtLeast("intents", 2, " (the mediator needs several values)"),
+    Flag.optional,
+  ),
   epochs: Flag.Int("epochs").pipe(
     Flag.withMetavar("N"),
     Flag.withDescription(
@@ -346,8 +396,9 @@ export const flags = {
   experiments: Flag.String("experiments").pipe(
     Flag.withMetavar("LIST"),
     Flag.withDescription(
-      "Comma list of table2, table3, table5, table7, fig1, fig4, fig5; default every one whose " +
-        "methods are in --methods",
+      "Comma list of table2, table3, table5, table7, fig1, fig4, fig5, strength (frontdoor only: " +
+        "agreement with the truth against the confounding strength); default every one whose " +
+        "methods are in --methods and that the data set supports",
     ),
     commaList("experiments", experiments, {}, experiments.join(", ")),
     Flag.optional,
@@ -390,7 +441,7 @@ export const utcStamp = (date: Date): string =>
     .replace(/\.\d{3}Z$/, "Z")
     .replace(/[-:]/g, "")
 
-const describeData: { readonly [D in Exclude<Dataset, "simulated">]: string } = {
+const describeData: { readonly [D in Exclude<Dataset, SimulatedDataset>]: string } = {
   "movielens-100k": "a MovieLens 100K folder with u.data and u.user",
   "movielens-1m": "a MovieLens 1M folder with ratings.dat (and users.dat), or the ratings.dat file",
   "amazon-csv": "an Amazon ratings-only CSV file (item,user,rating,time)",
@@ -401,7 +452,7 @@ const describeData: { readonly [D in Exclude<Dataset, "simulated">]: string } = 
 
 /** Reads `--data` as the data set's source, failing with a message that names the flag. */
 const resolveSource = (
-  dataset: Exclude<Dataset, "simulated">,
+  dataset: Exclude<Dataset, SimulatedDataset>,
   data: Option.Option<string>,
   context: ParseContext,
 ): Effect.Effect<
@@ -491,9 +542,26 @@ export const resolveStudyOptions = (
         }
       }
       chosenExperiments = raw.experiments.value
+      const unsupported = chosenExperiments.filter((e) => frontDoorOnly.includes(e))
+      if (raw.dataset !== "frontdoor" && unsupported.length > 0)
+        return yield* fail(
+          `--experiments ${unsupported.join(", ")} needs --dataset frontdoor (a world with a confounding dial and exact oracles); --dataset ${raw.dataset} has none`,
+        )
     } else {
-      chosenExperiments = experiments.filter((e) => experimentNeeds[e].every(has))
+      chosenExperiments = experiments.filter(
+        (e) =>
+          experimentNeeds[e].every(has) &&
+          (raw.dataset === "frontdoor" || !frontDoorOnly.includes(e)),
+      )
     }
+    if (Option.isSome(raw.strength) && !isSimulated(raw.dataset))
+      return yield* fail(
+        `--strength sets a simulated world's confounding; --dataset ${raw.dataset} is real data: drop it or choose --dataset simulated or frontdoor`,
+      )
+    if (Option.isSome(raw.intents) && raw.dataset !== "frontdoor")
+      return yield* fail(
+        `--intents sets the front-door world's mediator values; --dataset ${raw.dataset} has none: drop it or choose --dataset frontdoor`,
+      )
     if (
       raw.splitBy === "attribute" &&
       raw.dataset !== "movielens-100k" &&
@@ -505,10 +573,10 @@ export const resolveStudyOptions = (
     }
     let data: string | null = null
     let source: Source | null = null
-    if (raw.dataset === "simulated") {
+    if (isSimulated(raw.dataset)) {
       if (Option.isSome(raw.data)) {
         return yield* fail(
-          "--data is not used by --dataset simulated: drop it or choose a real --dataset",
+          `--data is not used by --dataset ${raw.dataset}: drop it or choose a real --dataset`,
         )
       }
     } else {
@@ -545,6 +613,8 @@ export const resolveStudyOptions = (
       bdaDistance: raw.bdaDistance,
       teacherInit: raw.teacherInit,
       partners: raw.partners,
+      ...(Option.isSome(raw.strength) ? { strength: raw.strength.value } : {}),
+      ...(Option.isSome(raw.intents) ? { intents: raw.intents.value } : {}),
       epochs: Option.getOrNull(raw.epochs),
       backend: raw.backend,
       out,

@@ -7,7 +7,9 @@
  *   group-wise training (one base model per group, eq. 7);
  * - Figure 4: per group of activeness and of behaviour consistency, the base model, w.o. FDA and
  *   CausalD as lines, the grouping variable's mean as bars;
- * - Figure 5: CausalD's metrics against λ_BDA and λ_FDA (log axis), the base model dashed.
+ * - Figure 5: CausalD's metrics against λ_BDA and λ_FDA (log axis), the base model dashed;
+ * - the strength figure (front-door world): agreement with the true P(y | do(x)) against the
+ *   confounding strength s for the observational oracle, the base model and CausalD.
  *
  * Specifications are pure functions of the results; rendering is an Effect.
  *
@@ -31,7 +33,7 @@ import {
 } from "./Results.ts"
 
 /** The figures a run can have, by output file name. */
-export type FigureName = "figure1" | "figure4" | "figure5"
+export type FigureName = "figure1" | "figure4" | "figure5" | "strength"
 
 /** A figure's specification. */
 export interface Figure {
@@ -329,6 +331,76 @@ export const figure5Spec = (
   } as TopLevelSpec
 }
 
+/**
+ * The strength figure: rank correlation with the truth against the confounding strength s, for
+ * the observational oracle (exact, no seeds) and each method of the sweep (mean ± sample std over
+ * the seeds as error bars). Undefined without a sweep.
+ */
+export const strengthSpec = (results: Results): TopLevelSpec | undefined => {
+  const points = results.strength
+  if (points === undefined || points.length === 0) return undefined
+  const base = results.manifest.configuration.base
+  const rows = points.flatMap((p) => [
+    {
+      s: p.strength,
+      series: "Observational oracle P(y | x)",
+      value: p.oracleRankCorrelation,
+      low: p.oracleRankCorrelation,
+      high: p.oracleRankCorrelation,
+    },
+    ...p.methods.map((m) => ({
+      s: p.strength,
+      series: methodLabel(m.method, base),
+      value: m.rankCorrelation.mean,
+      low: m.rankCorrelation.mean - (m.rankCorrelation.std ?? 0),
+      high: m.rankCorrelation.mean + (m.rankCorrelation.std ?? 0),
+    })),
+  ])
+  const x = {
+    field: "s",
+    type: "quantitative",
+    title: "confounding strength s",
+    axis: { values: points.map((p) => p.strength), format: "~g" },
+  }
+  const yTitle = "rank correlation with the truth (test)"
+  const color = { field: "series", type: "nominal", title: null }
+  return {
+    $schema: schema,
+    title: {
+      text: "Agreement with the true P(y | do(x)) against the confounding strength",
+      subtitle: `${results.dataset.name}; mean ± std over ${results.manifest.seeds.length} seeds; the truth itself is 1`,
+    },
+    config,
+    width: 420,
+    height: 260,
+    data: { values: rows },
+    layer: [
+      {
+        mark: { type: "line", point: true, strokeWidth: 2 },
+        encoding: {
+          x,
+          y: {
+            field: "value",
+            type: "quantitative",
+            title: yTitle,
+            scale: { zero: false },
+          },
+          color,
+        },
+      },
+      {
+        mark: { type: "errorbar", ticks: true },
+        encoding: {
+          x,
+          y: { field: "low", type: "quantitative", title: yTitle },
+          y2: { field: "high" },
+          color,
+        },
+      },
+    ],
+  } as TopLevelSpec
+}
+
 /** Every figure the results allow, in paper order. */
 export const figures = (results: Results): ReadonlyArray<Figure> => {
   const out: Array<Figure> = []
@@ -338,6 +410,8 @@ export const figures = (results: Results): ReadonlyArray<Figure> => {
   if (f4 !== undefined) out.push({ name: "figure4", spec: f4 })
   const f5 = figure5Spec(results)
   if (f5 !== undefined) out.push({ name: "figure5", spec: f5 })
+  const strength = strengthSpec(results)
+  if (strength !== undefined) out.push({ name: "strength", spec: strength })
   return out
 }
 

@@ -105,6 +105,7 @@ const figureOf: { readonly [E in Experiment]?: Figures.FigureName } = {
   fig1: "figure1",
   fig4: "figure4",
   fig5: "figure5",
+  strength: "strength",
 }
 
 const missingReason: { readonly [E in Experiment]: string } = {
@@ -115,6 +116,7 @@ const missingReason: { readonly [E in Experiment]: string } = {
   fig1: "the results lack the activeness grouping with the base and group-wise models",
   fig4: "the results lack per-group results of the base model, w.o. FDA or CausalD",
   fig5: "the results have no λ_BDA / λ_FDA sensitivity runs",
+  strength: "the results have no strength sweep (front-door world, base and CausalD)",
 }
 
 /**

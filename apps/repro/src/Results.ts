@@ -110,6 +110,12 @@ export const TruthAgreement = Schema.Struct({
   rankCorrelation: Summary,
   /** Mean over users of the share of candidate pairs ordered as the truth orders them. */
   pairwiseAccuracy: Summary,
+  /**
+   * Front-door world only: the share of the oracle gap closed, (ρ - ρ_obs) / (1 - ρ_obs), with ρ
+   * this rank correlation and ρ_obs the observational oracle's: 0 is no better than the best
+   * unadjusted predictor, 1 is the truth, below 0 is worse than the observational oracle.
+   */
+  gapClosed: Schema.optionalKey(Summary),
 })
 export type TruthAgreement = typeof TruthAgreement.Type
 
@@ -119,8 +125,53 @@ export const MethodResult = Schema.Struct({
   label: Schema.String,
   metrics: MethodMetrics,
   truth: Schema.NullOr(TruthAgreement),
+  /**
+   * Front-door world only: the ranking metrics on the test split whose clicks were drawn under
+   * do(history) (the debiased evaluation real data cannot give).
+   */
+  interventional: Schema.optionalKey(RankingSummaries),
 })
 export type MethodResult = typeof MethodResult.Type
+
+/** The exact predictors of the front-door world, scored like a method (no seeds: one value). */
+export const oracles = ["observational-oracle", "truth"] as const
+export type Oracle = (typeof oracles)[number]
+
+/** An oracle's row: its ranking metrics on both test splits and its agreement with the truth. */
+export const OracleResult = Schema.Struct({
+  oracle: Schema.Literals(oracles),
+  label: Schema.String,
+  /** Ranking metrics on the observational test split. */
+  metrics: Schema.Struct(rankingFields(Schema.Finite)),
+  /** Ranking metrics on the interventional test split. */
+  interventional: Schema.Struct(rankingFields(Schema.Finite)),
+  rankCorrelation: Schema.Finite,
+  pairwiseAccuracy: Schema.Finite,
+})
+export type OracleResult = typeof OracleResult.Type
+
+/** The label of an oracle row. */
+export const oracleLabel = (oracle: Oracle): string =>
+  oracle === "truth" ? "Truth P(y | do(x))" : "Observational oracle P(y | x)"
+
+/**
+ * One confounding strength of the strength figure: the observational oracle's agreement with the
+ * truth and each method's, over the seeds (front-door world, `--experiments strength`).
+ */
+export const StrengthPoint = Schema.Struct({
+  strength: Schema.Finite,
+  /** The run folder of this strength (relative to the study's), or "." for the study itself. */
+  folder: Schema.String,
+  oracleRankCorrelation: Schema.Finite,
+  methods: Schema.Array(
+    Schema.Struct({
+      method: Schema.Literals(methods),
+      rankCorrelation: Summary,
+      gapClosed: Schema.NullOr(Summary),
+    }),
+  ),
+})
+export type StrengthPoint = typeof StrengthPoint.Type
 
 /**
  * Best against runner-up on one table metric: a two-sided Student t-test over the seeds
@@ -245,6 +296,10 @@ export const Results = Schema.Struct({
       lambdaFda: Schema.Array(VariantPoint),
     }),
   ),
+  /** Front-door world only: the observational oracle and the truth scored as methods. */
+  oracles: Schema.optionalKey(Schema.Array(OracleResult)),
+  /** Front-door world, `--experiments strength`: agreement with the truth against s. */
+  strength: Schema.optionalKey(Schema.Array(StrengthPoint)),
 })
 export type Results = typeof Results.Type
 

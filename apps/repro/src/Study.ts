@@ -22,7 +22,14 @@ import {
   type TensorBackend,
   Tensors,
 } from "@causald/core"
-import { Groups, type PreparedDataset, Simulated, Sources, type UserGroups } from "@causald/data"
+import {
+  FrontDoor,
+  Groups,
+  type PreparedDataset,
+  Simulated,
+  Sources,
+  type UserGroups,
+} from "@causald/data"
 import { DeepFm, Din, forInference, type Recommender } from "@causald/models"
 import { layer as tensorsLayer } from "@causald/tfjs"
 import {
@@ -37,7 +44,7 @@ import {
 } from "@causald/training"
 import { Clock, Console, Effect, type FileSystem, Layer, type Path, Result, Schema } from "effect"
 import { truthAgreement } from "./Agreement.ts"
-import { defaultPartners, type Method, repoRoot, type StudyOptions } from "./Cli.ts"
+import { defaultPartners, type Method, repoRoot, type StudyOptions, strengthGrid } from "./Cli.ts"
 import { gitState, packageVersions, runtime, writeAtomic, writeStudyOutputs } from "./Output.ts"
 import {
   checkProvenance,
@@ -50,8 +57,11 @@ import {
   type Grouping,
   type MethodResult,
   methodLabel,
+  type OracleResult,
+  oracleLabel,
   type Results,
   rankingMetrics,
+  type StrengthPoint,
   schemaVersion,
   summarize,
   summarizeGroups,
@@ -73,6 +83,8 @@ export class StudyError extends Schema.TaggedError<StudyError>()("StudyError", {
 /** Sizes and training settings of a study, chosen from the data set and `--quick`. */
 export interface Profile {
   readonly simulation: Simulated.SimulationOptions
+  /** Sizes of the front-door world (`--dataset frontdoor`); its own defaults otherwise. */
+  readonly frontDoor: FrontDoor.FrontDoorOptions
   readonly training: Train.TrainingConfig
   /** Groups of users for Heterogeneity and the per-group figures (activeness, consistency, ...). */
   readonly evaluationGroups: number
@@ -113,6 +125,15 @@ export const profileOf = (options: StudyOptions): Profile => {
         historyLength: 10,
         candidates: 50,
       },
+      frontDoor: {
+        users: 240,
+        items: 80,
+        intents: 4,
+        minLength: 6,
+        maxLength: 16,
+        historyLength: 16,
+        candidates: 50,
+      },
       training: {
         ...base,
         maxEpochs: options.epochs ?? 2,
@@ -124,8 +145,24 @@ export const profileOf = (options: StudyOptions): Profile => {
       evaluationGroups: 3,
       minimumUsersPerGroup: 10,
     }
+  if (options.dataset === "frontdoor")
+    return {
+      frontDoor: {},
+      simulation: {},
+      training: {
+        ...base,
+        maxEpochs: options.epochs ?? 20,
+        minEpochs: 3,
+        patience: 3,
+        batchSize: 128,
+        optimizer: { _tag: "Adagrad", learningRate: 0.3 },
+      },
+      evaluationGroups: 5,
+      minimumUsersPerGroup: 25,
+    }
   if (options.dataset === "simulated")
     return {
+      frontDoor: {},
       simulation: {
         users: 500,
         items: 200,
@@ -147,6 +184,7 @@ export const profileOf = (options: StudyOptions): Profile => {
     }
   return {
     simulation: {},
+    frontDoor: {},
     training: {
       ...base,
       maxEpochs: options.epochs ?? 50,
@@ -170,6 +208,8 @@ interface Evaluation {
     readonly [grouping: string]: ReadonlyArray<{ readonly [metric: string]: number }>
   }
   readonly truth: { readonly rankCorrelation: number; readonly pairwiseAccuracy: number } | null
+  /** Front-door world: the ranking metrics on the interventional test split. */
+  readonly interventional: { readonly [metric: string]: number } | null
 }
 
 const stageError = (stage: string) => (error: unknown) =>
@@ -184,7 +224,12 @@ const stageError = (stage: string) => (error: unknown) =>
 export const study = (
   options: StudyOptions,
   worker: { readonly index: number; readonly workers: number } | null = null,
-) =>
+  printTables = true,
+): Effect.Effect<
+  Results | null,
+  unknown,
+  Tensors | Progress.Progress | FileSystem.FileSystem | Path.Path
+> =>
   Effect.gen(function* () {
     const startedAt = yield* Clock.currentTimeMillis
     const stages: Array<{ name: string; seconds: number }> = []
@@ -213,9 +258,20 @@ export const study = (
     // --- data ----------------------------------------------------------------------------------
     const data: PreparedDataset = yield* timed(
       "prepare data",
-      options.source === null
-        ? Simulated.generate({ ...profile.simulation, seed: 0 })
-        : Sources.load(options.source, { cacheDir: `${repoRoot}/.cache/data` }),
+      options.source !== null
+        ? Sources.load(options.source, { cacheDir: `${repoRoot}/.cache/data` })
+        : options.dataset === "frontdoor"
+          ? FrontDoor.generate({
+              ...profile.frontDoor,
+              ...(options.strength === undefined ? {} : { strength: options.strength }),
+              ...(options.intents === undefined ? {} : { intents: options.intents }),
+              seed: 0,
+            })
+          : Simulated.generate({
+              ...profile.simulation,
+              ...(options.strength === undefined ? {} : { strength: options.strength }),
+              seed: 0,
+            }),
     ).pipe(Effect.mapError(stageError("prepare data")))
     yield* progress.note(
       "data",
@@ -591,7 +647,23 @@ export const study = (
       }
       const truth =
         data.truth === undefined ? null : truthAgreement(scores, data.truth.testTruth, C)
-      return { overall, groups, truth }
+      const interventional =
+        data.oracles === undefined
+          ? null
+          : Ranking.means(
+              Result.getOrThrow(
+                Ranking.sampled(
+                  Evaluate.scoreSplit(
+                    backend,
+                    forInference(model),
+                    { ...data, test: data.oracles.interventionalTest },
+                    "test",
+                  ),
+                  C,
+                ),
+              ),
+            )
+      return { overall, groups, truth, interventional }
     }
 
     /** Group-wise training (eq. 7): each group's own model on its own users. */
@@ -803,9 +875,14 @@ export const study = (
         }),
       ).heterogeneity
     }
+    const oracleResults = data.oracles === undefined ? undefined : oracleRows(data)
+    const oracleCorrelation = oracleResults?.find(
+      (o) => o.oracle === "observational-oracle",
+    )?.rankCorrelation
     const methodResults: Array<MethodResult> = ordinary.map((method) => {
       const runs = perSeed.get(method) ?? []
       const metric = (name: string) => summarize(runs.map((r) => r.overall[name]!))
+      const interventional = (name: string) => summarize(runs.map((r) => r.interventional![name]!))
       return {
         method,
         label: methodLabel(method, options.base),
@@ -823,7 +900,25 @@ export const study = (
             : {
                 rankCorrelation: summarize(runs.map((r) => r.truth!.rankCorrelation)),
                 pairwiseAccuracy: summarize(runs.map((r) => r.truth!.pairwiseAccuracy)),
+                ...(oracleCorrelation === undefined || oracleCorrelation >= 1
+                  ? {}
+                  : {
+                      gapClosed: summarize(
+                        runs.map((r) => gapClosed(r.truth!.rankCorrelation, oracleCorrelation)),
+                      ),
+                    }),
               },
+        ...(runs.length === 0 || runs[0]!.interventional === null
+          ? {}
+          : {
+              interventional: {
+                AUC: interventional("AUC"),
+                "R@5": interventional("R@5"),
+                "R@10": interventional("R@10"),
+                "NDCG@5": interventional("NDCG@5"),
+                "NDCG@10": interventional("NDCG@10"),
+              },
+            }),
       }
     })
     if (needs("groupwise")) {
@@ -880,6 +975,54 @@ export const study = (
       ],
     }))
 
+    // --- the strength figure: the same study at each other confounding strength ---------------
+    const strengthPoints: Array<StrengthPoint> = []
+    if (options.experiments.includes("strength") && oracleCorrelation !== undefined) {
+      const own = options.strength ?? FrontDoor.defaultFrontDoor.strength
+      const pointOf = (
+        strength: number,
+        folder: string,
+        r: Pick<Results, "methods" | "oracles">,
+      ): StrengthPoint => {
+        const oracle = r.oracles!.find((o) => o.oracle === "observational-oracle")!
+        return {
+          strength,
+          folder,
+          oracleRankCorrelation: oracle.rankCorrelation,
+          methods: (["base", "causald"] as const).flatMap((method) => {
+            const t = r.methods.find((m) => m.method === method)?.truth
+            return t == null
+              ? []
+              : [{ method, rankCorrelation: t.rankCorrelation, gapClosed: t.gapClosed ?? null }]
+          }),
+        }
+      }
+      for (const strength of strengthGrid) {
+        if (strength === own) {
+          strengthPoints.push(
+            pointOf(strength, ".", { methods: methodResults, oracles: oracleResults ?? [] }),
+          )
+          continue
+        }
+        const folder = `strength/s-${strength}`
+        const sub = yield* timed(
+          `strength s = ${strength}`,
+          study(
+            {
+              ...options,
+              strength,
+              methods: ["base", "causald"],
+              experiments: ["table3"],
+              out: `${options.out}/${folder}`,
+            },
+            null,
+            false,
+          ),
+        )
+        if (sub !== null) strengthPoints.push(pointOf(strength, folder, sub))
+      }
+    }
+
     const finishedAt = yield* Clock.currentTimeMillis
     const git = gitState(repoRoot)
     const results: Results = {
@@ -917,6 +1060,8 @@ export const study = (
       teacherCounts: teacherCounts.length > 0 ? teacherCounts : null,
       coefficients: chosenCoefficients,
       sensitivity: sensitivity.lambdaBda.length > 0 ? sensitivity : null,
+      ...(oracleResults === undefined ? {} : { oracles: oracleResults }),
+      ...(strengthPoints.length === 0 ? {} : { strength: strengthPoints }),
     }
     const written = yield* writeStudyOutputs(results)
     const truth = Tables.truthTable(results)
@@ -924,16 +1069,65 @@ export const study = (
       yield* writeAtomic(`${options.out}/truth.md`, truth.markdown)
       yield* writeAtomic(`${options.out}/truth.csv`, truth.csv)
     }
+    const interventional = Tables.interventionalTable(results)
+    if (interventional !== undefined) {
+      yield* writeAtomic(`${options.out}/interventional.md`, interventional.markdown)
+      yield* writeAtomic(`${options.out}/interventional.csv`, interventional.csv)
+    }
     // The run ends with its Table 3 (and the agreement with the truth) on stdout.
-    yield* Console.log(
-      `\n${Tables.table3(results).markdown}${truth === undefined ? "" : `\n${truth.markdown}`}`,
-    )
+    if (printTables)
+      yield* Console.log(
+        [Tables.table3(results), truth, interventional]
+          .flatMap((t) => (t === undefined ? [] : [`\n${t.markdown}`]))
+          .join(""),
+      )
     yield* progress.note(
       "study",
       `wrote ${written.files.length} files to ${written.dir}${written.skipped.length ? `; skipped: ${written.skipped.join("; ")}` : ""}`,
     )
     return results
   }).pipe(Effect.scoped)
+
+/**
+ * The share of the oracle gap a rank correlation ρ closes: (ρ - ρ_obs) / (1 - ρ_obs), with ρ_obs
+ * the observational oracle's (the truth's own is 1).
+ */
+const gapClosed = (rho: number, oracle: number): number => (rho - oracle) / (1 - oracle)
+
+/** The front-door world's exact predictors scored like methods on both test splits. */
+const oracleRows = (data: PreparedDataset): Array<OracleResult> => {
+  const o = data.oracles!
+  const C = 1 + data.config.candidates
+  const metrics = (scores: Float32Array) => {
+    const m = Ranking.means(Result.getOrThrow(Ranking.sampled(scores, C)))
+    return {
+      AUC: m.AUC!,
+      "R@5": m["R@5"]!,
+      "R@10": m["R@10"]!,
+      "NDCG@5": m["NDCG@5"]!,
+      "NDCG@10": m["NDCG@10"]!,
+    }
+  }
+  const row = (
+    oracle: OracleResult["oracle"],
+    test: Float32Array,
+    interventional: Float32Array,
+  ): OracleResult => {
+    const agreement = truthAgreement(test, data.truth!.testTruth, C)
+    return {
+      oracle,
+      label: oracleLabel(oracle),
+      metrics: metrics(test),
+      interventional: metrics(interventional),
+      rankCorrelation: agreement.rankCorrelation,
+      pairwiseAccuracy: agreement.pairwiseAccuracy,
+    }
+  }
+  return [
+    row("observational-oracle", o.testObservational, o.interventionalTestObservational),
+    row("truth", data.truth!.testTruth, o.interventionalTestTruth),
+  ]
+}
 
 /** Mean of a metric over groups, weighted by group sizes (the whole population's mean). */
 const weightedMean = (

@@ -91,7 +91,7 @@ export type FrontDoorParameters = Required<FrontDoorOptions>
  * oracle's rank correlation with the truth is clearly below 1 (packages/data/README.md).
  */
 export const defaultFrontDoor: FrontDoorParameters = {
-  users: 600,
+  users: 1000,
   items: 200,
   intents: 8,
   minLength: 8,
