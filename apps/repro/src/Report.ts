@@ -197,6 +197,38 @@ const truth = (results: Results): ReadonlyArray<string> => {
   return lines
 }
 
+/** Front-door world: the oracle gap, the interventional test and the strength sweep. */
+const frontDoor = (results: Results): ReadonlyArray<string> => {
+  const oracle = results.oracles?.find((o) => o.oracle === "observational-oracle")
+  if (oracle === undefined) return []
+  const base = results.manifest.configuration.base
+  const lines: Array<string> = [
+    `The observational oracle P(y | x), the best prediction without adjustment, has rank correlation ${f4(oracle.rankCorrelation)} with the truth P(y | do(x)): the oracle gap is ${f4(1 - oracle.rankCorrelation)}.`,
+  ]
+  for (const m of results.methods)
+    if (m.truth?.gapClosed !== undefined)
+      lines.push(
+        `${methodLabel(m.method, base)} closes ${withStd(m.truth.gapClosed)} of the oracle gap (0: as close to the truth as the observational oracle, 1: the truth, below 0: further from it).`,
+      )
+  const c = findMethod(results, "causald")
+  const b = findMethod(results, "base")
+  if (c?.interventional !== undefined && b?.interventional !== undefined)
+    lines.push(
+      `On the interventional test (clicks drawn under do(history)) CausalD's AUC is ${withStd(c.interventional.AUC)} against ${methodLabel("base", base)}'s ${withStd(b.interventional.AUC)}; ${pPhrase(c.interventional.AUC, b.interventional.AUC)}. The truth's is ${f4(results.oracles!.find((o) => o.oracle === "truth")!.interventional.AUC)}, the observational oracle's ${f4(oracle.interventional.AUC)}.`,
+    )
+  for (const p of results.strength ?? []) {
+    const parts = p.methods.map(
+      (m) => `${methodLabel(m.method, base)} ${withStd(m.rankCorrelation)}`,
+    )
+    const pc = p.methods.find((m) => m.method === "causald")?.rankCorrelation
+    const pb = p.methods.find((m) => m.method === "base")?.rankCorrelation
+    lines.push(
+      `s = ${p.strength}: rank correlation with the truth: observational oracle ${f4(p.oracleRankCorrelation)}, ${parts.join(", ")}${pc !== undefined && pb !== undefined ? `; CausalD against ${methodLabel("base", base)}: ${pPhrase(pc, pb)}` : ""} (run folder ${p.folder}).`,
+    )
+  }
+  return lines
+}
+
 const againstPaper = (results: Results): ReadonlyArray<string> => {
   const match = paperMatch(results)
   const c = findMethod(results, "causald")
@@ -335,6 +367,10 @@ export const report = (
       ...variants(results.sensitivity?.lambdaFda, "λ_FDA", "AUC"),
     ]),
     ...section("Agreement with the true causal effect (simulated data)", truth(results)),
+    ...section(
+      "The front-door world: oracle gap, interventional test, strength",
+      frontDoor(results),
+    ),
     ...section("Against the paper", againstPaper(results)),
     ...section("Not produced", skipped),
     ...section("Caveats", caveats(results)),

@@ -78,11 +78,44 @@ describe("Cli: defaults", () => {
       epochs: null,
       backend: "auto",
       out: join(root, "runs", "simulated-din-20260102T030405Z"),
-      experiments: [...experiments],
+      experiments: experiments.filter((e) => e !== "strength"),
       quick: false,
       search: false,
       workers: 1,
     })
+  })
+
+  test("--dataset frontdoor: no --data, the strength figure by default, --strength and --intents recorded", async () => {
+    const o = await ok(["--dataset", "frontdoor"])
+    expect(o.data).toBeNull()
+    expect(o.experiments).toContain("strength")
+    expect(o.strength).toBeUndefined()
+    const set = await ok(["--dataset", "frontdoor", "--strength", "0.5", "--intents", "3"])
+    expect(set.strength).toBe(0.5)
+    expect(set.intents).toBe(3)
+    expect((await ok(["--strength", "0"])).strength).toBe(0)
+  })
+
+  test("the front-door world's bad options name the flag before anything runs", async () => {
+    const one = async (args: ReadonlyArray<string>, needle: string) => {
+      const messages = (await errors(args)).join("\n")
+      expect(messages, args.join(" ")).toContain(needle)
+    }
+    await one(["--dataset", "frontdoor", "--strength", "1.5"], "strength")
+    await one(["--dataset", "frontdoor", "--strength", "-0.25"], "strength")
+    await one(["--dataset", "frontdoor", "--intents", "0"], "intents")
+    await one(["--dataset", "frontdoor", "--intents", "1"], "intents")
+    await one(["--dataset", "simulated", "--intents", "4"], "--intents sets the front-door world")
+    await one(["--dataset", "movielens-100k", "--strength", "0.5"], "--strength sets a simulated")
+    await one(["--experiments", "strength"], "--experiments strength needs --dataset frontdoor")
+    await one(
+      ["--dataset", "frontdoor", "--data", "/tmp"],
+      "--data is not used by --dataset frontdoor",
+    )
+    await one(
+      ["--dataset", "frontdoor", "--methods", "din", "--experiments", "strength"],
+      "--experiments strength needs --methods to include",
+    )
   })
 
   test("utcStamp is the UTC time without separators", () => {
@@ -215,7 +248,7 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(20)
+    expect(Object.keys(flags).length).toBe(22)
     for (const name of [
       "dataset",
       "data",
@@ -230,6 +263,8 @@ describe("Cli: defaults", () => {
       "bda-distance",
       "teacher-init",
       "partners",
+      "strength",
+      "intents",
       "epochs",
       "backend",
       "out",
@@ -248,7 +283,7 @@ describe("Cli: defaults", () => {
     const text = CliOutput.defaultFormatter({ colors: false }).formatHelpDoc(help.helpDoc)
     expect(text).toContain("--split-by")
     expect(text).toContain(
-      "simulated, movielens-100k, movielens-1m, amazon-csv, amazon-json, sequences, exposure-log",
+      "simulated, frontdoor, movielens-100k, movielens-1m, amazon-csv, amazon-json, sequences, exposure-log",
     )
   })
 })

@@ -162,6 +162,60 @@ describe("bun run repro --quick", () => {
     expect(existsSync(join(tooLarge, "models"))).toBe(false)
   }, 120_000)
 
+  test("--dataset frontdoor: oracle rows, the share of the oracle gap, interventional metrics and the strength figure", async () => {
+    const out = join(root, "frontdoor")
+    const { code, stderr } = await finish(
+      run([
+        "--dataset",
+        "frontdoor",
+        "--seeds",
+        "2",
+        "--methods",
+        "din,causald",
+        "--experiments",
+        "table3,strength",
+        "--out",
+        out,
+      ]),
+    )
+    expect(stderr).not.toContain("    at ")
+    expect(code).toBe(0)
+    const results = readRunResults(out)
+    const [observational, truth] = results.oracles!
+    expect(observational!.oracle).toBe("observational-oracle")
+    expect(truth!.rankCorrelation).toBe(1)
+    // the world's own order: each oracle ranks best on its own test split
+    expect(observational!.metrics.AUC).toBeGreaterThan(truth!.metrics.AUC)
+    expect(truth!.interventional.AUC).toBeGreaterThan(observational!.interventional.AUC)
+    const causald = results.methods.find((m) => m.method === "causald")!
+    expect(causald.interventional!.AUC.perSeed).toHaveLength(2)
+    const rho = causald.truth!.rankCorrelation.perSeed
+    const expected = rho.map(
+      (r) => (r - observational!.rankCorrelation) / (1 - observational!.rankCorrelation),
+    )
+    causald.truth!.gapClosed!.perSeed.forEach((g, i) => expect(g).toBeCloseTo(expected[i]!, 10))
+    // the sweep: s = 1 is this run, the others are runs of their own, all with their oracle
+    expect(results.strength!.map((p) => p.strength)).toEqual([0, 0.25, 0.5, 0.75, 1])
+    expect(results.strength!.map((p) => p.folder)).toEqual([
+      "strength/s-0",
+      "strength/s-0.25",
+      "strength/s-0.5",
+      "strength/s-0.75",
+      ".",
+    ])
+    expect(results.strength![0]!.oracleRankCorrelation).toBe(1)
+    expect(results.strength![4]!.oracleRankCorrelation).toBe(observational!.rankCorrelation)
+    for (const p of results.strength!)
+      expect(p.methods.map((m) => m.method)).toEqual(["base", "causald"])
+    expect(readRunResults(join(out, "strength", "s-0.5")).manifest.configuration.strength).toBe(0.5)
+    for (const f of ["strength.png", "strength.svg", "interventional.md", "truth.md"])
+      expect(existsSync(join(out, f)), f).toBe(true)
+    expect(readFileSync(join(out, "truth.md"), "utf8")).toContain("oracle gap closed")
+    const report = readFileSync(join(out, "report.md"), "utf8")
+    expect(report).toContain(`the oracle gap is ${(1 - observational!.rankCorrelation).toFixed(4)}`)
+    expect(report).toContain("s = 0.25: rank correlation with the truth")
+  }, 180_000)
+
   test("a bad option value is refused with a message naming the option, without a stack trace", async () => {
     const { code, stderr } = await finish(
       run(["--base", "transformer", "--out", join(root, "bad")]),
