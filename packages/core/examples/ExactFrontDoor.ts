@@ -60,15 +60,13 @@ export const maxAbsError = (a: Adjustment.EffectTable, b: Adjustment.EffectTable
 
 /**
  * Draws the model, samples it, and estimates P(Y | do(X)) three ways. Fails with a typed error
- * (`InvalidModel`, `InvalidDistribution`, `UnknownVariable`, `PositivityViolation`) on bad
- * options or a sample too small to observe every (X, M) cell.
+ * (`InvalidModel`, `InvalidDistribution`, `UnknownVariable`, `PositivityViolation`; the
+ * estimators' `RepeatedVariable` cannot occur, X, M and Y being distinct) on bad options or a
+ * sample too small to observe every (X, M) cell.
  */
 export const main = (
   options: ExactFrontDoorOptions = {},
-): Result.Result<
-  ExactFrontDoorReport,
-  CausalModel.InvalidModel | Adjustment.InvalidDistribution | Adjustment.AdjustmentError
-> =>
+): Result.Result<ExactFrontDoorReport, CausalModel.InvalidModel | Adjustment.AdjustmentError> =>
   Result.gen(function* () {
     const n = options.n ?? 20_000
     // U -> X, U -> Y, X -> M -> Y; U is latent, so only X, M, Y are observed.

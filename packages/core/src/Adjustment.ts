@@ -6,17 +6,23 @@
  *
  * - {@link naive}: the observational P(Y = y | X = x), biased whenever a confounder opens a back-door
  *   path X <- U -> Y;
- * - {@link backDoor}: P(Y = y | do(X = x)) by back-door adjustment over an observed confounder Z
- *   (eq. 2);
+ * - {@link backDoor}: P(Y = y | do(X = x)) by back-door adjustment over an observed confounder Z,
+ *   or a set of them (eq. 2);
  * - {@link frontDoor}: P(Y = y | do(X = x)) by front-door adjustment through a mediator M (eq. 3-5),
  *   valid with an unobserved confounder U as long as M satisfies the three front-door requirements.
  *
- * Division by a zero probability (a positivity violation) is reported as a
+ * Nothing is computed from input the module cannot vouch for. A {@link Joint} comes only from
+ * {@link fromProbabilities}, {@link fromSamples} or {@link marginal} (or CausalModel), which check
+ * it, and every estimator checks again at run time that it got such a joint and that its
+ * probabilities are still a distribution ({@link InvalidDistribution} otherwise). A variable given
+ * two roles, such as a treatment that is also its own confounder or outcome, is a
+ * {@link RepeatedVariable}. Division by a zero probability (a positivity violation) is reported as a
  * {@link PositivityViolation} that names the variables and values conditioned on.
  *
  * @since 0.1.0
  */
-import { Result, Schema } from "effect"
+import { type Brand, Result, Schema } from "effect"
+import * as Internal from "./internal/Joint.ts"
 
 /**
  * A joint distribution over named discrete variables, stored densely.
@@ -25,9 +31,17 @@ import { Result, Schema } from "effect"
  * fastest): the probability of `variables[i] = v_i` for all i is at index
  * `sum_i v_i * prod_{j > i} cardinalities[j]`. Values of a variable with cardinality k are 0..k-1.
  *
+ * Only {@link fromProbabilities}, {@link fromSamples}, {@link marginal} and CausalModel's
+ * `joint` and `observationalJoint` make one, after checking it: distinct variables, positive
+ * integer cardinalities, exactly one finite non-negative probability per cell, summing to one
+ * within 1e-9. The brand keeps an object literal from type-checking as a Joint; at run time every
+ * estimator refuses, with {@link InvalidDistribution}, a value those builders did not make (a
+ * literal, a spread copy, a cast) and re-checks the probabilities, which a Float64Array cannot
+ * freeze. The object and its `variables` and `cardinalities` arrays are frozen.
+ *
  * @since 0.1.0
  */
-export interface Joint<V extends string = string> {
+export interface Joint<V extends string = string> extends Brand.Brand<"Joint"> {
   readonly variables: ReadonlyArray<V>
   readonly cardinalities: ReadonlyArray<number>
   readonly probabilities: Float64Array
@@ -43,7 +57,9 @@ export type EffectTable = ReadonlyArray<Float64Array>
 
 /**
  * A joint distribution could not be built: shapes disagree, a probability is negative or not
- * finite, the probabilities do not sum to one, or a sample holds a value out of range.
+ * finite, the probabilities do not sum to one, or a sample holds a value out of range. Also what
+ * an estimator returns for a joint that no builder of this module made, or whose probabilities
+ * were overwritten since.
  *
  * @since 0.1.0
  */
@@ -67,6 +83,24 @@ export class UnknownVariable extends Schema.TaggedError<UnknownVariable>()("Unkn
 }) {
   override get message(): string {
     return `unknown variable "${this.variable}"; the joint holds ${this.available.join(", ")}`
+  }
+}
+
+/**
+ * One variable was given more than one role: the treatment as its own outcome, confounder or
+ * mediator, the outcome as a confounder or mediator, a confounder listed twice, or a variable
+ * that {@link marginal} is asked to keep twice. `roles` lists each role it was given (for
+ * {@link marginal}, the positions in `keep`). No formula of this module has a meaning then; left
+ * unchecked, back-door adjustment with X as its own confounder returns a wrong table.
+ *
+ * @since 0.1.0
+ */
+export class RepeatedVariable extends Schema.TaggedError<RepeatedVariable>()("RepeatedVariable", {
+  variable: Schema.String,
+  roles: Schema.Array(Schema.String),
+}) {
+  override get message(): string {
+    return `variable "${this.variable}" has more than one role (${this.roles.join(", ")}); each role needs its own variable`
   }
 }
 
@@ -102,9 +136,11 @@ export class PositivityViolation extends Schema.TaggedError<PositivityViolation>
  *
  * @since 0.1.0
  */
-export type AdjustmentError = UnknownVariable | PositivityViolation
-
-const SUM_TOLERANCE = 1e-9
+export type AdjustmentError =
+  | InvalidDistribution
+  | RepeatedVariable
+  | UnknownVariable
+  | PositivityViolation
 
 const validateShape = <V extends string>(
   variables: ReadonlyArray<V>,
@@ -129,8 +165,72 @@ const size = (cardinalities: ReadonlyArray<number>): number =>
   cardinalities.reduce((a, b) => a * b, 1)
 
 /**
+ * Why `probabilities` is not a joint distribution over `variables`, or undefined when it is: the
+ * shape, then one finite non-negative probability per cell, then the sum within
+ * Internal.SUM_TOLERANCE (1e-9).
+ */
+const validateDistribution = <V extends string>(
+  variables: ReadonlyArray<V>,
+  cardinalities: ReadonlyArray<number>,
+  probabilities: ArrayLike<number>,
+): string | undefined => {
+  const shapeError = validateShape(variables, cardinalities)
+  if (shapeError !== undefined) return shapeError
+  const n = size(cardinalities)
+  if (probabilities.length !== n) {
+    return `expected ${n} probabilities (product of cardinalities ${cardinalities.join(" x ")}), got ${probabilities.length}`
+  }
+  let total = 0
+  for (let i = 0; i < n; i++) {
+    const p = probabilities[i]
+    if (!Number.isFinite(p) || p < 0) return `probability at flat index ${i} is ${p}`
+    total += p
+  }
+  if (Math.abs(total - 1) > Internal.SUM_TOLERANCE) return `probabilities sum to ${total}, not 1`
+  return undefined
+}
+
+/**
+ * The run-time check every estimator makes first: `joint` was built by this module (an object
+ * literal, a spread copy or a cast is refused whatever it holds), and its probabilities, which a
+ * caller can still overwrite, are still a distribution.
+ */
+const checkJoint = (joint: unknown): InvalidDistribution | undefined => {
+  if (!Internal.isBuilt(joint)) {
+    return new InvalidDistribution({
+      reason:
+        "not a Joint built by Adjustment.fromProbabilities, fromSamples or marginal (or CausalModel); build it with one of them instead of writing an object",
+    })
+  }
+  const { variables, cardinalities, probabilities } = joint as Joint
+  const reason = validateDistribution(variables, cardinalities, probabilities)
+  return reason === undefined
+    ? undefined
+    : new InvalidDistribution({ reason: `the joint was changed after it was built: ${reason}` })
+}
+
+/**
+ * The first variable given more than one role, with all of its roles; `roles` pairs each role with
+ * the variable it names.
+ */
+const repeatedRole = (
+  roles: ReadonlyArray<readonly [role: string, variable: string]>,
+): RepeatedVariable | undefined => {
+  for (const [, variable] of roles) {
+    const named = roles.filter(([, v]) => v === variable)
+    if (named.length > 1) {
+      return new RepeatedVariable({
+        variable: String(variable),
+        roles: named.map(([role]) => role),
+      })
+    }
+  }
+  return undefined
+}
+
+/**
  * A joint distribution from exact probabilities (copied). They must be finite, non-negative and
- * sum to one within 1e-9.
+ * sum to one within 1e-9, one per cell (the product of the cardinalities), over distinct variables.
  *
  * @since 0.1.0
  */
@@ -139,34 +239,9 @@ export const fromProbabilities = <V extends string>(
   cardinalities: ReadonlyArray<number>,
   probabilities: ArrayLike<number>,
 ): Result.Result<Joint<V>, InvalidDistribution> => {
-  const shapeError = validateShape(variables, cardinalities)
-  if (shapeError !== undefined) return Result.fail(new InvalidDistribution({ reason: shapeError }))
-  const n = size(cardinalities)
-  if (probabilities.length !== n) {
-    return Result.fail(
-      new InvalidDistribution({
-        reason: `expected ${n} probabilities (product of cardinalities ${cardinalities.join(" x ")}), got ${probabilities.length}`,
-      }),
-    )
-  }
-  let total = 0
-  for (let i = 0; i < n; i++) {
-    const p = probabilities[i]
-    if (!Number.isFinite(p) || p < 0) {
-      return Result.fail(
-        new InvalidDistribution({ reason: `probability at flat index ${i} is ${p}` }),
-      )
-    }
-    total += p
-  }
-  if (Math.abs(total - 1) > SUM_TOLERANCE) {
-    return Result.fail(new InvalidDistribution({ reason: `probabilities sum to ${total}, not 1` }))
-  }
-  return Result.succeed({
-    variables: [...variables],
-    cardinalities: [...cardinalities],
-    probabilities: Float64Array.from(probabilities),
-  })
+  const reason = validateDistribution(variables, cardinalities, probabilities)
+  if (reason !== undefined) return Result.fail(new InvalidDistribution({ reason }))
+  return Result.succeed(Internal.make(variables, cardinalities, Float64Array.from(probabilities)))
 }
 
 /**
@@ -215,11 +290,7 @@ export const fromSamples = <V extends string>(
     counts[cell] += 1
   }
   for (let c = 0; c < counts.length; c++) counts[c] /= n
-  return Result.succeed({
-    variables: [...variables],
-    cardinalities: [...cardinalities],
-    probabilities: counts,
-  })
+  return Result.succeed(Internal.make(variables, cardinalities, counts))
 }
 
 const stridesOf = (cardinalities: ReadonlyArray<number>): Array<number> => {
@@ -232,13 +303,8 @@ const stridesOf = (cardinalities: ReadonlyArray<number>): Array<number> => {
   return strides
 }
 
-/**
- * The marginal distribution of `keep` (summing out every other variable), with axes in the order
- * of `keep`.
- *
- * @since 0.1.0
- */
-export const marginal = <V extends string, K extends V>(
+/** {@link marginal} of a joint already checked, for distinct `keep`. */
+const marginalOf = <V extends string, K extends V>(
   joint: Joint<V>,
   keep: ReadonlyArray<K>,
 ): Result.Result<Joint<K>, UnknownVariable> => {
@@ -246,7 +312,10 @@ export const marginal = <V extends string, K extends V>(
   for (const v of keep) {
     const axis = joint.variables.indexOf(v)
     if (axis < 0) {
-      return Result.fail(new UnknownVariable({ variable: v, available: [...joint.variables] }))
+      // String(v): a JavaScript caller may leave a role out (undefined).
+      return Result.fail(
+        new UnknownVariable({ variable: String(v), available: [...joint.variables] }),
+      )
     }
     axes.push(axis)
   }
@@ -273,8 +342,44 @@ export const marginal = <V extends string, K extends V>(
       index[axis] = 0
     }
   }
-  return Result.succeed({ variables: [...keep], cardinalities: outCards, probabilities: out })
+  return Result.succeed(Internal.make(keep, outCards, out))
 }
+
+/**
+ * The marginal of `keep`, checked: the joint first ({@link checkJoint}), then the roles (each
+ * variable in one role only), then the variables known ({@link marginalOf}).
+ */
+const checkedMarginal = <V extends string, K extends V>(
+  joint: Joint<V>,
+  roles: ReadonlyArray<readonly [role: string, variable: K]>,
+  keep: ReadonlyArray<K>,
+): Result.Result<Joint<K>, InvalidDistribution | RepeatedVariable | UnknownVariable> => {
+  const invalid = checkJoint(joint)
+  if (invalid !== undefined) return Result.fail(invalid)
+  const repeated = repeatedRole(roles)
+  if (repeated !== undefined) return Result.fail(repeated)
+  return marginalOf(joint, keep)
+}
+
+/**
+ * The marginal distribution of `keep` (summing out every other variable), with axes in the order
+ * of `keep`.
+ *
+ * Fails with {@link InvalidDistribution} when `joint` was not built by this module or its
+ * probabilities were overwritten, {@link RepeatedVariable} when `keep` names a variable twice, and
+ * {@link UnknownVariable} when it names one the joint does not hold.
+ *
+ * @since 0.1.0
+ */
+export const marginal = <V extends string, K extends V>(
+  joint: Joint<V>,
+  keep: ReadonlyArray<K>,
+): Result.Result<Joint<K>, InvalidDistribution | RepeatedVariable | UnknownVariable> =>
+  checkedMarginal(
+    joint,
+    keep.map((v, i) => [`keep[${i}]`, v] as const),
+    keep,
+  )
 
 const table = (rows: number, columns: number): Array<Float64Array> =>
   Array.from({ length: rows }, () => new Float64Array(columns))
@@ -283,7 +388,10 @@ const table = (rows: number, columns: number): Array<Float64Array> =>
  * The observational conditional P(Y = y | X = x) as `table[x][y]`. Under confounding it differs
  * from P(Y | do(X)): this is the biased estimate that adjustment corrects (eq. 1).
  *
- * Fails with {@link PositivityViolation} when P(X = x) = 0 for some x.
+ * Fails with {@link InvalidDistribution} when `joint` was not built by this module or its
+ * probabilities were overwritten, {@link RepeatedVariable} when the treatment is the outcome,
+ * {@link UnknownVariable} when the joint lacks either, and {@link PositivityViolation} when
+ * P(X = x) = 0 for some x.
  *
  * @since 0.1.0
  */
@@ -291,44 +399,78 @@ export const naive = <V extends string>(
   joint: Joint<V>,
   variables: { readonly treatment: V; readonly outcome: V },
 ): Result.Result<EffectTable, AdjustmentError> =>
-  Result.flatMap(marginal(joint, [variables.treatment, variables.outcome]), (xy) => {
-    const [nx, ny] = xy.cardinalities
-    const out = table(nx, ny)
-    for (let x = 0; x < nx; x++) {
-      let px = 0
-      for (let y = 0; y < ny; y++) px += xy.probabilities[x * ny + y]
-      if (px <= 0) {
-        return Result.fail(
-          new PositivityViolation({
-            estimator: "naive",
-            event: [{ variable: variables.treatment, value: x }],
-          }),
-        )
+  Result.flatMap(
+    checkedMarginal(
+      joint,
+      [
+        ["treatment", variables.treatment],
+        ["outcome", variables.outcome],
+      ],
+      [variables.treatment, variables.outcome],
+    ),
+    (xy) => {
+      const [nx, ny] = xy.cardinalities
+      const out = table(nx, ny)
+      for (let x = 0; x < nx; x++) {
+        let px = 0
+        for (let y = 0; y < ny; y++) px += xy.probabilities[x * ny + y]
+        if (px <= 0) {
+          return Result.fail(
+            new PositivityViolation({
+              estimator: "naive",
+              event: [{ variable: variables.treatment, value: x }],
+            }),
+          )
+        }
+        for (let y = 0; y < ny; y++) out[x][y] = xy.probabilities[x * ny + y] / px
       }
-      for (let y = 0; y < ny; y++) out[x][y] = xy.probabilities[x * ny + y] / px
-    }
-    return Result.succeed(out)
-  })
+      return Result.succeed(out)
+    },
+  )
 
 /**
  * Back-door adjustment (eq. 2): P(Y = y | do(X = x)) = sum_z P(Y = y | X = x, Z = z) P(Z = z).
  * Replacing P(z | x) of eq. 1 by the prior P(z) cuts the back-door path X <- Z -> Y; correct when
- * the observed Z blocks every back-door path from X to Y. Variables of the joint other than X, Y
- * and Z are summed out.
+ * the observed Z blocks every back-door path from X to Y. `confounder` is one variable Z or a set
+ * of them, adjusted for jointly (z then ranges over their value combinations; the empty set gives
+ * the naive estimate). Variables of the joint other than X, Y and Z are summed out.
  *
- * Fails with {@link PositivityViolation} when P(X = x, Z = z) = 0 for some x and some z with
- * P(Z = z) > 0.
+ * Fails with {@link InvalidDistribution} when `joint` was not built by this module or its
+ * probabilities were overwritten, {@link RepeatedVariable} when the treatment is the outcome, a
+ * confounder is the treatment or the outcome, or a confounder is listed twice,
+ * {@link UnknownVariable} when the joint lacks one of them, and {@link PositivityViolation} when
+ * P(X = x, Z = z) = 0 for some x and some z with P(Z = z) > 0 (the event lists X and every
+ * confounder).
  *
  * @since 0.1.0
  */
 export const backDoor = <V extends string>(
   joint: Joint<V>,
-  variables: { readonly treatment: V; readonly outcome: V; readonly confounder: V },
-): Result.Result<EffectTable, AdjustmentError> =>
-  Result.flatMap(
-    marginal(joint, [variables.confounder, variables.treatment, variables.outcome]),
+  variables: {
+    readonly treatment: V
+    readonly outcome: V
+    readonly confounder: V | ReadonlyArray<V>
+  },
+): Result.Result<EffectTable, AdjustmentError> => {
+  const confounders: ReadonlyArray<V> = Array.isArray(variables.confounder)
+    ? variables.confounder
+    : [variables.confounder as V]
+  return Result.flatMap(
+    checkedMarginal(
+      joint,
+      [
+        ["treatment", variables.treatment],
+        ["outcome", variables.outcome],
+        ...confounders.map((z) => ["confounder", z] as const),
+      ],
+      [...confounders, variables.treatment, variables.outcome],
+    ),
     (zxy) => {
-      const [nz, nx, ny] = zxy.cardinalities
+      // The confounders' axes come first; z is their flat (row-major) value combination.
+      const zCards = zxy.cardinalities.slice(0, confounders.length)
+      const zStrides = stridesOf(zCards)
+      const [nx, ny] = zxy.cardinalities.slice(confounders.length)
+      const nz = size(zCards)
       const p = zxy.probabilities
       const out = table(nx, ny)
       for (let z = 0; z < nz; z++) {
@@ -345,7 +487,10 @@ export const backDoor = <V extends string>(
                 estimator: "backDoor",
                 event: [
                   { variable: variables.treatment, value: x },
-                  { variable: variables.confounder, value: z },
+                  ...confounders.map((variable, j) => ({
+                    variable,
+                    value: Math.floor(z / zStrides[j]) % zCards[j],
+                  })),
                 ],
               }),
             )
@@ -356,6 +501,7 @@ export const backDoor = <V extends string>(
       return Result.succeed(out)
     },
   )
+}
 
 /**
  * Front-door adjustment (eq. 3-5):
@@ -366,8 +512,11 @@ export const backDoor = <V extends string>(
  * open, and X blocks every back-door path M to Y (requirements i-iii of Section 2.2). Variables of
  * the joint other than X, M and Y are summed out.
  *
- * Fails with {@link PositivityViolation} when P(X = x) = 0 for some x, or P(X = x', M = m) = 0 for
- * some x' and some m with P(M = m) > 0.
+ * Fails with {@link InvalidDistribution} when `joint` was not built by this module or its
+ * probabilities were overwritten, {@link RepeatedVariable} when two of treatment, mediator and
+ * outcome are the same variable, {@link UnknownVariable} when the joint lacks one of them, and
+ * {@link PositivityViolation} when P(X = x) = 0 for some x, or P(X = x', M = m) = 0 for some x' and
+ * some m with P(M = m) > 0.
  *
  * @since 0.1.0
  */
@@ -376,7 +525,15 @@ export const frontDoor = <V extends string>(
   variables: { readonly treatment: V; readonly outcome: V; readonly mediator: V },
 ): Result.Result<EffectTable, AdjustmentError> =>
   Result.flatMap(
-    marginal(joint, [variables.treatment, variables.mediator, variables.outcome]),
+    checkedMarginal(
+      joint,
+      [
+        ["treatment", variables.treatment],
+        ["mediator", variables.mediator],
+        ["outcome", variables.outcome],
+      ],
+      [variables.treatment, variables.mediator, variables.outcome],
+    ),
     (xmy) => {
       const [nx, nm, ny] = xmy.cardinalities
       const p = xmy.probabilities

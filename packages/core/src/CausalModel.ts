@@ -17,6 +17,7 @@
  */
 import { Result, Schema } from "effect"
 import type { EffectTable, Joint } from "./Adjustment.ts"
+import * as Internal from "./internal/Joint.ts"
 import * as Random from "./Random.ts"
 
 /**
@@ -133,7 +134,10 @@ const cptRow = (
 
 /**
  * The full joint distribution over every variable (latent ones included), axes in node order:
- * the product of the CPTs, P(v_1, ..., v_n) = prod_i P(v_i | pa_i).
+ * the product of the CPTs, P(v_1, ..., v_n) = prod_i P(v_i | pa_i). {@link make} has validated
+ * every CPT, so this is a distribution, a {@link Joint} the Adjustment estimators accept. CPT rows
+ * may each miss one by the 1e-9 that {@link make} allows, and over several nodes the product can
+ * then miss one by more than the 1e-9 a Joint allows: only in that case it is divided by its sum.
  *
  * @since 0.1.0
  */
@@ -141,10 +145,10 @@ export const joint = <V extends string, O extends V>(model: Model<V, O>): Joint<
   const { nodes } = model
   const cards = nodes.map((n) => n.cardinality)
   const parents = parentIndices(nodes)
-  const total = cards.reduce((a, b) => a * b, 1)
-  const probabilities = new Float64Array(total)
+  const cells = cards.reduce((a, b) => a * b, 1)
+  const probabilities = new Float64Array(cells)
   const values = new Int32Array(nodes.length)
-  for (let cell = 0; cell < total; cell++) {
+  for (let cell = 0; cell < cells; cell++) {
     let p = 1
     for (let i = 0; i < nodes.length && p !== 0; i++) {
       const node = nodes[i]
@@ -157,7 +161,15 @@ export const joint = <V extends string, O extends V>(model: Model<V, O>): Joint<
       values[i] = 0
     }
   }
-  return { variables: nodes.map((n) => n.name), cardinalities: cards, probabilities }
+  const total = probabilities.reduce((a, b) => a + b, 0)
+  if (Math.abs(total - 1) > Internal.SUM_TOLERANCE) {
+    for (let cell = 0; cell < cells; cell++) probabilities[cell] /= total
+  }
+  return Internal.make(
+    nodes.map((n) => n.name),
+    cards,
+    probabilities,
+  )
 }
 
 const marginalise = <V extends string, K extends V>(
@@ -179,7 +191,7 @@ const marginalise = <V extends string, K extends V>(
       values[i] = 0
     }
   }
-  return { variables: [...keep], cardinalities: outCards, probabilities: out }
+  return Internal.make(keep, outCards, out)
 }
 
 /**

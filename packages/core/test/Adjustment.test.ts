@@ -323,6 +323,453 @@ describe("hand-computed cases and errors", () => {
   })
 })
 
+/*
+ * Nothing silently wrong. A Joint is branded and only the module's builders make one; every
+ * estimator checks at run time that it got such a joint, that its probabilities are still a
+ * distribution, and that no variable is given two roles. The properties below run over random
+ * joints of four variables, in a random axis order, with random roles.
+ */
+const NAMES = ["W", "X", "Y", "Z"] as const
+type Name = (typeof NAMES)[number]
+
+/** A joint as plain data, before (or instead of) going through a builder. */
+interface Described {
+  readonly variables: ReadonlyArray<Name>
+  readonly cardinalities: ReadonlyArray<number>
+  readonly probabilities: ReadonlyArray<number>
+}
+
+/** A valid distribution over the four names in a random order, cardinalities 2..3, every cell > 0. */
+const describedArb: fc.Arbitrary<Described> = fc
+  .record({
+    variables: fc.shuffledSubarray([...NAMES], { minLength: 4, maxLength: 4 }),
+    cardinalities: fc.array(card(3), { minLength: 4, maxLength: 4 }),
+  })
+  .chain(({ variables, cardinalities }) => {
+    const n = cardinalities.reduce((a, b) => a * b, 1)
+    return fc
+      .array(fc.double({ min: 0.05, max: 1, noNaN: true }), { minLength: n, maxLength: n })
+      .map((weights) => {
+        const total = weights.reduce((a, b) => a + b, 0)
+        return { variables, cardinalities, probabilities: weights.map((w) => w / total) }
+      })
+  })
+
+/** Four distinct names: treatment, outcome, then the mediator or (first) confounder, then a second. */
+const rolesArb = fc.shuffledSubarray([...NAMES], { minLength: 4, maxLength: 4 })
+
+const build = (d: Described): Adjustment.Joint<Name> =>
+  Result.getOrThrow(Adjustment.fromProbabilities(d.variables, d.cardinalities, d.probabilities))
+
+/** An object that merely looks like a Joint: what a JavaScript caller, or a cast, can pass. */
+const literal = (d: Described, probabilities: ArrayLike<number>): Adjustment.Joint<Name> =>
+  ({
+    variables: d.variables,
+    cardinalities: d.cardinalities,
+    probabilities: Float64Array.from(probabilities),
+  }) as unknown as Adjustment.Joint<Name>
+
+/** A built joint whose probabilities are then overwritten in place. */
+const overwritten = (d: Described, change: (p: Float64Array) => void): Adjustment.Joint<Name> => {
+  const joint = build(d)
+  change(joint.probabilities)
+  return joint
+}
+
+type AnyResult = Result.Result<unknown, { readonly _tag: string; readonly message: string }>
+
+/** Every estimator of the module on `joint`, each variable in one role: [name, result]. */
+const everyEstimator = (
+  joint: Adjustment.Joint<Name>,
+  [t, o, a, b]: ReadonlyArray<Name>,
+): ReadonlyArray<readonly [string, AnyResult]> => [
+  ["marginal", Adjustment.marginal(joint, [t, o])],
+  ["naive", Adjustment.naive(joint, { treatment: t, outcome: o })],
+  ["backDoor", Adjustment.backDoor(joint, { treatment: t, outcome: o, confounder: a })],
+  [
+    "backDoor over two confounders",
+    Adjustment.backDoor(joint, { treatment: t, outcome: o, confounder: [a, b] }),
+  ],
+  ["frontDoor", Adjustment.frontDoor(joint, { treatment: t, outcome: o, mediator: a })],
+]
+
+const failureOf = (r: AnyResult) => (Result.isFailure(r) ? r.failure : undefined)
+
+/**
+ * Forged joints, by what is wrong with them; `cell` picks the cell to spoil. Literals are refused
+ * for not being built, whatever they hold; built joints whose cells were overwritten are refused
+ * for what the overwrite broke.
+ */
+const forgeries: Record<string, (d: Described, cell: number) => Adjustment.Joint<Name>> = {
+  "literal holding a valid distribution": (d) => literal(d, d.probabilities),
+  "spread copy of a built joint": (d) => ({ ...build(d) }),
+  "literal summing to 2": (d) =>
+    literal(
+      d,
+      d.probabilities.map((p) => 2 * p),
+    ),
+  "literal with a NaN cell": (d, cell) => literal(d, d.probabilities.with(cell, Number.NaN)),
+  "literal with a negative cell, summing to 1": (d, cell) => {
+    const other = (cell + 1) % d.probabilities.length
+    const p = [...d.probabilities]
+    p[cell] -= 1
+    p[other] += 1
+    return literal(d, p)
+  },
+  "literal with one value too many": (d) => literal(d, [...d.probabilities, 0]),
+  "literal with twice the values": (d) => literal(d, [...d.probabilities, ...d.probabilities]),
+  "literal with one value too few": (d) => literal(d, d.probabilities.slice(1)),
+  "built joint scaled to sum 2": (d) =>
+    overwritten(d, (p) => {
+      for (let i = 0; i < p.length; i++) p[i] *= 2
+    }),
+  "built joint with a NaN written in": (d, cell) =>
+    overwritten(d, (p) => {
+      p[cell] = Number.NaN
+    }),
+  "built joint with Infinity written in": (d, cell) =>
+    overwritten(d, (p) => {
+      p[cell] = Number.POSITIVE_INFINITY
+    }),
+  "built joint with a negative cell written in, summing to 1": (d, cell) =>
+    overwritten(d, (p) => {
+      p[(cell + 1) % p.length] += p[cell] + 0.25
+      p[cell] = -0.25
+    }),
+}
+
+describe("forged joints are refused", () => {
+  test("an object literal does not type-check as a Joint, and fails at run time even when valid", () => {
+    // @ts-expect-error a Joint is branded: only fromProbabilities, fromSamples and marginal make one
+    const literalJoint: Adjustment.Joint<"X" | "Y"> = {
+      variables: ["X", "Y"],
+      cardinalities: [2, 2],
+      probabilities: Float64Array.of(0.25, 0.25, 0.25, 0.25),
+    }
+    const naive = Adjustment.naive(literalJoint, XY)
+    expect(Result.isFailure(naive) && naive.failure._tag).toBe("InvalidDistribution")
+    expect(Result.isFailure(naive) && naive.failure.message).toContain("not a Joint built by")
+  })
+
+  test("wrong sum, NaN, Infinity, negative cells, wrong lengths and copies: InvalidDistribution from every estimator", () => {
+    fc.assert(
+      fc.property(
+        describedArb,
+        rolesArb,
+        fc.constantFrom(...Object.keys(forgeries)),
+        fc.nat(),
+        (d, roles, kind, cellSeed) => {
+          const joint = forgeries[kind](d, cellSeed % d.probabilities.length)
+          for (const [estimator, result] of everyEstimator(joint, roles)) {
+            const failure = failureOf(result)
+            expect({ estimator, kind, tag: failure?._tag }).toEqual({
+              estimator,
+              kind,
+              tag: "InvalidDistribution",
+            })
+            expect(failure?.message).toContain(
+              kind.startsWith("built") ? "changed after it was built" : "not a Joint built by",
+            )
+          }
+          // The same data through the builder is accepted by every estimator.
+          for (const [, result] of everyEstimator(build(d), roles)) {
+            expect(Result.isSuccess(result)).toBe(true)
+          }
+        },
+      ),
+      RUNS,
+    )
+  })
+
+  test("the issue's cases: a 2x2x2 joint summing to 2, with a NaN cell, or with 9 or 16 values", () => {
+    const variables = ["Z", "X", "Y"] as const
+    const p = [0.1, 0.05, 0.05, 0.1, 0.1, 0.2, 0.3, 0.1]
+    const cases = [
+      p.map((v) => 2 * v),
+      p.with(3, Number.NaN),
+      [...p, 0.1],
+      [...p, ...p],
+      p.slice(0, 7),
+    ]
+    for (const probabilities of cases) {
+      const forged = {
+        variables,
+        cardinalities: [2, 2, 2],
+        probabilities: Float64Array.from(probabilities),
+      } as unknown as Adjustment.Joint<"Z" | "X" | "Y">
+      const results: ReadonlyArray<AnyResult> = [
+        Adjustment.marginal(forged, ["X", "Y"]),
+        Adjustment.naive(forged, XY),
+        Adjustment.backDoor(forged, BD),
+        Adjustment.frontDoor(forged, { treatment: "X", outcome: "Y", mediator: "Z" }),
+      ]
+      for (const r of results) expect(failureOf(r)?._tag).toBe("InvalidDistribution")
+      // And the builder names what is wrong.
+      const built = Adjustment.fromProbabilities(variables, [2, 2, 2], probabilities)
+      expect(Result.isFailure(built) && built.failure._tag).toBe("InvalidDistribution")
+    }
+  })
+
+  test("a JavaScript caller that leaves a role out gets UnknownVariable, not an exception", () => {
+    const joint = Result.getOrThrow(
+      Adjustment.fromProbabilities(
+        ["X", "Y", "Z"],
+        [2, 2, 2],
+        [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.2, 0.2],
+      ),
+    )
+    const untyped = { treatment: "X", outcome: "Y" } as unknown as typeof BD
+    for (const r of [
+      Adjustment.backDoor(joint, untyped),
+      Adjustment.frontDoor(joint, untyped as unknown as typeof FD),
+    ]) {
+      expect(Result.isFailure(r) && r.failure.message).toBe(
+        'unknown variable "undefined"; the joint holds X, Y, Z',
+      )
+    }
+  })
+
+  test("a built joint and its variables and cardinalities are frozen", () => {
+    const joint = Result.getOrThrow(
+      Adjustment.fromProbabilities(["X", "Y"], [2, 2], [0.1, 0.2, 0.3, 0.4]),
+    )
+    const marginalX = Result.getOrThrow(Adjustment.marginal(joint, ["X"]))
+    for (const j of [joint, marginalX]) {
+      expect(Object.isFrozen(j)).toBe(true)
+      expect(Object.isFrozen(j.variables)).toBe(true)
+      expect(Object.isFrozen(j.cardinalities)).toBe(true)
+    }
+    expect(() => {
+      ;(joint.cardinalities as Array<number>).push(2)
+    }).toThrow(TypeError)
+    expect(() => {
+      ;(joint as { probabilities: Float64Array }).probabilities = new Float64Array(9)
+    }).toThrow(TypeError)
+  })
+})
+
+/** [estimator, its call with one variable in two roles, the variable, the roles it was given]. */
+type Collision = readonly [string, AnyResult, Name, ReadonlyArray<string>]
+
+const collisions = (joint: Adjustment.Joint<Name>, [t, o, a]: ReadonlyArray<Name>) =>
+  [
+    ["naive", Adjustment.naive(joint, { treatment: t, outcome: t }), t, ["treatment", "outcome"]],
+    [
+      "backDoor",
+      Adjustment.backDoor(joint, { treatment: t, outcome: o, confounder: t }),
+      t,
+      ["treatment", "confounder"],
+    ],
+    [
+      "backDoor",
+      Adjustment.backDoor(joint, { treatment: t, outcome: o, confounder: [a, o] }),
+      o,
+      ["outcome", "confounder"],
+    ],
+    [
+      "backDoor",
+      Adjustment.backDoor(joint, { treatment: t, outcome: o, confounder: [a, a] }),
+      a,
+      ["confounder", "confounder"],
+    ],
+    [
+      "backDoor",
+      Adjustment.backDoor(joint, { treatment: o, outcome: o, confounder: a }),
+      o,
+      ["treatment", "outcome"],
+    ],
+    [
+      "frontDoor",
+      Adjustment.frontDoor(joint, { treatment: t, outcome: o, mediator: t }),
+      t,
+      ["treatment", "mediator"],
+    ],
+    [
+      "frontDoor",
+      Adjustment.frontDoor(joint, { treatment: t, outcome: o, mediator: o }),
+      o,
+      ["mediator", "outcome"],
+    ],
+    [
+      "frontDoor",
+      Adjustment.frontDoor(joint, { treatment: t, outcome: t, mediator: a }),
+      t,
+      ["treatment", "outcome"],
+    ],
+    ["marginal", Adjustment.marginal(joint, [a, t, a]), a, ["keep[0]", "keep[2]"]],
+  ] satisfies ReadonlyArray<Collision>
+
+describe("a variable in two roles is refused", () => {
+  test("every estimator returns RepeatedVariable naming the variable and its roles", () => {
+    fc.assert(
+      fc.property(describedArb, rolesArb, (d, roles) => {
+        for (const [estimator, result, variable, given] of collisions(build(d), roles)) {
+          const failure = failureOf(result) as Adjustment.RepeatedVariable | undefined
+          expect({ estimator, tag: failure?._tag, variable: failure?.variable }).toEqual({
+            estimator,
+            tag: "RepeatedVariable",
+            variable,
+          })
+          expect(failure?.roles).toEqual(given)
+        }
+      }),
+      RUNS,
+    )
+  })
+
+  test("X as its own confounder is named in the message, not answered naively", () => {
+    const joint = Result.getOrThrow(
+      Adjustment.fromProbabilities(
+        ["Z", "X", "Y"],
+        [2, 2, 2],
+        [0.1, 0.05, 0.05, 0.1, 0.1, 0.2, 0.3, 0.1],
+      ),
+    )
+    const bd = Adjustment.backDoor(joint, { treatment: "X", outcome: "Y", confounder: "X" })
+    expect(Result.isFailure(bd) && bd.failure.message).toBe(
+      'variable "X" has more than one role (treatment, confounder); each role needs its own variable',
+    )
+  })
+})
+
+/** The values of each axis at flat index `cell` (row-major, the last axis fastest). */
+const decode = (cardinalities: ReadonlyArray<number>, cell: number): Array<number> => {
+  const values = new Array<number>(cardinalities.length)
+  for (let i = cardinalities.length - 1; i >= 0; i--) {
+    values[i] = cell % cardinalities[i]
+    cell = Math.floor(cell / cardinalities[i])
+  }
+  return values
+}
+
+/** Every assignment of `names`, row-major (the last name fastest). */
+const assignments = (d: Described, names: ReadonlyArray<Name>): Array<Map<Name, number>> => {
+  const cards = names.map((n) => d.cardinalities[d.variables.indexOf(n)])
+  const count = cards.reduce((a, b) => a * b, 1)
+  return Array.from({ length: count }, (_, c) => {
+    const values = decode(cards, c)
+    return new Map(names.map((n, i) => [n, values[i]]))
+  })
+}
+
+/** P(event) by summing every cell of `d` that agrees with the event. */
+const probability = (d: Described, ...events: ReadonlyArray<Map<Name, number>>): number => {
+  let total = 0
+  d.probabilities.forEach((p, cell) => {
+    const values = decode(d.cardinalities, cell)
+    const agrees = events.every((event) =>
+      [...event].every(([n, v]) => values[d.variables.indexOf(n)] === v),
+    )
+    if (agrees) total += p
+  })
+  return total
+}
+
+/** A formula evaluated by brute force, as `table[x][y]`. */
+const bruteForce = (
+  d: Described,
+  t: Name,
+  o: Name,
+  entry: (x: Map<Name, number>, y: Map<Name, number>) => number,
+): Array<Array<number>> =>
+  assignments(d, [t]).map((x) => assignments(d, [o]).map((y) => entry(x, y)))
+
+const bruteNaive = (d: Described, t: Name, o: Name) =>
+  bruteForce(d, t, o, (x, y) => probability(d, x, y) / probability(d, x))
+
+/** eq. 2: sum_z P(z) P(y | x, z), z over the assignments of every confounder. */
+const bruteBackDoor = (d: Described, t: Name, o: Name, zs: ReadonlyArray<Name>) =>
+  bruteForce(d, t, o, (x, y) =>
+    assignments(d, zs).reduce(
+      (s, z) => s + (probability(d, z) * probability(d, x, y, z)) / probability(d, x, z),
+      0,
+    ),
+  )
+
+/** eq. 5: sum_m P(m | x) sum_x' P(x') P(y | m, x'). */
+const bruteFrontDoor = (d: Described, t: Name, o: Name, m: Name) =>
+  bruteForce(d, t, o, (x, y) =>
+    assignments(d, [m]).reduce(
+      (s, mv) =>
+        s +
+        (probability(d, mv, x) / probability(d, x)) *
+          assignments(d, [t]).reduce(
+            (inner, x2) =>
+              inner + (probability(d, x2) * probability(d, y, mv, x2)) / probability(d, mv, x2),
+            0,
+          ),
+      0,
+    ),
+  )
+
+const maxGap = (a: ArrayLike<ArrayLike<number>>, b: ArrayLike<ArrayLike<number>>): number => {
+  expect(a.length).toBe(b.length)
+  let gap = 0
+  for (let i = 0; i < a.length; i++) {
+    expect(a[i].length).toBe(b[i].length)
+    for (let j = 0; j < a[i].length; j++) gap = Math.max(gap, Math.abs(a[i][j] - b[i][j]))
+  }
+  return gap
+}
+
+describe("valid joints are answered as before", () => {
+  test("every estimator equals a brute-force evaluation of its formula on random valid joints", () => {
+    fc.assert(
+      fc.property(describedArb, rolesArb, (d, [t, o, a, b]) => {
+        const joint = build(d)
+        const ok = <A>(r: Result.Result<A, unknown>): A => Result.getOrThrow(r)
+        const estimates: ReadonlyArray<readonly [Adjustment.EffectTable, Array<Array<number>>]> = [
+          [ok(Adjustment.naive(joint, { treatment: t, outcome: o })), bruteNaive(d, t, o)],
+          [
+            ok(Adjustment.backDoor(joint, { treatment: t, outcome: o, confounder: a })),
+            bruteBackDoor(d, t, o, [a]),
+          ],
+          [
+            ok(Adjustment.backDoor(joint, { treatment: t, outcome: o, confounder: [b, a] })),
+            bruteBackDoor(d, t, o, [b, a]),
+          ],
+          [
+            ok(Adjustment.backDoor(joint, { treatment: t, outcome: o, confounder: [] })),
+            bruteNaive(d, t, o),
+          ],
+          [
+            ok(Adjustment.frontDoor(joint, { treatment: t, outcome: o, mediator: a })),
+            bruteFrontDoor(d, t, o, a),
+          ],
+        ]
+        for (const [estimate, truth] of estimates)
+          expect(maxGap(estimate, truth)).toBeLessThan(1e-12)
+        const kept = ok(Adjustment.marginal(joint, [b, t, o]))
+        expect(kept.variables).toEqual([b, t, o])
+        const brute = assignments(d, [b, t, o]).map((event) => probability(d, event))
+        expect(maxGap([kept.probabilities], [brute])).toBeLessThan(1e-15)
+      }),
+      RUNS,
+    )
+  })
+
+  test("back-door over a set of confounders names each of them in a positivity violation", () => {
+    // Axes Z1, Z2, X, Y, all binary. P(Z1 = 1, Z2 = 0, X = 0) = 0 while P(Z1 = 1, Z2 = 0) > 0.
+    const p = [0.05, 0.05, 0.05, 0.05, 0.1, 0.1, 0.1, 0.1, 0, 0, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05]
+    const joint = Result.getOrThrow(
+      Adjustment.fromProbabilities(["Z1", "Z2", "X", "Y"], [2, 2, 2, 2], p),
+    )
+    const bd = Adjustment.backDoor(joint, {
+      treatment: "X",
+      outcome: "Y",
+      confounder: ["Z1", "Z2"],
+    })
+    expect(Result.isFailure(bd) && bd.failure._tag).toBe("PositivityViolation")
+    if (Result.isFailure(bd)) {
+      expect((bd.failure as Adjustment.PositivityViolation).event).toEqual([
+        { variable: "X", value: 0 },
+        { variable: "Z1", value: 1 },
+        { variable: "Z2", value: 0 },
+      ])
+    }
+  })
+})
+
 /**
  * Delta-method standard deviation (times sqrt(n)) of each entry of the front-door estimate under
  * multinomial sampling from `exact`; see the comment of the sampling test.
@@ -335,12 +782,8 @@ const deltaMethodSd = (exact: Adjustment.Joint<"X" | "M" | "Y">): Array<Float64A
   const perturbed = (cell: number, e: number): Adjustment.EffectTable => {
     const q = p.map((v) => (1 - e) * v)
     q[cell] += e
-    return Result.getOrThrow(
-      Adjustment.frontDoor(
-        { variables: exact.variables, cardinalities: exact.cardinalities, probabilities: q },
-        FD,
-      ),
-    )
+    const joint = Adjustment.fromProbabilities(exact.variables, exact.cardinalities, q)
+    return Result.getOrThrow(Result.flatMap(joint, (j) => Adjustment.frontDoor(j, FD)))
   }
   for (let cell = 0; cell < p.length; cell++) {
     if (p[cell] === 0) continue

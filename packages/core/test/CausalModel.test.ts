@@ -158,4 +158,44 @@ describe("validation", () => {
     ]
     for (const r of cases) expect(Result.isFailure(r) && r.failure._tag).toBe("InvalidModel")
   })
+
+  test("CPT rows each 1e-9 from one still give a joint that the estimators accept", () => {
+    // Every row sums to 1 + 9e-10, which make allows; the product of three nodes sums to about
+    // 1 + 2.7e-9, past the 1e-9 a Joint allows, so joint divides it by its sum.
+    const e = 9e-10
+    const model = Result.getOrThrow(
+      CausalModel.make(
+        [
+          { name: "Z", cardinality: 2, parents: [], cpt: Float64Array.of(0.3 + e, 0.7) },
+          {
+            name: "X",
+            cardinality: 2,
+            parents: ["Z"],
+            cpt: Float64Array.of(0.4 + e, 0.6, 0.4 + e, 0.6),
+          },
+          {
+            name: "Y",
+            cardinality: 2,
+            parents: ["X", "Z"],
+            cpt: Float64Array.of(0.9 + e, 0.1, 0.2 + e, 0.8, 0.5 + e, 0.5, 0.35 + e, 0.65),
+          },
+        ],
+        ["Z", "X", "Y"],
+      ),
+    )
+    const full = CausalModel.joint(model)
+    expect(Math.abs(total(full.probabilities) - 1)).toBeLessThan(1e-12)
+    const bd = Result.getOrThrow(
+      Adjustment.backDoor(CausalModel.observationalJoint(model), {
+        treatment: "X",
+        outcome: "Y",
+        confounder: "Z",
+      }),
+    )
+    const truth = Result.getOrThrow(
+      CausalModel.interventional(model, { treatment: "X", outcome: "Y" }),
+    )
+    expect(Math.abs(bd[0][0] - truth[0][0])).toBeLessThan(1e-8)
+    expect(bd[0][0]).toBeCloseTo(0.3 * 0.9 + 0.7 * 0.2, 8)
+  })
 })
