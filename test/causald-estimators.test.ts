@@ -270,7 +270,7 @@ describeEachBackend("feature guidance (eq. 17-20)", (backend) => {
     const rng = Random.generator(6)
     const guidance = b.parameter("guidance", Random.normalArray(rng, B * D, 1), [B, D])
     const student = b.parameter("student", Random.normalArray(rng, B * D, 1), [B, D])
-    for (const distance of ["euclidean", "squared-euclidean", "cosine"] as const) {
+    for (const distance of ["euclidean", "squared-euclidean", "mse", "cosine"] as const) {
       const same = b.read(
         FeatureGuidance.featureDistillationLoss(b, guidance.value, guidance.value, distance),
       )[0]!
@@ -284,6 +284,120 @@ describeEachBackend("feature guidance (eq. 17-20)", (backend) => {
       expect(absMax(b.read(grads[1]!))).toBe(0)
     }
     b.dispose([guidance, student])
+  })
+})
+
+describeEachBackend("readings of the open points (Readings.ts)", (backend) => {
+  test("mse is the squared distance over d, and its pull vanishes near the guidance where euclidean's does not", () => {
+    const b = backend()
+    const rng = Random.generator(8)
+    const guidance = b.tensor(Random.normalArray(rng, B * D, 1), [B, D])
+    const offset = Random.normalArray(rng, B * D, 1)
+    const g = b.read(guidance)
+    const gradNorm = (distance: "euclidean" | "mse", scale: number) => {
+      const student = b.parameter(
+        `student-${distance}-${scale}`,
+        Float32Array.from(g, (v, i) => v + scale * offset[i]!),
+        [B, D],
+      )
+      const { value, grads } = b.valueAndGrads(
+        () => FeatureGuidance.featureDistillationLoss(b, student.value, guidance, distance),
+        [student],
+      )
+      const out = {
+        value: b.read(value)[0]!,
+        grad: Math.sqrt(
+          Array.from(b.read(grads[0]!)).reduce((a: number, x: number) => a + x * x, 0),
+        ),
+      }
+      b.dispose([student])
+      return out
+    }
+    const squared = b.read(
+      FeatureGuidance.featureDistillationLoss(
+        b,
+        b.tensor(
+          Float32Array.from(g, (v, i) => v + offset[i]!),
+          [B, D],
+        ),
+        guidance,
+        "squared-euclidean",
+      ),
+    )[0]!
+    expect(gradNorm("mse", 1).value).toBeCloseTo(squared / D, 4)
+    // 100 times closer: mse's gradient shrinks 100-fold, euclidean's keeps its size
+    expect(gradNorm("mse", 0.01).grad / gradNorm("mse", 1).grad).toBeCloseTo(0.01, 3)
+    expect(gradNorm("euclidean", 0.01).grad / gradNorm("euclidean", 1).grad).toBeCloseTo(1, 2)
+  })
+
+  test("ψ_FDA with its own item table: the table is an estimator parameter trained by the consistency loss, and the caller's items are ignored", () => {
+    const b = backend()
+    const rng = Random.generator(12)
+    const estimator = CausalLabel.make(
+      b,
+      { mediatorSize: D, itemSize: E, hidden: [5], items: 9 },
+      rng,
+    )
+    expect(estimator.itemTable!.value.shape).toEqual([10, E])
+    expect(estimator.parameters).toContain(estimator.itemTable!)
+    const itemIds = b.tensor(
+      Int32Array.from({ length: B }, (_, i) => 1 + (i % 9)),
+      [B],
+    )
+    const inputs = (items: Tensor): CausalLabel.CausalLabelInputs => ({
+      teacherMediators: randomTensor(b, Random.generator(1), [K, B, D]),
+      studentMediator: randomTensor(b, Random.generator(2), [B, D]),
+      partnerMediators: randomTensor(b, Random.generator(3), [B, D]),
+      items,
+      itemIds,
+    })
+    const partners = b.tensor(CausalLabel.allPartners(B), [B, B])
+    const one = b.read(
+      CausalLabel.estimate(b, estimator, inputs(randomTensor(b, rng, [B, E])), partners),
+    )
+    const two = b.read(
+      CausalLabel.estimate(b, estimator, inputs(randomTensor(b, rng, [B, E])), partners),
+    )
+    expect(Array.from(two)).toEqual(Array.from(one))
+    const labels = b.tensor(
+      Float32Array.from({ length: B }, (_, i) => i % 2),
+      [B],
+    )
+    const { grads } = b.valueAndGrads(
+      () =>
+        Losses.frontDoor(
+          b,
+          CausalLabel.estimate(b, estimator, inputs(randomTensor(b, rng, [B, E])), partners),
+          b.tensor(new Float32Array(B), [B]),
+          labels,
+        ).consistency,
+      [estimator.itemTable!],
+    )
+    expect(absMax(b.read(grads[0]!))).toBeGreaterThan(0)
+    expect(() =>
+      CausalLabel.estimate(
+        b,
+        estimator,
+        { ...inputs(randomTensor(b, rng, [B, E])), itemIds: undefined as never },
+        partners,
+      ),
+    ).toThrow("itemIds")
+    b.dispose(estimator.parameters)
+  })
+
+  test("ψ_FDA's hidden widths set its layers", () => {
+    const b = backend()
+    const estimator = CausalLabel.make(
+      b,
+      { mediatorSize: D, itemSize: E, hidden: [80, 40] },
+      Random.generator(4),
+    )
+    expect(estimator.psi.weights.map((k) => k.value.shape)).toEqual([
+      [2 * D + E, 80],
+      [80, 40],
+      [40, 1],
+    ])
+    b.dispose(estimator.parameters)
   })
 })
 

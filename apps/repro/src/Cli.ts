@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url"
 import type { DataSource } from "@causald/data"
 import { Effect, FileSystem, Option, Path, Schema } from "effect"
 import { CliError, Command, Flag } from "effect/cli"
+import * as Readings from "./Readings.ts"
 
 /**
  * Data sets the study reads; every one but the simulated worlds `simulated` and `frontdoor`
@@ -68,24 +69,6 @@ export type Method = (typeof methods)[number]
 /** What the teachers' user subsets are split by (section 3.3.1); `random` gives IID subsets. */
 export const splits = ["activeness", "consistency", "attribute", "random"] as const
 export type SplitBy = (typeof splits)[number]
-
-/**
- * The distance d of the feature distillation losses (eq. 17 and 20). The paper names Euclidean
- * distance, the default; its gradient has the same size however close the student is, so on
- * ml-100k at λ_BDA = 1 it outweighs L_Rec's (README, "CausalD on ml-100k"). Squared Euclidean
- * distance lets the pull vanish at the guidance; cosine ignores the mediators' norms.
- */
-export const bdaDistances = ["euclidean", "squared-euclidean", "cosine"] as const
-export type BdaDistance = (typeof bdaDistances)[number]
-
-/**
- * How the K teachers are initialised: each from its own seed (the paper does not say; the
- * default) or all from the same one, so that their mediator spaces start aligned and their
- * prior-weighted mean (eq. 19) averages comparable coordinates. Each teacher still sees only its
- * own users (unprivileged, section 3.3.1).
- */
-export const teacherInits = ["independent", "shared"] as const
-export type TeacherInit = (typeof teacherInits)[number]
 
 /**
  * In-batch partners x_j per row of CausalD's causal label (eq. 14): S sampled with replacement
@@ -162,10 +145,18 @@ export const StudyOptions = Schema.Struct({
   attribute: Schema.String,
   lambdaBda: Schema.Finite,
   lambdaFda: Schema.Finite,
-  /** d of L_BDA (eq. 20); absent in results written before the flag existed (read as euclidean). */
-  bdaDistance: Schema.optionalKey(Schema.Literals(bdaDistances)),
-  /** `--teacher-init`; absent in results written before the flag existed (read as independent). */
-  teacherInit: Schema.optionalKey(Schema.Literals(teacherInits)),
+  /**
+   * The reading of the paper's open points (`Readings.ts`), resolved from `--reading` and the
+   * explicit flags. Each key is absent in results written before its flag existed (read as the
+   * literal reading).
+   */
+  reading: Schema.optionalKey(Schema.Literals(Readings.presetNames)),
+  bdaDistance: Schema.optionalKey(Schema.Literals(Readings.dimensions.bdaDistance.choices)),
+  teacherInit: Schema.optionalKey(Schema.Literals(Readings.dimensions.teacherInit.choices)),
+  studentInit: Schema.optionalKey(Schema.Literals(Readings.dimensions.studentInit.choices)),
+  fdaItems: Schema.optionalKey(Schema.Literals(Readings.dimensions.fdaItems.choices)),
+  teacherPrior: Schema.optionalKey(Schema.Literals(Readings.dimensions.teacherPrior.choices)),
+  fdaHidden: Schema.optionalKey(Schema.Array(Schema.Int)),
   /** `--partners`; absent in results written before the flag existed (read as 16). */
   partners: Schema.optionalKey(Schema.Union([Schema.Int, Schema.Literal("all")])),
   /** `--strength`: a simulated world's confounding strength s; absent: the world's default. */
@@ -253,6 +244,17 @@ const commaList = <A extends string>(
     return Effect.succeed(accepted.filter((a) => chosen.has(a)))
   })
 
+/** The flag of one open point of the paper (`Readings.dimensions`); absent: the preset's choice. */
+const readingFlag = <N extends Readings.DimensionName>(
+  name: N,
+): Flag.Flag<Option.Option<Readings.ChoiceOf<N>>> => {
+  const d = Readings.dimensions[name]
+  return Flag.Literals(d.flag, d.choices as ReadonlyArray<Readings.ChoiceOf<N>>).pipe(
+    Flag.withDescription(d.description),
+    Flag.optional,
+  )
+}
+
 /** The flags of the `repro` command. */
 export const flags = {
   dataset: Flag.Literals("dataset", datasets).pipe(
@@ -329,17 +331,37 @@ export const flags = {
     Flag.withDefault(1),
     nonNegative("lambda-fda"),
   ),
-  bdaDistance: Flag.Literals("bda-distance", bdaDistances).pipe(
+  reading: Flag.Literals("reading", Readings.presetNames).pipe(
     Flag.withDescription(
-      "Distance d of CausalD's feature distillation loss L_BDA (eq. 20): euclidean (the paper's, default), squared-euclidean (a pull that vanishes at the teachers' guidance) or cosine (ignores mediator norms)",
+      `A named reading of the paper's open points: ${Readings.presetNames.join(", ")} (default literal: every choice below at its default; aligned: ${Object.entries(
+        Readings.presets.aligned,
+      )
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}); an explicit flag below overrides it`,
     ),
-    Flag.withDefault("euclidean"),
+    Flag.withDefault("literal"),
   ),
-  teacherInit: Flag.Literals("teacher-init", teacherInits).pipe(
-    Flag.withDescription(
-      "How the K teachers are initialised: independent (each from its own seed, default) or shared (all from one, so their mediator spaces start aligned; trained into their own folders, teachers-<split>-<K>-shared-<k>)",
-    ),
-    Flag.withDefault("independent"),
+  bdaDistance: readingFlag("bdaDistance"),
+  teacherInit: readingFlag("teacherInit"),
+  studentInit: readingFlag("studentInit"),
+  fdaItems: readingFlag("fdaItems"),
+  teacherPrior: readingFlag("teacherPrior"),
+  fdaHidden: Flag.String(Readings.fdaHidden.flag).pipe(
+    Flag.withMetavar("W,..."),
+    Flag.withDescription(Readings.fdaHidden.description),
+    Flag.mapEffect((raw: string) => {
+      const widths = raw.split(",").map((w) => Number(w.trim()))
+      return widths.length > 0 && widths.every((w) => Number.isInteger(w) && w >= 1 && w <= 1024)
+        ? Effect.succeed<ReadonlyArray<number>>(widths)
+        : Effect.fail(
+            invalid(
+              "fda-hidden",
+              raw,
+              "a comma list of integer widths in 1..1024, e.g. 16 or 80,40",
+            ),
+          )
+    }),
+    Flag.optional,
   ),
   partners: Flag.String("partners").pipe(
     Flag.withMetavar("S|all"),
@@ -610,8 +632,27 @@ export const resolveStudyOptions = (
       attribute: raw.attribute,
       lambdaBda: raw.lambdaBda,
       lambdaFda: raw.lambdaFda,
-      bdaDistance: raw.bdaDistance,
-      teacherInit: raw.teacherInit,
+      reading: raw.reading,
+      ...Readings.resolve(raw.reading, {
+        ...Option.match(raw.bdaDistance, {
+          onNone: () => ({}),
+          onSome: (v) => ({ bdaDistance: v }),
+        }),
+        ...Option.match(raw.teacherInit, {
+          onNone: () => ({}),
+          onSome: (v) => ({ teacherInit: v }),
+        }),
+        ...Option.match(raw.studentInit, {
+          onNone: () => ({}),
+          onSome: (v) => ({ studentInit: v }),
+        }),
+        ...Option.match(raw.fdaItems, { onNone: () => ({}), onSome: (v) => ({ fdaItems: v }) }),
+        ...Option.match(raw.teacherPrior, {
+          onNone: () => ({}),
+          onSome: (v) => ({ teacherPrior: v }),
+        }),
+        ...Option.match(raw.fdaHidden, { onNone: () => ({}), onSome: (v) => ({ fdaHidden: v }) }),
+      }),
       partners: raw.partners,
       ...(Option.isSome(raw.strength) ? { strength: raw.strength.value } : {}),
       ...(Option.isSome(raw.intents) ? { intents: raw.intents.value } : {}),

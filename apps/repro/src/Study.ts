@@ -15,6 +15,7 @@
  * @module
  */
 import {
+  Checkpoint,
   Heterogeneity,
   MetricAccumulator,
   Ranking,
@@ -52,6 +53,7 @@ import {
   type TeacherRecord,
   teacherRecord,
 } from "./Provenance.ts"
+import * as Readings from "./Readings.ts"
 import {
   compareMethods,
   type Grouping,
@@ -279,9 +281,7 @@ export const study = (
     )
     // `--partners all` is the exact causal label: its [K, B, B, h] tensor is checked here, before
     // anything trains, for the largest K the study will use.
-    const usesCausalLabel = options.methods.some(
-      (m) => m === "causald" || m === "wo-fda" || m === "ho-teachers",
-    )
+    const usesCausalLabel = options.methods.some(usesLabel)
     if (options.partners === "all" && usesCausalLabel) {
       const K = Math.max(
         options.splitBy === "attribute"
@@ -290,11 +290,9 @@ export const study = (
           : options.teachers,
         options.experiments.includes("table7") && options.methods.includes("causald") ? 16 : 0,
       )
-      const tooLarge = CausalDObjective.exactLabelTooLarge(
-        K,
-        profile.training.batchSize,
-        CausalDObjective.defaultCausalDConfig,
-      )
+      const tooLarge = CausalDObjective.exactLabelTooLarge(K, profile.training.batchSize, {
+        estimatorHidden: Readings.of(options).fdaHidden,
+      })
       if (tooLarge !== null)
         return yield* new StudyError({
           stage: "options",
@@ -336,11 +334,42 @@ export const study = (
           return Groups.randomSubsets(data, options.teachers, 0)
       }
     }
+    /** The reading of the paper's open points this study runs (`Readings.ts`). */
+    const reading = Readings.of(options)
+    /** The base model of `seed`, trained (or reloaded) and its parameters freed. */
+    const baseTrained = memoBy((seed: number) =>
+      Effect.gen(function* () {
+        const model = makeModel("base", seed)
+        yield* trainOne("base", seed, Objective.recommendation(backend, model))
+        backend.dispose(model.parameters)
+        return true
+      }),
+    )
     /**
-     * One model per group, in folders `<name>-<g>`. With `sharedInit` every group's model starts
-     * from the same parameters (`--teacher-init shared`).
+     * Starts `model` from the trained base model of `seed` (`--teacher-init base`,
+     * `--student-init base`), training that first if needed; a resumed run then loads its own
+     * checkpoint over it.
      */
-    const trainGroups = (name: string, groups: UserGroups, seed: number, sharedInit = false) =>
+    const fromBase = (model: Recommender, seed: number) =>
+      Effect.gen(function* () {
+        yield* baseTrained(seed)
+        yield* Checkpoint.loadParameters(`${modelsDir}/base/seed-${seed}/best.ckpt`, [
+          ...model.parameters,
+          ...(model.buffers ?? []),
+        ])
+        return model
+      })
+    /**
+     * One model per group, in folders `<name>-<g>`. With `init` "shared" every group's model
+     * starts from the same parameters, with "base" from the trained base model of `seed`
+     * (`--teacher-init`).
+     */
+    const trainGroups = (
+      name: string,
+      groups: UserGroups,
+      seed: number,
+      init: Readings.Reading["teacherInit"] = "independent",
+    ) =>
       Effect.gen(function* () {
         const small = Array.from(groups.sizes).findIndex((n) => n < profile.minimumUsersPerGroup)
         if (small >= 0)
@@ -348,36 +377,50 @@ export const study = (
             stage: name,
             reason: `group "${groups.labels[small]}" of ${groups.name} has ${groups.sizes[small]} users, fewer than ${profile.minimumUsersPerGroup}; use fewer groups (--teachers)`,
           })
+        const started = yield* Effect.forEach(groups.labels, (_, g) => {
+          const model = makeModel(init === "shared" ? name : `${name}-${g}`, seed)
+          return init === "base" ? fromBase(model, seed) : Effect.succeed(model)
+        })
         const models = yield* PerGroup.trainPerGroup({
           name,
           directory: modelsDir,
           data,
           partition: { groupOf: groups.groupOf, groups: groups.sizes.length },
-          makeModel: (g) => makeModel(sharedInit ? name : `${name}-${g}`, seed),
+          makeModel: (g) => started[g]!,
           config: { ...profile.training, seed },
         })
         for (const m of models) record(`${name}-${m.group}`, m.result)
         return models.map((m) => ({ ...m, folder: `${name}-${m.group}` }))
       })
 
-    const sharedInit = options.teacherInit === "shared"
-    /** The teachers' folder prefix for a split and K: shared-init teachers train apart. */
-    const teachersName = (split: string, k: number) =>
-      `teachers-${split}-${k}${sharedInit ? "-shared" : ""}`
-    const teachersOf = memo(() =>
+    const teacherInit = reading.teacherInit
+    /**
+     * The seed the teachers of a student of `seed` train with: one set for every seed (0), but
+     * teachers fine-tuned from the base model are one set per seed.
+     */
+    const teacherSeed = (seed: number) => (teacherInit === "base" ? seed : 0)
+    /** The teachers' folder prefix for a split, K and student seed: each start trains apart. */
+    const teachersName = (split: string, k: number, seed: number) =>
+      `teachers-${split}-${k}${teacherInit === "shared" ? "-shared" : teacherInit === "base" ? `-from-base-s${seed}` : ""}`
+    const teachersOf = memoBy((seed: number) =>
       timed(
         "teachers",
-        trainGroups(teachersName(options.splitBy, options.teachers), teacherSplit(), 0, sharedInit),
+        trainGroups(
+          teachersName(options.splitBy, options.teachers, seed),
+          teacherSplit(),
+          teacherSeed(seed),
+          teacherInit,
+        ),
       ),
     )
-    const homogeneousTeachersOf = memo(() =>
+    const homogeneousTeachersOf = memoBy((seed: number) =>
       timed(
         "homogeneous teachers",
         trainGroups(
-          teachersName("random", options.teachers),
+          teachersName("random", options.teachers, seed),
           Groups.randomSubsets(data, options.teachers, 0),
-          0,
-          sharedInit,
+          teacherSeed(seed),
+          teacherInit,
         ),
       ),
     )
@@ -432,7 +475,6 @@ export const study = (
     const groupRecords = (teachers: ReadonlyArray<PerGroup.GroupModel & { folder: string }>) =>
       teachers.map((t) => teacherRecord(t.folder, t.result))
 
-    const distance = options.bdaDistance ?? "euclidean"
     const partners = options.partners ?? defaultPartners
     const partnerSampling: CausalDObjective.PartnerSampling =
       partners === "all" ? { _tag: "Exact" } : { _tag: "MonteCarlo", partners }
@@ -445,6 +487,7 @@ export const study = (
     ) =>
       Effect.gen(function* () {
         const student = makeModel(method, seed)
+        if (reading.studentInit === "base") yield* fromBase(student, seed)
         // Back-door-adjusted guidance (eq. 19) needs the observed confounder of the split; a random
         // split has none, and its P(z_k) would be uniform anyway.
         const observed = options.splitBy !== "random" && method !== "ho-teachers"
@@ -456,9 +499,17 @@ export const study = (
             ...CausalDObjective.defaultCausalDConfig,
             lambdaBda: options.lambdaBda,
             lambdaFda: options.lambdaFda,
-            distance,
+            distance: reading.bdaDistance,
+            estimatorHidden: reading.fdaHidden,
+            estimatorItems: reading.fdaItems === "own" ? data.numItems : 0,
             partners: partnerSampling,
-            teacherPrior: observed ? Float32Array.from(split.weights) : null,
+            teacherPrior: observed
+              ? Float32Array.from(
+                  reading.teacherPrior === "interactions"
+                    ? Groups.interactionWeights(data, split)
+                    : split.weights,
+                )
+              : null,
             ...overrides,
           },
           seed,
@@ -468,8 +519,8 @@ export const study = (
           settings: {
             lambdaBda: overrides.lambdaBda ?? options.lambdaBda,
             lambdaFda: overrides.lambdaFda ?? options.lambdaFda,
-            // recorded only when not the paper's, so models recorded before the flag stay valid
-            ...(distance === "euclidean" ? {} : { bdaDistance: distance }),
+            // recorded only when not the literal reading, so models recorded before a flag stay valid
+            ...Readings.provenanceSettings(reading),
             ...(partners === defaultPartners ? {} : { partners }),
           },
         })
@@ -519,25 +570,22 @@ export const study = (
     const lambdaGrid = [0.01, 0.1, 1, 10]
     /** CausalD's λ_FDA, then λ_BDA given it, searched one after the other. */
     const causalDLambdas = Effect.gen(function* () {
-      const teachers = yield* teachersOf()
+      // the search's students (first seed), trained only when --search asks for them
+      const searchRun = (name: string, overrides: Partial<CausalDObjective.CausalDConfig>) =>
+        Effect.flatMap(teachersOf(seeds[0]!), (teachers) =>
+          causalDStudent(name, seeds[0]!, teachers, teacherSplit(), overrides),
+        )
       const lambdaFda = yield* searchCoefficient(
         "causald lambdaFda",
         lambdaGrid,
         options.lambdaFda,
-        (v) =>
-          causalDStudent(`search-causald-fda-${v}`, seeds[0]!, teachers, teacherSplit(), {
-            lambdaFda: v,
-          }),
+        (v) => searchRun(`search-causald-fda-${v}`, { lambdaFda: v }),
       )
       const lambdaBda = yield* searchCoefficient(
         "causald lambdaBda",
         lambdaGrid,
         options.lambdaBda,
-        (v) =>
-          causalDStudent(`search-causald-bda-${v}`, seeds[0]!, teachers, teacherSplit(), {
-            lambdaFda,
-            lambdaBda: v,
-          }),
+        (v) => searchRun(`search-causald-bda-${v}`, { lambdaFda, lambdaBda: v }),
       )
       return { lambdaBda, lambdaFda }
     })
@@ -551,7 +599,7 @@ export const study = (
             return { model, validationAuc: result.bestValidationAuc, release: () => {} }
           }
           case "causald": {
-            const teachers = yield* teachersOf()
+            const teachers = yield* teachersOf(seed)
             return yield* causalDStudent(
               "causald",
               seed,
@@ -561,7 +609,7 @@ export const study = (
             )
           }
           case "wo-fda": {
-            const teachers = yield* teachersOf()
+            const teachers = yield* teachersOf(seed)
             const { lambdaBda } = yield* causalDLambdas
             return yield* causalDStudent("wo-fda", seed, teachers, teacherSplit(), {
               lambdaBda,
@@ -569,7 +617,7 @@ export const study = (
             })
           }
           case "ho-teachers": {
-            const teachers = yield* homogeneousTeachersOf()
+            const teachers = yield* homogeneousTeachersOf(seed)
             return yield* causalDStudent(
               "ho-teachers",
               seed,
@@ -584,7 +632,7 @@ export const study = (
             let teachers: ReadonlyArray<Recommender> = []
             let records: ReadonlyArray<TeacherRecord> = []
             if (spec.teachers === "multiple") {
-              const trained = yield* teachersOf()
+              const trained = yield* teachersOf(seed)
               teachers = trained.map((t) => forInference(t.model))
               records = groupRecords(trained)
             } else if (spec.teachers === "single") {
@@ -696,7 +744,12 @@ export const study = (
             ? teacherSplit()
             : Groups.teacherSubsets(data, options.splitBy, k)
       return Effect.flatMap(
-        trainGroups(teachersName(options.splitBy, k), split, 0, sharedInit),
+        trainGroups(
+          teachersName(options.splitBy, k, firstSeed),
+          split,
+          teacherSeed(firstSeed),
+          teacherInit,
+        ),
         (teachers) => causalDStudent(`causald-k${k}`, firstSeed, teachers, split),
       )
     }
@@ -704,7 +757,7 @@ export const study = (
     const sensitivityValues = (which: "lambdaBda" | "lambdaFda") =>
       wants("fig5") ? lambdaGrid.filter((value) => value !== options[which]) : []
     const sensitivityRun = (which: "lambdaBda" | "lambdaFda", value: number) =>
-      Effect.flatMap(teachersOf(), (teachers) =>
+      Effect.flatMap(teachersOf(firstSeed), (teachers) =>
         causalDStudent(`causald-${which}-${value}`, firstSeed, teachers, teacherSplit(), {
           [which]: value,
         }),
@@ -718,18 +771,25 @@ export const study = (
     /** The model folders a run trains or reads: its own, then what it needs (teachers). */
     const groupFolders = (name: string, groups: number) =>
       Array.from({ length: groups }, (_, g) => `${modelsDir}/${name}-${g}`)
-    const teacherFolders = (method: Method, k: number): ReadonlyArray<string> => {
-      if (method === "ho-teachers") return groupFolders(teachersName("random", k), k)
+    const teacherFolders = (method: Method, k: number, seed: number): ReadonlyArray<string> => {
+      if (method === "ho-teachers") return groupFolders(teachersName("random", k, seed), k)
       if (method === "kd" || method === "base") return []
       const spec = Baselines.baselines[method as Baselines.BaselineName]
       return spec === undefined || spec.teachers === "multiple"
-        ? groupFolders(teachersName(options.splitBy, k), k)
+        ? groupFolders(teachersName(options.splitBy, k, seed), k)
         : []
     }
+    /** The base model's folder, when the reading starts teachers or students from it. */
+    const baseFolder = (method: Method, seed: number): ReadonlyArray<string> =>
+      method !== "base" &&
+      (teacherInit === "base" || (reading.studentInit === "base" && usesLabel(method)))
+        ? [`${modelsDir}/base/seed-${seed}`]
+        : []
     const methodFolders = (method: Method, seed: number): ReadonlyArray<string> => [
       `${modelsDir}/${method}/seed-${seed}`,
       ...(method === "kd" ? [`${modelsDir}/kd-teacher/seed-${seed}`] : []),
-      ...teacherFolders(method, options.teachers),
+      ...teacherFolders(method, options.teachers, seed),
+      ...baseFolder(method, seed),
     ]
     const jobs = [
       ...seeds.flatMap((seed) => [
@@ -753,7 +813,8 @@ export const study = (
         name: `causald K=${k}`,
         folders: [
           `${modelsDir}/causald-k${k}/seed-${firstSeed}`,
-          ...groupFolders(teachersName(options.splitBy, k), k),
+          ...groupFolders(teachersName(options.splitBy, k, firstSeed), k),
+          ...baseFolder("causald", firstSeed),
         ],
         run: Effect.map(teacherCountRun(k), dispose),
       })),
@@ -762,7 +823,8 @@ export const study = (
           name: `causald ${which}=${value}`,
           folders: [
             `${modelsDir}/causald-${which}-${value}/seed-${firstSeed}`,
-            ...teacherFolders("causald", options.teachers),
+            ...teacherFolders("causald", options.teachers, firstSeed),
+            ...baseFolder("causald", firstSeed),
           ],
           run: Effect.map(sensitivityRun(which, value), dispose),
         })),
@@ -1170,6 +1232,22 @@ const hash = (name: string): number => {
   let h = 0
   for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) % 100_003
   return h * 1_000
+}
+
+/** The methods trained with CausalD's objective (its causal label and feature guidance). */
+const usesLabel = (m: Method): boolean => m === "causald" || m === "wo-fda" || m === "ho-teachers"
+
+/** {@link memo} per key: runs the effect once for each key and replays its result afterwards. */
+const memoBy = <K, A, E, R>(make: (key: K) => Effect.Effect<A, E, R>) => {
+  const cached = new Map<K, () => Effect.Effect<A, E, R>>()
+  return (key: K) => {
+    let run = cached.get(key)
+    if (run === undefined) {
+      run = memo(() => make(key))
+      cached.set(key, run)
+    }
+    return run()
+  }
 }
 
 /** Runs an effect once and replays its result afterwards. */

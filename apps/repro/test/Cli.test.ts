@@ -72,8 +72,13 @@ describe("Cli: defaults", () => {
       attribute: "gender",
       lambdaBda: 1,
       lambdaFda: 1,
+      reading: "literal",
       bdaDistance: "euclidean",
       teacherInit: "independent",
+      studentInit: "scratch",
+      fdaItems: "student",
+      teacherPrior: "users",
+      fdaHidden: [16],
       partners: 16,
       epochs: null,
       backend: "auto",
@@ -94,6 +99,39 @@ describe("Cli: defaults", () => {
     expect(set.strength).toBe(0.5)
     expect(set.intents).toBe(3)
     expect((await ok(["--strength", "0"])).strength).toBe(0)
+  })
+
+  test("the readings of the paper: --reading presets, explicit flags win, bad values named", async () => {
+    const aligned = await ok(["--reading", "aligned"])
+    expect(aligned.bdaDistance).toBe("mse")
+    expect(aligned.teacherInit).toBe("base")
+    expect(aligned.studentInit).toBe("base")
+    expect(aligned.fdaItems).toBe("student")
+    const mixed = await ok([
+      "--reading",
+      "aligned",
+      "--bda-distance",
+      "cosine",
+      "--fda-items",
+      "own",
+      "--teacher-prior",
+      "interactions",
+      "--fda-hidden",
+      "80,40",
+    ])
+    expect(mixed.bdaDistance).toBe("cosine")
+    expect(mixed.teacherInit).toBe("base")
+    expect(mixed.fdaItems).toBe("own")
+    expect(mixed.teacherPrior).toBe("interactions")
+    expect(mixed.fdaHidden).toEqual([80, 40])
+    for (const [args, needle] of [
+      [["--reading", "paper"], "reading"],
+      [["--fda-hidden", "0"], "fda-hidden"],
+      [["--fda-hidden", "16,x"], "fda-hidden"],
+      [["--student-init", "teacher"], "student-init"],
+      [["--teacher-prior", "items"], "teacher-prior"],
+    ] as const)
+      expect((await errors(args)).join("\n"), args.join(" ")).toContain(needle)
   })
 
   test("the front-door world's bad options name the flag before anything runs", async () => {
@@ -173,8 +211,13 @@ describe("Cli: defaults", () => {
       attribute: "gender",
       lambdaBda: 0.1,
       lambdaFda: 10,
+      reading: "literal",
       bdaDistance: "squared-euclidean",
       teacherInit: "shared",
+      studentInit: "scratch",
+      fdaItems: "student",
+      teacherPrior: "users",
+      fdaHidden: [16],
       partners: "all",
       epochs: 20,
       backend: "wasm",
@@ -248,7 +291,7 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(22)
+    expect(Object.keys(flags).length).toBe(27)
     for (const name of [
       "dataset",
       "data",
@@ -265,6 +308,11 @@ describe("Cli: defaults", () => {
       "partners",
       "strength",
       "intents",
+      "reading",
+      "student-init",
+      "fda-items",
+      "teacher-prior",
+      "fda-hidden",
       "epochs",
       "backend",
       "out",

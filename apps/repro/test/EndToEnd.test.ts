@@ -6,6 +6,9 @@ import { afterAll, describe, expect, test } from "bun:test"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Checkpoint } from "@causald/core"
+import { NodeServices } from "@effect/platform-node"
+import { Effect } from "effect"
 import type { Results } from "../src/Results.ts"
 import { finish, readRunResults } from "./fixture.ts"
 
@@ -193,7 +196,9 @@ describe("bun run repro --quick", () => {
     const expected = rho.map(
       (r) => (r - observational!.rankCorrelation) / (1 - observational!.rankCorrelation),
     )
-    causald.truth!.gapClosed!.perSeed.forEach((g, i) => expect(g).toBeCloseTo(expected[i]!, 10))
+    causald.truth!.gapClosed!.perSeed.forEach((g, i) => {
+      expect(g).toBeCloseTo(expected[i]!, 10)
+    })
     // the sweep: s = 1 is this run, the others are runs of their own, all with their oracle
     expect(results.strength!.map((p) => p.strength)).toEqual([0, 0.25, 0.5, 0.75, 1])
     expect(results.strength!.map((p) => p.folder)).toEqual([
@@ -215,6 +220,89 @@ describe("bun run repro --quick", () => {
     expect(report).toContain(`the oracle gap is ${(1 - observational!.rankCorrelation).toFixed(4)}`)
     expect(report).toContain("s = 0.25: rank correlation with the truth")
   }, 180_000)
+
+  test("the readings of the paper: teachers and student start from the base, every choice recorded, another reading refused on reuse", async () => {
+    const out = join(root, "readings")
+    const args = [
+      "--methods",
+      "din,causald",
+      "--seeds",
+      "1",
+      "--experiments",
+      "table3",
+      "--reading",
+      "aligned",
+      "--fda-items",
+      "own",
+      "--teacher-prior",
+      "interactions",
+      "--fda-hidden",
+      "8,4",
+      "--out",
+      out,
+    ]
+    const first = await finish(run(args))
+    expect(first.stderr).not.toContain("    at ")
+    expect(first.code).toBe(0)
+    const provenance = JSON.parse(
+      readFileSync(join(out, "models", "causald", "seed-1", "provenance.json"), "utf8"),
+    )
+    expect(provenance.teachers.map((t: { model: string }) => t.model)).toEqual(
+      [0, 1, 2, 3].map((k) => `teachers-activeness-4-from-base-s1-${k}`),
+    )
+    expect(provenance.settings).toEqual({
+      lambdaBda: 1,
+      lambdaFda: 1,
+      bdaDistance: "mse",
+      studentInit: "base",
+      fdaItems: "own",
+      teacherPrior: "interactions",
+      fdaHidden: "8,4",
+    })
+    // fine-tuned teachers stay near the base model they started from; the literal reading's
+    // independently initialised teachers are nowhere near it
+    const table = (model: string) =>
+      Effect.runPromise(
+        Checkpoint.load(join(out, "models", model, "best.ckpt")).pipe(
+          Effect.provide(NodeServices.layer),
+        ),
+      ).then((c) => {
+        const items = c.arrays.find(
+          (a) => a.name.endsWith("item-embedding") || a.name.includes("item"),
+        )!
+        return Float64Array.from(items.data as ArrayLike<number>)
+      })
+    const base = await table("base/seed-1")
+    const distance = (x: Float64Array) =>
+      Math.sqrt(
+        x.reduce((a, v, i) => a + (v - base[i]!) ** 2, 0) / base.reduce((a, v) => a + v * v, 0),
+      )
+    const fineTuned = distance(await table("teachers-activeness-4-from-base-s1-0"))
+    expect(fineTuned).toBeLessThan(0.5)
+    const literal = await finish(
+      run([
+        "--methods",
+        "din,causald",
+        "--seeds",
+        "1",
+        "--experiments",
+        "table3",
+        "--out",
+        join(root, "literal"),
+      ]),
+    )
+    expect(literal.code).toBe(0)
+    const independent = distance(await table("../../literal/models/teachers-activeness-4-0"))
+    expect(independent).toBeGreaterThan(2 * fineTuned)
+    // the same folder under another reading: CausalD's model is refused by name
+    const stale = await finish(
+      run(["--methods", "din,causald", "--seeds", "1", "--experiments", "table3", "--out", out]),
+    )
+    expect(stale.code).not.toBe(0)
+    expect(stale.stderr).toContain("causald seed 1")
+    expect(stale.stderr).toContain("was trained from another configuration")
+    expect(stale.stderr).not.toContain("    at ")
+  }, 240_000)
 
   test("a bad option value is refused with a message naming the option, without a stack trace", async () => {
     const { code, stderr } = await finish(

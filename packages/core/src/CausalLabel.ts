@@ -38,6 +38,13 @@ export interface CausalLabelConfig {
   readonly hidden?: ReadonlyArray<number>
   /** Name prefix of the parameters. Default "causal-label". */
   readonly name?: string
+  /**
+   * Items 1..I of an own trainable look-up table for y_i (eq. 11: "the embedding of item y_i
+   * obtained from a trainable embedding look-up table"), trained by the consistency loss with
+   * W1, W2 and ψ_FDA; 0 (default): y_i is given by the caller (the student's item embedding,
+   * held constant).
+   */
+  readonly items?: number
 }
 
 /** The trainable parts of the estimator: W1, W2 (eq. 10) and ψ_FDA (eq. 13). */
@@ -46,7 +53,9 @@ export interface CausalLabelEstimator {
   readonly w1: Parameter
   readonly w2: Parameter
   readonly psi: Mlp.Mlp
-  /** W1, W2 and ψ_FDA's parameters: the consistency loss trains exactly these (eq. 16). */
+  /** The own item table [I+1, e] when `config.items > 0`. */
+  readonly itemTable: Parameter | null
+  /** W1, W2, ψ_FDA's parameters (and the own item table): the consistency loss trains exactly these (eq. 16). */
   readonly parameters: ReadonlyArray<Parameter>
 }
 
@@ -58,8 +67,10 @@ export interface CausalLabelInputs {
   readonly studentMediator: Tensor
   /** m̃_j: [B, d], the partners' mediator feature (teachers' mean, eq. 12, or m̃°_j, eq. 19). */
   readonly partnerMediators: Tensor
-  /** y_i: [B, e], the target items' representation. */
+  /** y_i: [B, e], the target items' representation (ignored with an own item table). */
   readonly items: Tensor
+  /** The target items' ids, int32 [B]: needed with an own item table. */
+  readonly itemIds?: Tensor
 }
 
 /** Creates the estimator's parameters (seeded). */
@@ -74,13 +85,30 @@ export const make = (
     attentionSize: config.attentionSize ?? config.mediatorSize,
     hidden: config.hidden ?? [16],
     name: config.name ?? "causal-label",
+    items: config.items ?? 0,
   }
   const d = full.mediatorSize
   const a = full.attentionSize
   const w1 = backend.parameter(`${full.name}/w1`, Random.glorotUniform(rng, d, a), [d, a])
   const w2 = backend.parameter(`${full.name}/w2`, Random.glorotUniform(rng, d, a), [d, a])
   const psi = Mlp.make(backend, `${full.name}/psi`, [2 * d + full.itemSize, ...full.hidden, 1], rng)
-  return { config: full, w1, w2, psi, parameters: [w1, w2, ...Mlp.parameters(psi)] }
+  const e = full.itemSize
+  const itemTable =
+    full.items > 0
+      ? backend.parameter(
+          `${full.name}/items`,
+          Random.normalArray(rng, (full.items + 1) * e, 0.05),
+          [full.items + 1, e],
+        )
+      : null
+  return {
+    config: full,
+    w1,
+    w2,
+    psi,
+    itemTable,
+    parameters: [w1, w2, ...Mlp.parameters(psi), ...(itemTable === null ? [] : [itemTable])],
+  }
 }
 
 /**
@@ -162,11 +190,17 @@ export const estimate = (
 ): Tensor => {
   // Every input is a constant here: the label trains only W1, W2 and ψ_FDA (eq. 16), never the
   // student's encoder or embeddings, nor the frozen teachers.
+  // An own item table (eq. 11's trainable look-up) belongs to the estimator and trains with it.
+  if (estimator.itemTable !== null && inputs.itemIds === undefined)
+    throw new Error("CausalLabel.estimate: an estimator with its own item table needs itemIds")
   const constant: CausalLabelInputs = {
     teacherMediators: backend.stopGradient(inputs.teacherMediators),
     studentMediator: backend.stopGradient(inputs.studentMediator),
     partnerMediators: backend.stopGradient(inputs.partnerMediators),
-    items: backend.stopGradient(inputs.items),
+    items:
+      estimator.itemTable === null
+        ? backend.stopGradient(inputs.items)
+        : backend.gather(estimator.itemTable.value, inputs.itemIds!),
   }
   const clicks = backend.mean(interventionalClick(backend, estimator, constant, partners), -1) // [K, B]
   const alpha = mediatorPosterior(

@@ -12,8 +12,16 @@
  */
 import type { Tensor, TensorBackend } from "./Tensor.ts"
 
-/** How far the student's mediator is from its guidance: the d of eq. (17) and (20). */
-export type Distance = "euclidean" | "squared-euclidean" | "cosine"
+/**
+ * How far the student's mediator is from its guidance: the d of eq. (17) and (20), which the
+ * paper leaves open ("such as Euclidean distance"), averaged over the batch's rows:
+ * - `euclidean`: ‖m̂ - m̃°‖, the paper's example; its gradient has norm 1 however close m̂ is;
+ * - `squared-euclidean`: ‖m̂ - m̃°‖², a pull that vanishes at the guidance;
+ * - `mse`: ‖m̂ - m̃°‖² / d, the mean squared error over elements (as a framework's MSE loss
+ *   gives it): the squared distance scaled down by the mediator width d;
+ * - `cosine`: 1 - cos(m̂, m̃°), blind to the mediators' norms.
+ */
+export type Distance = "euclidean" | "squared-euclidean" | "mse" | "cosine"
 
 /** The prior P(z_k) of eq. (19): proportional to the number of users in teacher k's group. */
 export const teacherPrior = (groupUsers: ReadonlyArray<number>): Float32Array => {
@@ -58,7 +66,9 @@ export const featureDistillationLoss = (
     )
     return backend.mean(backend.sub(backend.scalar(1), backend.div(dot, norms)))
   }
-  const squared = backend.sum(backend.square(backend.sub(studentMediator, target)), -1)
+  const difference = backend.square(backend.sub(studentMediator, target))
+  if (distance === "mse") return backend.mean(difference)
+  const squared = backend.sum(difference, -1)
   // The epsilon keeps the Euclidean distance differentiable where the student equals its guidance.
   return backend.mean(
     distance === "euclidean" ? backend.sqrt(backend.add(squared, backend.scalar(1e-12))) : squared,

@@ -39,6 +39,22 @@ export const activeness = (data: PreparedDataset): Float64Array => {
   return out
 }
 
+/**
+ * P(z_k) of eq. (19) as each group's share of the training interactions rather than of the users
+ * (`UserGroups.weights`): a reading of the paper for activeness groups, whose equal user counts
+ * make the user shares uniform.
+ */
+export const interactionWeights = (data: PreparedDataset, groups: UserGroups): Float64Array => {
+  const counts = new Float64Array(groups.sizes.length)
+  const perUser = activeness(data)
+  let total = 0
+  groups.groupOf.forEach((g, u) => {
+    counts[g]! += perUser[u]!
+    total += perUser[u]!
+  })
+  return counts.map((c) => c / total)
+}
+
 /** Training interactions of every item (index 0 unused). */
 export const itemPopularity = (data: PreparedDataset): Int32Array => {
   const pop = new Int32Array(data.numItems + 1)

@@ -5,6 +5,7 @@ import {
   attributeGroups,
   consistency,
   consistencyGroups,
+  interactionWeights,
   members,
   popularityGroups,
   randomSubsets,
@@ -39,6 +40,21 @@ describe("groups", () => {
       expect(hi).toBeLessThanOrEqual(lo)
     }
     expect(act[0]).toBe(sim.sequenceOffsets[1]! - sim.sequenceOffsets[0]! - 2)
+  })
+
+  test("P(z_k) by interactions: each group's share of the training interactions, unlike its share of users", () => {
+    const g = activenessGroups(sim, 4)
+    const w = interactionWeights(sim, g)
+    const act = activeness(sim)
+    const total = act.reduce((a, b) => a + b, 0)
+    for (let k = 0; k < 4; k++) {
+      const mine = Array.from(members(g, k)).reduce((a, u) => a + act[u]!, 0)
+      expect(w[k]!).toBeCloseTo(mine / total, 12)
+    }
+    expect(Array.from(w).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12)
+    // activeness groups: the most active quarter holds far more than a quarter of the interactions
+    expect(w[3]!).toBeGreaterThan(g.weights[3]! + 0.05)
+    expect(w[0]!).toBeLessThan(g.weights[0]! - 0.05)
   })
 
   test("popularity groups: equal sizes, most popular items first", () => {

@@ -49,8 +49,13 @@ export interface CausalDConfig {
   /** Temperature of L_kd. */
   readonly temperature: number
   readonly recommendationLoss: RecommendationLoss
-  /** Hidden layers of ψ_FDA. */
+  /** Hidden layers of ψ_FDA (eq. 13: "a FCL network"; the default [16] is light-weight). */
   readonly estimatorHidden: ReadonlyArray<number>
+  /**
+   * y_i of ψ_FDA (eq. 11-13): 0 (default) the student's item embedding, held constant; I > 0 an
+   * own trainable look-up table over items 1..I, trained with W1, W2 and ψ_FDA.
+   */
+  readonly estimatorItems?: number
   readonly l2: number
   /**
    * Keeps the teachers' mediators of every positive row once computed, so that from the second
@@ -154,6 +159,7 @@ export const causalD = (
       mediatorSize: student.mediatorSize,
       itemSize: student.itemSize,
       hidden: config.estimatorHidden,
+      items: config.estimatorItems ?? 0,
     },
     Random.derive(seed, 7_919),
   )
@@ -215,6 +221,7 @@ export const causalD = (
               studentMediator: mediator,
               partnerMediators: teacher.guidance,
               items: student.embedItems(context.inputs.item),
+              itemIds: context.inputs.item,
             },
             teacher.partners,
           ),
