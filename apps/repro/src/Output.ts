@@ -99,6 +99,7 @@ const tableOf: {
   table3: Tables.table3,
   table5: Tables.table5,
   table7: Tables.table7,
+  readings: Tables.readingsTable,
 }
 
 const figureOf: { readonly [E in Experiment]?: Figures.FigureName } = {
@@ -117,6 +118,7 @@ const missingReason: { readonly [E in Experiment]: string } = {
   fig4: "the results lack per-group results of the base model, w.o. FDA or CausalD",
   fig5: "the results have no λ_BDA / λ_FDA sensitivity runs",
   strength: "the results have no strength sweep (front-door world, base and CausalD)",
+  readings: "the results have no readings screen",
 }
 
 /**

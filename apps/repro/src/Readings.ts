@@ -143,3 +143,32 @@ export const describe = (reading: Reading): string => {
   const parts = Object.entries(s).map(([k, v]) => `${k}=${v}`)
   return parts.length === 0 ? "literal" : parts.join(", ")
 }
+
+/** One reading of the screen (`--experiments readings`). */
+export interface ScreenEntry {
+  /** Its name in tables and model folders (`causald-screen-<name>`). */
+  readonly name: string
+  readonly reading: Reading
+}
+
+/**
+ * The screen: the literal reading, each single change from it (every other choice of every open
+ * point, and ψ_FDA at DIN's sizes 80,40), and each preset; derived from {@link dimensions}, so a
+ * new open point joins the screen by being added there.
+ */
+export const screen: ReadonlyArray<ScreenEntry> = [
+  { name: "literal", reading: literal },
+  ...(Object.keys(dimensions) as ReadonlyArray<DimensionName>).flatMap((name) =>
+    dimensions[name].choices
+      .filter((choice) => choice !== dimensions[name].literal)
+      .map((choice) => ({
+        name: `${dimensions[name].flag}-${choice}`,
+        reading: { ...literal, [name]: choice } as Reading,
+      })),
+  ),
+  { name: `${fdaHidden.flag}-80-40`, reading: { ...literal, fdaHidden: [80, 40] } },
+  ...presetNames.filter((p) => p !== "literal").map((p) => ({ name: p, reading: resolve(p, {}) })),
+]
+
+/** Whether two readings make the same choices. */
+export const same = (a: Reading, b: Reading): boolean => describe(a) === describe(b)

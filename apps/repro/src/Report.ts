@@ -229,6 +229,17 @@ const frontDoor = (results: Results): ReadonlyArray<string> => {
   return lines
 }
 
+/** The readings screen: each reading's AUC against the base model's. */
+const readings = (results: Results): ReadonlyArray<string> => {
+  const b = findMethod(results, "base")
+  if (results.readings === undefined || b === undefined) return []
+  const base = methodLabel("base", results.manifest.configuration.base)
+  return results.readings.map(
+    (r) =>
+      `CausalD ${r.name} (${r.reading}): AUC ${withStd(r.metrics.AUC)} against ${base}'s ${withStd(b.metrics.AUC)}, ${pPhrase(r.metrics.AUC, b.metrics.AUC)}; NDCG@10 ${withStd(r.metrics["NDCG@10"])}${r.truth === null ? "" : `; rank correlation with the truth ${withStd(r.truth.rankCorrelation)}`}.`,
+  )
+}
+
 const againstPaper = (results: Results): ReadonlyArray<string> => {
   const match = paperMatch(results)
   const c = findMethod(results, "causald")
@@ -371,6 +382,7 @@ export const report = (
       "The front-door world: oracle gap, interventional test, strength",
       frontDoor(results),
     ),
+    ...section("Readings of the paper (screen)", readings(results)),
     ...section("Against the paper", againstPaper(results)),
     ...section("Not produced", skipped),
     ...section("Caveats", caveats(results)),

@@ -219,6 +219,18 @@ export type Grouping = typeof Grouping.Type
 export const VariantPoint = Schema.Struct({ value: Schema.Finite, metrics: RankingSummaries })
 export type VariantPoint = typeof VariantPoint.Type
 
+/** One reading of the screen (`--experiments readings`): CausalD under it, over the seeds. */
+export const ReadingResult = Schema.Struct({
+  /** The screen entry's name (`Readings.screen`). */
+  name: Schema.String,
+  /** Its non-literal choices, e.g. "bdaDistance=mse, studentInit=base", or "literal". */
+  reading: Schema.String,
+  metrics: RankingSummaries,
+  truth: Schema.NullOr(TruthAgreement),
+  interventional: Schema.optionalKey(RankingSummaries),
+})
+export type ReadingResult = typeof ReadingResult.Type
+
 /** The data set as prepared (Table 2) and the protocol. */
 export const DatasetSummary = Schema.Struct({
   name: Schema.String,
@@ -300,6 +312,8 @@ export const Results = Schema.Struct({
   oracles: Schema.optionalKey(Schema.Array(OracleResult)),
   /** Front-door world, `--experiments strength`: agreement with the truth against s. */
   strength: Schema.optionalKey(Schema.Array(StrengthPoint)),
+  /** `--experiments readings`: CausalD under each reading of the paper's open points. */
+  readings: Schema.optionalKey(Schema.Array(ReadingResult)),
 })
 export type Results = typeof Results.Type
 

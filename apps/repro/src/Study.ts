@@ -61,6 +61,7 @@ import {
   methodLabel,
   type OracleResult,
   oracleLabel,
+  type ReadingResult,
   type Results,
   rankingMetrics,
   type StrengthPoint,
@@ -336,6 +337,7 @@ export const study = (
     }
     /** The reading of the paper's open points this study runs (`Readings.ts`). */
     const reading = Readings.of(options)
+    const studyReading = reading
     /** The base model of `seed`, trained (or reloaded) and its parameters freed. */
     const baseTrained = memoBy((seed: number) =>
       Effect.gen(function* () {
@@ -393,26 +395,36 @@ export const study = (
         return models.map((m) => ({ ...m, folder: `${name}-${m.group}` }))
       })
 
-    const teacherInit = reading.teacherInit
+    type TeacherInit = Readings.Reading["teacherInit"]
     /**
      * The seed the teachers of a student of `seed` train with: one set for every seed (0), but
      * teachers fine-tuned from the base model are one set per seed.
      */
-    const teacherSeed = (seed: number) => (teacherInit === "base" ? seed : 0)
+    const teacherSeed = (seed: number, init: TeacherInit = reading.teacherInit) =>
+      init === "base" ? seed : 0
     /** The teachers' folder prefix for a split, K and student seed: each start trains apart. */
-    const teachersName = (split: string, k: number, seed: number) =>
-      `teachers-${split}-${k}${teacherInit === "shared" ? "-shared" : teacherInit === "base" ? `-from-base-s${seed}` : ""}`
-    const teachersOf = memoBy((seed: number) =>
-      timed(
+    const teachersName = (
+      split: string,
+      k: number,
+      seed: number,
+      init: TeacherInit = reading.teacherInit,
+    ) =>
+      `teachers-${split}-${k}${init === "shared" ? "-shared" : init === "base" ? `-from-base-s${seed}` : ""}`
+    const teachersBy = memoBy((key: `${TeacherInit} ${number}`) => {
+      const [init, seed] = [key.split(" ")[0] as TeacherInit, Number(key.split(" ")[1])]
+      return timed(
         "teachers",
         trainGroups(
-          teachersName(options.splitBy, options.teachers, seed),
+          teachersName(options.splitBy, options.teachers, seed, init),
           teacherSplit(),
-          teacherSeed(seed),
-          teacherInit,
+          teacherSeed(seed, init),
+          init,
         ),
-      ),
-    )
+      )
+    })
+    /** The K teachers of a student of `seed` (started as the reading says). */
+    const teachersOf = (seed: number, init: TeacherInit = reading.teacherInit) =>
+      teachersBy(`${init} ${seed}`)
     const homogeneousTeachersOf = memoBy((seed: number) =>
       timed(
         "homogeneous teachers",
@@ -420,7 +432,7 @@ export const study = (
           teachersName("random", options.teachers, seed),
           Groups.randomSubsets(data, options.teachers, 0),
           teacherSeed(seed),
-          teacherInit,
+          reading.teacherInit,
         ),
       ),
     )
@@ -484,6 +496,7 @@ export const study = (
       teachers: ReadonlyArray<PerGroup.GroupModel & { folder: string }>,
       split: UserGroups,
       overrides: Partial<CausalDObjective.CausalDConfig> = {},
+      reading: Readings.Reading = studyReading,
     ) =>
       Effect.gen(function* () {
         const student = makeModel(method, seed)
@@ -748,7 +761,7 @@ export const study = (
           teachersName(options.splitBy, k, firstSeed),
           split,
           teacherSeed(firstSeed),
-          teacherInit,
+          reading.teacherInit,
         ),
         (teachers) => causalDStudent(`causald-k${k}`, firstSeed, teachers, split),
       )
@@ -761,6 +774,16 @@ export const study = (
         causalDStudent(`causald-${which}-${value}`, firstSeed, teachers, teacherSplit(), {
           [which]: value,
         }),
+      )
+
+    // --- the readings screen: CausalD under each reading of the paper, every seed ---------------
+    const screenEntries = wants("readings") ? Readings.screen : []
+    /** A screen entry that is the study's own reading reuses the study's CausalD. */
+    const ownReading = (entry: Readings.ScreenEntry) => Readings.same(entry.reading, studyReading)
+    const screenName = (entry: Readings.ScreenEntry) => `causald-screen-${entry.name}`
+    const screenRun = (entry: Readings.ScreenEntry, seed: number) =>
+      Effect.flatMap(teachersOf(seed, entry.reading.teacherInit), (teachers) =>
+        causalDStudent(screenName(entry), seed, teachers, teacherSplit(), {}, entry.reading),
       )
 
     // --- with --workers: every process's share of the models -----------------------------------
@@ -782,7 +805,7 @@ export const study = (
     /** The base model's folder, when the reading starts teachers or students from it. */
     const baseFolder = (method: Method, seed: number): ReadonlyArray<string> =>
       method !== "base" &&
-      (teacherInit === "base" || (reading.studentInit === "base" && usesLabel(method)))
+      (reading.teacherInit === "base" || (reading.studentInit === "base" && usesLabel(method)))
         ? [`${modelsDir}/base/seed-${seed}`]
         : []
     const methodFolders = (method: Method, seed: number): ReadonlyArray<string> => [
@@ -792,6 +815,24 @@ export const study = (
       ...baseFolder(method, seed),
     ]
     const jobs = [
+      ...seeds.flatMap((seed) =>
+        screenEntries
+          .filter((entry) => !ownReading(entry))
+          .map((entry) => ({
+            name: `${screenName(entry)} seed ${seed}`,
+            folders: [
+              `${modelsDir}/${screenName(entry)}/seed-${seed}`,
+              ...groupFolders(
+                teachersName(options.splitBy, options.teachers, seed, entry.reading.teacherInit),
+                options.teachers,
+              ),
+              ...(entry.reading.teacherInit === "base" || entry.reading.studentInit === "base"
+                ? [`${modelsDir}/base/seed-${seed}`]
+                : []),
+            ],
+            run: Effect.map(screenRun(entry, seed), dispose),
+          })),
+      ),
       ...seeds.flatMap((seed) => [
         {
           name: `groupwise seed ${seed}`,
@@ -873,6 +914,7 @@ export const study = (
         return variantPoint(value, evaluation)
       })
     const teacherCounts: Array<VariantPoint> = []
+    const screenEvaluations = new Map<string, Array<Evaluation>>()
     const sensitivity = {
       lambdaBda: [] as Array<VariantPoint>,
       lambdaFda: [] as Array<VariantPoint>,
@@ -907,6 +949,24 @@ export const study = (
               ? variantPoint(k, defaultCausalD)
               : yield* variant(`causald K=${k}`, k, teacherCountRun(k)),
           )
+      for (const entry of screenEntries)
+        for (const [s, seed] of seeds.entries()) {
+          const evaluation = ownReading(entry)
+            ? perSeed.get("causald")![s]!
+            : yield* Effect.gen(function* () {
+                const name = `${screenName(entry)} seed ${seed}`
+                const trained = yield* timed(name, screenRun(entry, seed)).pipe(
+                  Effect.mapError(stageError(name)),
+                )
+                const e = evaluate(trained.model)
+                dispose(trained)
+                return e
+              })
+          screenEvaluations.set(entry.name, [
+            ...(screenEvaluations.get(entry.name) ?? []),
+            evaluation,
+          ])
+        }
       if (wants("fig5") && defaultCausalD !== undefined)
         for (const which of ["lambdaBda", "lambdaFda"] as const)
           for (const value of lambdaGrid)
@@ -941,20 +1001,17 @@ export const study = (
     const oracleCorrelation = oracleResults?.find(
       (o) => o.oracle === "observational-oracle",
     )?.rankCorrelation
-    const methodResults: Array<MethodResult> = ordinary.map((method) => {
-      const runs = perSeed.get(method) ?? []
+    /** A model's test evaluations over the seeds, summarised (ranking, truth, interventional). */
+    const summaries = (runs: ReadonlyArray<Evaluation>) => {
       const metric = (name: string) => summarize(runs.map((r) => r.overall[name]!))
       const interventional = (name: string) => summarize(runs.map((r) => r.interventional![name]!))
       return {
-        method,
-        label: methodLabel(method, options.base),
         metrics: {
           AUC: metric("AUC"),
           "R@5": metric("R@5"),
           "R@10": metric("R@10"),
           "NDCG@5": metric("NDCG@5"),
           "NDCG@10": metric("NDCG@10"),
-          Heterogeneity: summarize(runs.map((r, s) => heterogeneityOf(r, s))),
         },
         truth:
           runs[0]?.truth === null || runs.length === 0
@@ -982,7 +1039,25 @@ export const study = (
               },
             }),
       }
+    }
+    const methodResults: Array<MethodResult> = ordinary.map((method) => {
+      const runs = perSeed.get(method) ?? []
+      const summary = summaries(runs)
+      return {
+        method,
+        label: methodLabel(method, options.base),
+        ...summary,
+        metrics: {
+          ...summary.metrics,
+          Heterogeneity: summarize(runs.map((r, s) => heterogeneityOf(r, s))),
+        },
+      }
     })
+    const readingResults: Array<ReadingResult> = screenEntries.map((entry) => ({
+      name: entry.name,
+      reading: Readings.describe(entry.reading),
+      ...summaries(screenEvaluations.get(entry.name) ?? []),
+    }))
     if (needs("groupwise")) {
       const metric = (name: string) =>
         summarize(groupWise.map((rows) => weightedMean(rows, evaluationGrouping.sizes, name)))
@@ -1124,6 +1199,7 @@ export const study = (
       sensitivity: sensitivity.lambdaBda.length > 0 ? sensitivity : null,
       ...(oracleResults === undefined ? {} : { oracles: oracleResults }),
       ...(strengthPoints.length === 0 ? {} : { strength: strengthPoints }),
+      ...(readingResults.length === 0 ? {} : { readings: readingResults }),
     }
     const written = yield* writeStudyOutputs(results)
     const truth = Tables.truthTable(results)

@@ -9,6 +9,7 @@ import { join } from "node:path"
 import { Checkpoint } from "@causald/core"
 import { NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
+import { screen } from "../src/Readings.ts"
 import type { Results } from "../src/Results.ts"
 import { finish, readRunResults } from "./fixture.ts"
 
@@ -302,6 +303,29 @@ describe("bun run repro --quick", () => {
     expect(stale.stderr).toContain("causald seed 1")
     expect(stale.stderr).toContain("was trained from another configuration")
     expect(stale.stderr).not.toContain("    at ")
+  }, 240_000)
+
+  test("--experiments readings: CausalD under every reading of the screen, the literal one reused from the study", async () => {
+    const out = join(root, "screen")
+    const { code, stderr } = await finish(
+      run(["--methods", "din,causald", "--seeds", "1", "--experiments", "readings", "--out", out]),
+    )
+    expect(stderr).not.toContain("    at ")
+    expect(code).toBe(0)
+    const results = readRunResults(out)
+    expect(results.readings!.map((r) => r.name)).toEqual(screen.map((e) => e.name))
+    const literal = results.readings!.find((r) => r.name === "literal")!
+    const causald = results.methods.find((m) => m.method === "causald")!
+    expect(literal.metrics.AUC).toEqual(causald.metrics.AUC)
+    expect(results.readings!.find((r) => r.name === "aligned")!.reading).toBe(
+      "bdaDistance=mse, studentInit=base, teacherInit=base",
+    )
+    for (const e of screen.filter((e) => e.name !== "literal"))
+      expect(
+        existsSync(join(out, "models", `causald-screen-${e.name}`, "seed-1", "best.ckpt")),
+        e.name,
+      ).toBe(true)
+    expect(readFileSync(join(out, "readings.md"), "utf8")).toContain("CausalD aligned")
   }, 240_000)
 
   test("a bad option value is refused with a message naming the option, without a stack trace", async () => {
