@@ -83,7 +83,7 @@ describe("Cli: defaults", () => {
       epochs: null,
       backend: "auto",
       out: join(root, "runs", "simulated-din-20260102T030405Z"),
-      experiments: experiments.filter((e) => e !== "strength"),
+      experiments: experiments.filter((e) => e !== "strength" && e !== "readings"),
       quick: false,
       search: false,
       workers: 1,
