@@ -178,6 +178,11 @@ export const StudyOptions = Schema.Struct({
   out: Schema.String,
   experiments: Schema.Array(Schema.Literals(experiments)),
   quick: Schema.Boolean,
+  /**
+   * Also rank each test target against every item the user has not consumed (`--full-ranking`);
+   * absent in results written before the flag existed (read as false).
+   */
+  fullRanking: Schema.optionalKey(Schema.Boolean),
   /** Search each method's loss coefficient on validation data (section 5.1) before the seeds. */
   search: Schema.Boolean,
   /**
@@ -438,6 +443,12 @@ export const flags = {
     Flag.withDescription("Tiny data and models, for the end-to-end test (numbers meaningless)"),
     Flag.withDefault(false),
   ),
+  fullRanking: Flag.Boolean("full-ranking").pipe(
+    Flag.withDescription(
+      "Also evaluate on full ranking: each test target against every item the user has not consumed (besides the paper's 100 sampled negatives); costs about items/100 times the sampled evaluation",
+    ),
+    Flag.withDefault(false),
+  ),
   search: Flag.Boolean("search").pipe(
     Flag.withDescription(
       "Choose each method's loss coefficient (λ in {0.01, 0.1, 1, 10}; IPS/CausalRec clipping in {1/2..1/10}) " +
@@ -671,6 +682,7 @@ export const resolveStudyOptions = (
       out,
       experiments: chosenExperiments,
       quick: raw.quick,
+      ...(raw.fullRanking ? { fullRanking: true } : {}),
       search: raw.search,
       workers: raw.workers,
     } satisfies StudyOptions

@@ -130,6 +130,11 @@ export const MethodResult = Schema.Struct({
    * do(history) (the debiased evaluation real data cannot give).
    */
   interventional: Schema.optionalKey(RankingSummaries),
+  /**
+   * `--full-ranking`: the ranking metrics of each test target against every item the user has not
+   * consumed, instead of 100 sampled negatives.
+   */
+  fullRanking: Schema.optionalKey(RankingSummaries),
 })
 export type MethodResult = typeof MethodResult.Type
 
@@ -228,6 +233,7 @@ export const ReadingResult = Schema.Struct({
   metrics: RankingSummaries,
   truth: Schema.NullOr(TruthAgreement),
   interventional: Schema.optionalKey(RankingSummaries),
+  fullRanking: Schema.optionalKey(RankingSummaries),
 })
 export type ReadingResult = typeof ReadingResult.Type
 

@@ -83,6 +83,9 @@ export class StudyError extends Schema.TaggedError<StudyError>()("StudyError", {
   }
 }
 
+/** `--full-ranking` is refused above this many user-item scores (2 arrays of 4 bytes each). */
+export const FULL_RANKING_LIMIT = 40_000_000
+
 /** Sizes and training settings of a study, chosen from the data set and `--quick`. */
 export interface Profile {
   readonly simulation: Simulated.SimulationOptions
@@ -213,6 +216,8 @@ interface Evaluation {
   readonly truth: { readonly rankCorrelation: number; readonly pairwiseAccuracy: number } | null
   /** Front-door world: the ranking metrics on the interventional test split. */
   readonly interventional: { readonly [metric: string]: number } | null
+  /** `--full-ranking`: the ranking metrics against every item the user has not consumed. */
+  readonly fullRanking: { readonly [metric: string]: number } | null
 }
 
 const stageError = (stage: string) => (error: unknown) =>
@@ -300,6 +305,12 @@ export const study = (
           reason: `--partners all: ${tooLarge} (K teachers, batch ${profile.training.batchSize}); use --partners S (Monte-Carlo)${K > options.teachers ? " or leave out table7 (it trains K = 16)" : " or fewer teachers"}`,
         })
     }
+    // Full ranking holds a score per user and item: refused up front where that does not fit.
+    if (options.fullRanking === true && data.numUsers * data.numItems > FULL_RANKING_LIMIT)
+      return yield* new StudyError({
+        stage: "options",
+        reason: `--full-ranking scores every item for every user: ${data.numUsers} users x ${data.numItems} items is over the limit of ${FULL_RANKING_LIMIT} scores; leave --full-ranking out (the sampled protocol still runs)`,
+      })
     // Workers start once the data is prepared (and cached), so they read it rather than redo it.
     const workers = options.workers ?? 1
     const pool =
@@ -694,6 +705,30 @@ export const study = (
       })
 
     // --- evaluation ---------------------------------------------------------------------------
+    /**
+     * Full ranking (`--full-ranking`): each user's test target scored against every item, its
+     * test history excluded (Ranking.full). The candidates are items 1..I in order, scored in
+     * batches holding as many candidates as the sampled protocol's.
+     */
+    const fullRankingView = options.fullRanking === true ? fullRankingData(data) : null
+    const fullRankingOf = (model: Recommender) => {
+      if (fullRankingView === null) return null
+      const { view, input } = fullRankingView
+      const I = data.numItems
+      const batchUsers = Math.max(
+        1,
+        Math.floor((Evaluate.DEFAULT_EVAL_BATCH_USERS * (1 + data.config.candidates)) / I),
+      )
+      const scores = Evaluate.scoreSplit(
+        backend,
+        forInference(model),
+        view,
+        "test",
+        undefined,
+        batchUsers,
+      )
+      return Ranking.means(Result.getOrThrow(Ranking.full({ ...input, scores })))
+    }
     const evaluate = (model: Recommender): Evaluation => {
       const scores = Evaluate.scoreSplit(backend, forInference(model), data, "test")
       const C = 1 + data.config.candidates
@@ -724,7 +759,7 @@ export const study = (
                 ),
               ),
             )
-      return { overall, groups, truth, interventional }
+      return { overall, groups, truth, interventional, fullRanking: fullRankingOf(model) }
     }
 
     /** Group-wise training (eq. 7): each group's own model on its own users. */
@@ -1005,6 +1040,7 @@ export const study = (
     const summaries = (runs: ReadonlyArray<Evaluation>) => {
       const metric = (name: string) => summarize(runs.map((r) => r.overall[name]!))
       const interventional = (name: string) => summarize(runs.map((r) => r.interventional![name]!))
+      const full = (name: string) => summarize(runs.map((r) => r.fullRanking![name]!))
       return {
         metrics: {
           AUC: metric("AUC"),
@@ -1036,6 +1072,17 @@ export const study = (
                 "R@10": interventional("R@10"),
                 "NDCG@5": interventional("NDCG@5"),
                 "NDCG@10": interventional("NDCG@10"),
+              },
+            }),
+        ...(runs.length === 0 || runs[0]!.fullRanking === null
+          ? {}
+          : {
+              fullRanking: {
+                AUC: full("AUC"),
+                "R@5": full("R@5"),
+                "R@10": full("R@10"),
+                "NDCG@5": full("NDCG@5"),
+                "NDCG@10": full("NDCG@10"),
               },
             }),
       }
@@ -1208,14 +1255,19 @@ export const study = (
       yield* writeAtomic(`${options.out}/truth.csv`, truth.csv)
     }
     const interventional = Tables.interventionalTable(results)
-    if (interventional !== undefined) {
-      yield* writeAtomic(`${options.out}/interventional.md`, interventional.markdown)
-      yield* writeAtomic(`${options.out}/interventional.csv`, interventional.csv)
-    }
+    const fullRanking = Tables.fullRankingTable(results)
+    for (const [name, table] of [
+      ["interventional", interventional],
+      ["full-ranking", fullRanking],
+    ] as const)
+      if (table !== undefined) {
+        yield* writeAtomic(`${options.out}/${name}.md`, table.markdown)
+        yield* writeAtomic(`${options.out}/${name}.csv`, table.csv)
+      }
     // The run ends with its Table 3 (and the agreement with the truth) on stdout.
     if (printTables)
       yield* Console.log(
-        [Tables.table3(results), truth, interventional]
+        [Tables.table3(results), truth, interventional, fullRanking]
           .flatMap((t) => (t === undefined ? [] : [`\n${t.markdown}`]))
           .join(""),
       )
@@ -1231,6 +1283,46 @@ export const study = (
  * the observational oracle's (the truth's own is 1).
  */
 const gapClosed = (rho: number, oracle: number): number => (rho - oracle) / (1 - oracle)
+
+/**
+ * The data view and `Ranking.full` input of full ranking: every user's test candidates are all
+ * items 1..I (column c is item c + 1), the target among them, the test history excluded.
+ */
+export const fullRankingData = (data: PreparedDataset) => {
+  const U = data.numUsers
+  const I = data.numItems
+  const candidates = new Int32Array(U * I)
+  for (let u = 0; u < U; u++) for (let c = 0; c < I; c++) candidates[u * I + c] = c + 1
+  const excludedOffsets = new Int32Array(U + 1)
+  for (let u = 0; u < U; u++)
+    excludedOffsets[u + 1] =
+      excludedOffsets[u]! + (data.sequenceOffsets[u + 1]! - data.sequenceOffsets[u]! - 1)
+  const excludedItems = new Int32Array(excludedOffsets[U]!)
+  for (let u = 0; u < U; u++) {
+    const history = data.sequenceItems.subarray(
+      data.sequenceOffsets[u]!,
+      data.sequenceOffsets[u + 1]! - 1,
+    )
+    for (let t = 0; t < history.length; t++)
+      excludedItems[excludedOffsets[u]! + t] = history[t]! - 1
+  }
+  // no truth or oracles: they belong to the stored candidates, not to these
+  const { truth: _truth, oracles: _oracles, ...rest } = data
+  const view: PreparedDataset = {
+    ...rest,
+    config: { ...data.config, candidates: I - 1 },
+    test: { target: data.test.target, candidates },
+  }
+  return {
+    view,
+    input: {
+      itemCount: I,
+      positives: Int32Array.from(data.test.target, (j) => j - 1),
+      excludedOffsets,
+      excludedItems,
+    },
+  }
+}
 
 /** The front-door world's exact predictors scored like methods on both test splits. */
 const oracleRows = (data: PreparedDataset): Array<OracleResult> => {

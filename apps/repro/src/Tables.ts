@@ -462,62 +462,108 @@ export const truthTable = (results: Results): Table | undefined => {
 }
 
 /**
- * Front-door world: every method's ranking metrics on the observational test split and on the
- * one whose clicks were drawn under do(history), with the two oracles. Undefined elsewhere.
+ * Every method's AUC, NDCG@10 and R@10 under two protocols side by side (`first` the stored test
+ * candidates, `second` another evaluation of the same models), exact rows first.
  */
-export const interventionalTable = (results: Results): Table | undefined => {
-  const rows = results.methods.filter((m) => m.interventional !== undefined)
-  const oracles = results.oracles ?? []
-  if (rows.length === 0 && oracles.length === 0) return undefined
+const twoProtocolTable = (
+  results: Results,
+  title: string,
+  labels: readonly [string, string],
+  second: (m: Results["methods"][number]) => RankingSummaries | undefined,
+  exact: ReadonlyArray<{
+    readonly label: string
+    readonly first: RankingFigures
+    readonly second: RankingFigures
+  }>,
+  note: string,
+): Table | undefined => {
+  const rows = results.methods.filter((m) => second(m) !== undefined)
+  if (rows.length === 0 && exact.length === 0) return undefined
   const base = results.manifest.configuration.base
   const columns = ["AUC", "NDCG@10", "R@10"] as const
-  const header = columns.flatMap((c) => [`${c} obs.`, `${c} do(x)`])
+  const header = columns.flatMap((c) => [`${c} ${labels[0]}`, `${c} ${labels[1]}`])
   const marked = columns.flatMap((c) => [
     marks(
       rows.map((m) => m.metrics[c].mean),
       "higher",
     ),
     marks(
-      rows.map((m) => m.interventional![c].mean),
+      rows.map((m) => second(m)![c].mean),
       "higher",
     ),
   ])
   const markdown = [
-    `# Observational and interventional test (${setting(results)})`,
+    `# ${title} (${setting(results)})`,
     "",
     `| Method | ${header.join(" | ")} |`,
     `|---|${header.map(() => "---:").join("|")}|`,
-    ...oracles.map(
+    ...exact.map(
       (o) =>
-        `| *${o.label.replaceAll("|", "\\|")}* | ${columns.flatMap((c) => [`*${o.metrics[c].toFixed(4)}*`, `*${o.interventional[c].toFixed(4)}*`]).join(" | ")} |`,
+        `| *${o.label.replaceAll("|", "\\|")}* | ${columns.flatMap((c) => [`*${o.first[c].toFixed(4)}*`, `*${o.second[c].toFixed(4)}*`]).join(" | ")} |`,
     ),
     ...rows.map(
       (m, i) =>
         `| ${methodLabel(m.method, base)} | ${columns
           .flatMap((c, k) => [
             mark(cell(m.metrics[c]), marked[2 * k]![i]),
-            mark(cell(m.interventional![c]), marked[2 * k + 1]![i]),
+            mark(cell(second(m)![c]), marked[2 * k + 1]![i]),
           ])
           .join(" | ")} |`,
     ),
     "",
-    `obs.: the test clicks as the world generated them (U at the user's own value); do(x): the same test histories with the next click drawn under do(history), U from its prior, the debiased evaluation real data cannot give. ${seedsNote(results)}.`,
+    `${note} ${seedsNote(results)}.`,
     "",
   ].join("\n")
-  const csv = [
-    `method,${columns.flatMap((c) => [`${c}_obs_mean`, `${c}_obs_std`, `${c}_do_mean`, `${c}_do_std`]).join(",")}`,
-    ...oracles.map(
-      (o) =>
-        `${o.oracle},${columns.flatMap((c) => [o.metrics[c], "", o.interventional[c], ""]).join(",")}`,
+  const slug = (l: string) => l.replace(/[^a-z]/gi, "").toLowerCase()
+  const csvText = [
+    `method,${columns.flatMap((c) => [`${c}_${slug(labels[0])}_mean`, `${c}_${slug(labels[0])}_std`, `${c}_${slug(labels[1])}_mean`, `${c}_${slug(labels[1])}_std`]).join(",")}`,
+    ...exact.map(
+      (o) => `${o.label},${columns.flatMap((c) => [o.first[c], "", o.second[c], ""]).join(",")}`,
     ),
     ...rows.map(
       (m) =>
-        `${m.method},${columns.flatMap((c) => [m.metrics[c].mean, m.metrics[c].std ?? "", m.interventional![c].mean, m.interventional![c].std ?? ""]).join(",")}`,
+        `${m.method},${columns.flatMap((c) => [m.metrics[c].mean, m.metrics[c].std ?? "", second(m)![c].mean, second(m)![c].std ?? ""]).join(",")}`,
     ),
     "",
   ].join("\n")
-  return { markdown, csv }
+  return { markdown, csv: csvText }
 }
+
+type RankingFigures = { readonly [M in "AUC" | "NDCG@10" | "R@10"]: number }
+
+/**
+ * Front-door world: every method's ranking metrics on the observational test split and on the
+ * one whose clicks were drawn under do(history), with the two oracles. Undefined elsewhere.
+ */
+export const interventionalTable = (results: Results): Table | undefined =>
+  results.oracles === undefined
+    ? undefined
+    : twoProtocolTable(
+        results,
+        "Observational and interventional test",
+        ["obs.", "do(x)"],
+        (m) => m.interventional,
+        results.oracles.map((o) => ({
+          label: o.label,
+          first: o.metrics,
+          second: o.interventional,
+        })),
+        "obs.: the test clicks as the world generated them (U at the user's own value); do(x): the same test histories with the next click drawn under do(history), U from its prior, the debiased evaluation real data cannot give.",
+      )
+
+/**
+ * `--full-ranking`: every method's metrics on the paper's sampled protocol (the target against
+ * 100 sampled negatives) beside full ranking (against every item the user has not consumed).
+ */
+export const fullRankingTable = (results: Results): Table | undefined =>
+  twoProtocolTable(
+    results,
+    "Sampled and full ranking",
+    ["sampled", "full"],
+    (m) => m.fullRanking,
+    [],
+    "sampled: the test target against the 100 stored negatives (the paper's protocol); full: against every item the user has not consumed in its test history.",
+  )
 
 /** Two-sided Student t-test p-value of two summaries over seeds (null when it cannot run). */
 const pValue = (a: Summary, b: Summary): number | null => {
@@ -539,12 +585,14 @@ export const readingsTable = (results: Results): Table | undefined => {
   const withTruth = readings.some((r) => r.truth !== null)
   const withGap = readings.some((r) => r.truth?.gapClosed !== undefined)
   const withDo = readings.some((r) => r.interventional !== undefined)
+  const withFull = readings.some((r) => r.fullRanking !== undefined)
   type Row = {
     readonly name: string
     readonly reading: string
     readonly metrics: RankingSummaries
     readonly truth: (typeof readings)[number]["truth"]
     readonly interventional: RankingSummaries | undefined
+    readonly fullRanking: RankingSummaries | undefined
   }
   const rows: ReadonlyArray<Row> = [
     ...(base === undefined
@@ -556,6 +604,7 @@ export const readingsTable = (results: Results): Table | undefined => {
             metrics: base.metrics,
             truth: base.truth,
             interventional: base.interventional,
+            fullRanking: base.fullRanking,
           },
         ]),
     ...readings.map((r) => ({
@@ -564,6 +613,7 @@ export const readingsTable = (results: Results): Table | undefined => {
       metrics: r.metrics,
       truth: r.truth,
       interventional: r.interventional,
+      fullRanking: r.fullRanking,
     })),
   ]
   const vsBase = (r: Row, metric: "AUC" | "NDCG@10") =>
@@ -580,6 +630,7 @@ export const readingsTable = (results: Results): Table | undefined => {
     ...(withTruth ? ["rank corr. with truth"] : []),
     ...(withGap ? ["oracle gap closed"] : []),
     ...(withDo ? ["AUC do(x)"] : []),
+    ...(withFull ? ["AUC full", "NDCG@10 full"] : []),
   ]
   const columns = (r: Row) => [
     cell(r.metrics.AUC),
@@ -590,6 +641,7 @@ export const readingsTable = (results: Results): Table | undefined => {
     ...(withTruth ? [cell(r.truth?.rankCorrelation)] : []),
     ...(withGap ? [cell(r.truth?.gapClosed)] : []),
     ...(withDo ? [cell(r.interventional?.AUC)] : []),
+    ...(withFull ? [cell(r.fullRanking?.AUC), cell(r.fullRanking?.["NDCG@10"])] : []),
   ]
   const markdown = [
     `# Readings of the paper (${setting(results)})`,
@@ -615,6 +667,8 @@ export const readingsTable = (results: Results): Table | undefined => {
     r.truth?.rankCorrelation.mean ?? "",
     r.truth?.gapClosed?.mean ?? "",
     r.interventional?.AUC.mean ?? "",
+    r.fullRanking?.AUC.mean ?? "",
+    r.fullRanking?.["NDCG@10"].mean ?? "",
   ])
   return {
     markdown,
@@ -633,6 +687,8 @@ export const readingsTable = (results: Results): Table | undefined => {
         "truth_rank_correlation",
         "oracle_gap_closed",
         "auc_interventional",
+        "auc_full",
+        "ndcg10_full",
       ],
       csvRows,
     ),

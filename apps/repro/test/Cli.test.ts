@@ -99,6 +99,8 @@ describe("Cli: defaults", () => {
     expect(set.strength).toBe(0.5)
     expect(set.intents).toBe(3)
     expect((await ok(["--strength", "0"])).strength).toBe(0)
+    expect((await ok(["--full-ranking"])).fullRanking).toBe(true)
+    expect((await ok([])).fullRanking).toBeUndefined()
   })
 
   test("the readings of the paper: --reading presets, explicit flags win, bad values named", async () => {
@@ -291,7 +293,7 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(27)
+    expect(Object.keys(flags).length).toBe(28)
     for (const name of [
       "dataset",
       "data",
@@ -313,6 +315,7 @@ describe("Cli: defaults", () => {
       "fda-items",
       "teacher-prior",
       "fda-hidden",
+      "full-ranking",
       "epochs",
       "backend",
       "out",
