@@ -178,6 +178,8 @@ export const StudyOptions = Schema.Struct({
   out: Schema.String,
   experiments: Schema.Array(Schema.Literals(experiments)),
   quick: Schema.Boolean,
+  /** `--screen`: the readings `--experiments readings` screens; absent: all of them. */
+  screen: Schema.optionalKey(Schema.Array(Schema.String)),
   /**
    * Also rank each test target against every item the user has not consumed (`--full-ranking`);
    * absent in results written before the flag existed (read as false).
@@ -443,6 +445,19 @@ export const flags = {
     Flag.withDescription("Tiny data and models, for the end-to-end test (numbers meaningless)"),
     Flag.withDefault(false),
   ),
+  screen: Flag.String("screen").pipe(
+    Flag.withMetavar("LIST"),
+    Flag.withDescription(
+      `Which readings --experiments readings screens, a comma list of: ${Readings.screen.map((e) => e.name).join(", ")}; default all`,
+    ),
+    commaList(
+      "screen",
+      Readings.screen.map((e) => e.name),
+      {},
+      Readings.screen.map((e) => e.name).join(", "),
+    ),
+    Flag.optional,
+  ),
   fullRanking: Flag.Boolean("full-ranking").pipe(
     Flag.withDescription(
       "Also evaluate on full ranking: each test target against every item the user has not consumed (besides the paper's 100 sampled negatives); costs about items/100 times the sampled evaluation",
@@ -597,6 +612,10 @@ export const resolveStudyOptions = (
           (raw.dataset === "frontdoor" || !frontDoorOnly.includes(e)),
       )
     }
+    if (Option.isSome(raw.screen) && !chosenExperiments.includes("readings"))
+      return yield* fail(
+        "--screen chooses the readings of --experiments readings: add readings to --experiments or drop --screen",
+      )
     if (Option.isSome(raw.strength) && !isSimulated(raw.dataset))
       return yield* fail(
         `--strength sets a simulated world's confounding; --dataset ${raw.dataset} is real data: drop it or choose --dataset simulated or frontdoor`,
@@ -683,6 +702,7 @@ export const resolveStudyOptions = (
       experiments: chosenExperiments,
       quick: raw.quick,
       ...(raw.fullRanking ? { fullRanking: true } : {}),
+      ...(Option.isSome(raw.screen) ? { screen: raw.screen.value } : {}),
       search: raw.search,
       workers: raw.workers,
     } satisfies StudyOptions

@@ -812,7 +812,11 @@ export const study = (
       )
 
     // --- the readings screen: CausalD under each reading of the paper, every seed ---------------
-    const screenEntries = wants("readings") ? Readings.screen : []
+    const screenEntries = wants("readings")
+      ? Readings.screen.filter(
+          (e) => options.screen === undefined || options.screen.includes(e.name),
+        )
+      : []
     /** A screen entry that is the study's own reading reuses the study's CausalD. */
     const ownReading = (entry: Readings.ScreenEntry) => Readings.same(entry.reading, studyReading)
     const screenName = (entry: Readings.ScreenEntry) => `causald-screen-${entry.name}`

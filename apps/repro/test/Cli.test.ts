@@ -126,12 +126,16 @@ describe("Cli: defaults", () => {
     expect(mixed.fdaItems).toBe("own")
     expect(mixed.teacherPrior).toBe("interactions")
     expect(mixed.fdaHidden).toEqual([80, 40])
+    const screened = await ok(["--experiments", "table3,readings", "--screen", "aligned,literal"])
+    expect(screened.screen).toEqual(["literal", "aligned"])
     for (const [args, needle] of [
       [["--reading", "paper"], "reading"],
       [["--fda-hidden", "0"], "fda-hidden"],
       [["--fda-hidden", "16,x"], "fda-hidden"],
       [["--student-init", "teacher"], "student-init"],
       [["--teacher-prior", "items"], "teacher-prior"],
+      [["--experiments", "readings", "--screen", "paper"], "screen"],
+      [["--screen", "literal"], "--screen chooses the readings of --experiments readings"],
     ] as const)
       expect((await errors(args)).join("\n"), args.join(" ")).toContain(needle)
   })
@@ -293,7 +297,7 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(28)
+    expect(Object.keys(flags).length).toBe(29)
     for (const name of [
       "dataset",
       "data",
@@ -316,6 +320,7 @@ describe("Cli: defaults", () => {
       "teacher-prior",
       "fda-hidden",
       "full-ranking",
+      "screen",
       "epochs",
       "backend",
       "out",
