@@ -360,7 +360,8 @@ export const strengthSpec = (results: Results): TopLevelSpec | undefined => {
     field: "s",
     type: "quantitative",
     title: "confounding strength s",
-    axis: { values: points.map((p) => p.strength), format: "~g" },
+    // a label expression: Vega's default tick format rounds 0.25 to "0.3" despite `format`
+    axis: { values: points.map((p) => p.strength), labelExpr: "format(datum.value, '~g')" },
   }
   const yTitle = "rank correlation with the truth (test)"
   const color = { field: "series", type: "nominal", title: null }
