@@ -216,7 +216,7 @@ export const outputFingerprint = (
 })
 
 const describeData = (f: OutputFingerprint): string =>
-  `${f.name}: ${f.users} users, ${f.items} items, ${f.interactions} interactions, ${f.kCore}-core`
+  `${f.name}: ${f.users} users, ${f.items} items, ${f.interactions} interactions${f.kCore > 0 ? `, ${f.kCore}-core` : ""}`
 
 /** The first difference between two fingerprints, in words; undefined when they match. */
 export const fingerprintDifference = (
