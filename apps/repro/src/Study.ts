@@ -292,19 +292,8 @@ export const study = (
       "data",
       `${data.name}: ${data.stats.users} users, ${data.stats.items} items, ${data.stats.interactions} interactions`,
     )
-    // --- before anything trains: every option against the data (Validate.ts), then the output
-    // folder bound to this data and its settings (Provenance.bindOutput; a worker only checks) --
+    // --- before anything trains: every option against the data (Validate.ts) ----------------
     yield* Validate.check(options, data, profile)
-    const binding = yield* bindOutput(
-      options.out,
-      outputFingerprint(data, options.base, profile.training),
-      { write: worker === null },
-    )
-    if (binding === "adopted")
-      yield* progress.note(
-        "output",
-        `${options.out} has models but no ${fingerprintFile} (trained before output folders were bound to their data): taken as trained on this data, and recorded so`,
-      )
     // `--partners all` is the exact causal label: its [K, B, B, h] tensor is checked here, before
     // anything trains, for the largest K the study will use.
     const usesCausalLabel = options.methods.some(usesLabel)
@@ -325,6 +314,18 @@ export const study = (
           reason: `--partners all: ${tooLarge} (K teachers, batch ${profile.training.batchSize}); use --partners S (Monte-Carlo)${K > options.teachers ? " or leave out table7 (it trains K = 16)" : " or fewer teachers"}`,
         })
     }
+    // --- the output folder bound to this data and its settings, once every check has passed
+    // (Provenance.bindOutput; the first write into --out; a worker only checks) ----------------
+    const binding = yield* bindOutput(
+      options.out,
+      outputFingerprint(data, options.base, profile.training),
+      { write: worker === null },
+    )
+    if (binding === "adopted")
+      yield* progress.note(
+        "output",
+        `${options.out} has models but no ${fingerprintFile} (trained before output folders were bound to their data): taken as trained on this data, and recorded so`,
+      )
     // Workers start once the data is prepared (and cached), so they read it rather than redo it.
     const workers = options.workers ?? 1
     const pool =

@@ -763,6 +763,26 @@ describe("bun run repro as a process: exit status, one line on stderr, nothing w
     expect(existsSync(out)).toBe(false)
   })
 
+  test("--partners all with a K it cannot hold: refused, and --out not even made", () => {
+    const out = freshOut()
+    const r = run([
+      "--quick",
+      "--backend",
+      "cpu",
+      "--partners",
+      "all",
+      "--teachers",
+      "16",
+      "--out",
+      out,
+    ])
+    expect(r.code).toBe(1)
+    const lines = messages(r.stderr)
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain("--partners all")
+    expect(existsSync(out)).toBe(false)
+  })
+
   test("a reused --out bound to other data: refused by name before anything trains", () => {
     const out = freshOut()
     mkdirSync(out, { recursive: true })
