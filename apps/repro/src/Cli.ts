@@ -401,7 +401,7 @@ export const flags = {
     Flag.withDescription(
       "User attribute for --split-by attribute (MovieLens: gender, age, occupation; default gender)",
     ),
-    Flag.withDefault("gender"),
+    Flag.optional,
   ),
   lambdaBda: Flag.Finite("lambda-bda").pipe(
     Flag.withDescription(
@@ -591,6 +591,8 @@ const resolveSource = (
       )
     let dataPath: string
     if (Option.isSome(data)) {
+      if (data.value.trim() === "")
+        return yield* fail(`--data is empty: give ${describeData[dataset]}`)
       dataPath = path.resolve(context.cwd, data.value)
     } else {
       const fallback = path.resolve(context.repoRoot, "..", "shared", "data", "ml-100k")
@@ -746,6 +748,10 @@ export const resolveStudyOptions = (
       return yield* fail(
         `--strength sets a simulated world's confounding; --dataset ${raw.dataset} is real data: drop it or choose --dataset simulated or frontdoor`,
       )
+    if (Option.isSome(raw.attribute) && raw.splitBy !== "attribute")
+      return yield* fail(
+        `--attribute ${raw.attribute.value} names the user attribute of --split-by attribute, but --split-by is ${raw.splitBy}: add --split-by attribute or drop --attribute`,
+      )
     if (Option.isSome(raw.kCore) && isSimulated(raw.dataset))
       return yield* fail(
         `--kcore filters real data; --dataset ${raw.dataset} is generated: drop it or choose a real --dataset`,
@@ -809,7 +815,7 @@ export const resolveStudyOptions = (
       seeds: raw.seeds,
       teachers: raw.teachers,
       splitBy: raw.splitBy,
-      attribute: raw.attribute,
+      attribute: Option.getOrElse(raw.attribute, () => "gender"),
       lambdaBda: raw.lambdaBda,
       lambdaFda: raw.lambdaFda,
       reading: raw.reading,

@@ -314,6 +314,11 @@ describe("malformed flags: one line naming the flag and what it accepts, nothing
       ["fda-hidden", "1..1024"],
     ],
     [
+      ["--attribute", "age"],
+      ["--attribute age", "--split-by is activeness"],
+    ],
+    [["--dataset", "amazon-csv", "--data", ""], ["--data is empty"]],
+    [
       ["--sedes", "3"],
       ["Unrecognized flag: --sedes", "--seeds"],
     ],
