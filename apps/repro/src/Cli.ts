@@ -1,19 +1,26 @@
 /**
  * The command line of `bun run repro`: flags in, a typed {@link StudyOptions} out.
  *
- * Single-flag problems (an unknown data set, a negative seed count, an unknown method) are
- * `CliError.InvalidValue`s naming the flag and what it accepts; rules that involve several flags
- * (`--data` required for a real data set, an experiment whose methods were left out, an attribute
- * split on a data set without attributes) are `CliError.ValidationError`s from
- * {@link resolveStudyOptions}, checked before the study starts. Effect's runner prints them with
- * the help text, never with a stack trace.
+ * Single-flag problems (an unknown data set, a seed count out of its range, an unknown method) are
+ * `CliError.InvalidValue`s naming the flag and what it accepts; every numeric flag has a stated
+ * range ({@link bounds}). Rules that involve several flags or the file system (`--data` required
+ * for a real data set, an experiment whose methods were left out, an attribute split on a data set
+ * without attributes, an `--out` that is empty, a root-like folder, a file, or not writable) are
+ * `CliError.ValidationError`s from {@link resolveStudyOptions}, checked before the study starts;
+ * what needs the data itself (`--teachers` against its users, `--attribute` against its columns)
+ * is checked once it is prepared, before anything trains (`Validate.ts`). {@link main} prints a
+ * flag error as one line and a pointer to `--help` on standard error, never with the help text
+ * or a stack trace, and routes log warnings to standard error, so standard output holds only the
+ * results table.
  *
  * @module
  */
+import { homedir } from "node:os"
 import { fileURLToPath } from "node:url"
-import type { DataSource } from "@causald/data"
-import { Effect, FileSystem, Option, Path, Schema } from "effect"
-import { CliError, Command, Flag } from "effect/cli"
+import { type DataSource, Sources } from "@causald/data"
+import { Console, Effect, FileSystem, Logger, Option, Path, Schema, Stdio } from "effect"
+import { CliError, CliOutput, Command, Flag } from "effect/cli"
+import { fileSystemReason } from "./Explain.ts"
 import * as Readings from "./Readings.ts"
 
 /**
@@ -82,6 +89,23 @@ export const defaultPartners = 16
 /** Tensor backends (see the repository README). */
 export const backends = ["auto", "tensorflow", "wasm", "cpu"] as const
 export type Backend = (typeof backends)[number]
+
+/**
+ * The stated range of every numeric flag; a value outside is refused with the flag and its range.
+ * The paper runs 5 seeds, K in {2, 4, 8, 16} and searches λ in {0.01, 0.1, 1, 10}; the upper
+ * bounds leave ample room above that and refuse values that only make a run diverge or never end
+ * (`--lambda-bda 1e30` trained to a loss of 1.7e30 and AUC 0.52).
+ */
+export const bounds = {
+  seeds: { min: 1, max: 50 },
+  teachers: { min: 2, max: 64 },
+  epochs: { min: 1, max: 1000 },
+  workers: { min: 1, max: 64 },
+  partners: { min: 1, max: 1024 },
+  intents: { min: 2, max: 64 },
+  lambda: { min: 0, max: 1000 },
+  kCore: { min: 1, max: 1000 },
+} as const
 
 /** The paper's tables and figures the study can produce. */
 export const experiments = [
@@ -171,6 +195,8 @@ export const StudyOptions = Schema.Struct({
   strength: Schema.optionalKey(Schema.Finite),
   /** `--intents`: the front-door world's mediator values; absent: the world's default. */
   intents: Schema.optionalKey(Schema.Int),
+  /** `--kcore`: the k-core of a real data set; absent: the data set's default (`Sources.defaultKCore`). */
+  kCore: Schema.optionalKey(Schema.Int),
   /** Maximum training epochs; null leaves it to the study's defaults. */
   epochs: Schema.NullOr(Schema.Int),
   backend: Schema.Literals(backends),
@@ -203,29 +229,44 @@ export interface ParseContext {
   readonly cwd: string
   /** The repository root, for the default ml-100k folder `../shared/data/ml-100k`. */
   readonly repoRoot: string
+  /** The user's home folder, refused (with its ancestors) as `--out`; unset: not checked. */
+  readonly home?: string
 }
 
 /** The repository root of this checkout (three levels above this file). */
 export const repoRoot: string = fileURLToPath(new URL("../../../", import.meta.url))
 
-const defaultContext = (): ParseContext => ({ now: new Date(), cwd: process.cwd(), repoRoot })
+const defaultContext = (): ParseContext => ({
+  now: new Date(),
+  cwd: process.cwd(),
+  repoRoot,
+  home: homedir(),
+})
 
 const invalid = (option: string, value: string, expected: string) =>
   new CliError.InvalidValue({ option, value, expected, kind: "flag" })
 
-const integerAtLeast = (name: string, min: number, hint: string) => (flag: Flag.Flag<number>) =>
-  Flag.mapEffect(flag, (n) =>
-    Number.isInteger(n) && n >= min
-      ? Effect.succeed(n)
-      : Effect.fail(invalid(name, String(n), `an integer >= ${min}${hint}`)),
-  )
+/** An integer flag within `range` (one of {@link bounds}). */
+const integerIn =
+  (name: string, range: { readonly min: number; readonly max: number }, hint: string) =>
+  (flag: Flag.Flag<number>) =>
+    Flag.mapEffect(flag, (n) =>
+      Number.isInteger(n) && n >= range.min && n <= range.max
+        ? Effect.succeed(n)
+        : Effect.fail(invalid(name, String(n), `an integer in ${range.min}..${range.max}${hint}`)),
+    )
 
-const nonNegative = (name: string) => (flag: Flag.Flag<number>) =>
+/** A loss coefficient in [0, 1000] ({@link bounds}). */
+const coefficient = (name: string) => (flag: Flag.Flag<number>) =>
   Flag.mapEffect(flag, (x) =>
-    x >= 0
+    x >= bounds.lambda.min && x <= bounds.lambda.max
       ? Effect.succeed(x)
       : Effect.fail(
-          invalid(name, String(x), "a number >= 0 (the paper searches 0.01, 0.1, 1, 10)"),
+          invalid(
+            name,
+            String(x),
+            `a number in [${bounds.lambda.min}, ${bounds.lambda.max}] (the paper searches 0.01, 0.1, 1, 10)`,
+          ),
         ),
   )
 
@@ -258,6 +299,33 @@ const commaList = <A extends string>(
     }
     return Effect.succeed(accepted.filter((a) => chosen.has(a)))
   })
+
+/** The data set's loader format (`@causald/data`'s `DataSource`). */
+export const formatOf: {
+  readonly [D in Exclude<Dataset, SimulatedDataset>]: DataSource["format"]
+} = {
+  "movielens-100k": "movielens-100k",
+  "movielens-1m": "movielens-dat",
+  "amazon-csv": "amazon-ratings",
+  "amazon-json": "amazon-json",
+  sequences: "sequences",
+  "exposure-log": "exposure",
+}
+
+/** The default k-core of each real data set (`Sources.defaultKCore`), in words for `--help`. */
+export const kCoreDefaults = (): string => {
+  const byValue = new Map<number, Array<string>>()
+  for (const [dataset, format] of Object.entries(formatOf)) {
+    const k = Sources.defaultKCore(format)
+    byValue.set(k, [...(byValue.get(k) ?? []), dataset])
+  }
+  return [...byValue]
+    .map(
+      ([k, names]) =>
+        `${names.join(", ")} ${k}${k === 16 ? " (the paper's)" : " (already 5-core files; 16 keeps too few users)"}`,
+    )
+    .join("; ")
+}
 
 /** The flag of one open point of the paper (`Readings.dimensions`); absent: the preset's choice. */
 const readingFlag = <N extends Readings.DimensionName>(
@@ -311,16 +379,22 @@ export const flags = {
   seeds: Flag.Int("seeds").pipe(
     Flag.withMetavar("N"),
     Flag.withDescription(
-      "Independent runs (seeds) per method, default 3 (the paper: 5); t-tests need at least 2",
+      "Independent runs (seeds) per method, in 1..50, default 3 (the paper: 5); t-tests need at least 2",
     ),
     Flag.withDefault(3),
-    integerAtLeast("seeds", 1, " (the paper runs 5)"),
+    integerIn("seeds", bounds.seeds, " (the paper runs 5)"),
   ),
   teachers: Flag.Int("teachers").pipe(
     Flag.withMetavar("K"),
-    Flag.withDescription("Number of heterogeneous teachers K (section 3.3.1), default 4"),
+    Flag.withDescription(
+      "Number of heterogeneous teachers K (section 3.3.1), in 2..64, default 4; each teacher's user subset must hold the study's minimum users (checked against the data before anything trains)",
+    ),
     Flag.withDefault(4),
-    integerAtLeast("teachers", 2, " (front-door adjustment needs several mediator samples)"),
+    integerIn(
+      "teachers",
+      bounds.teachers,
+      " (front-door adjustment needs several mediator samples)",
+    ),
   ),
   splitBy: Flag.Literals("split-by", splits).pipe(
     Flag.withDescription(
@@ -334,17 +408,21 @@ export const flags = {
     Flag.withDescription(
       "User attribute for --split-by attribute (MovieLens: gender, age, occupation; default gender)",
     ),
-    Flag.withDefault("gender"),
+    Flag.optional,
   ),
   lambdaBda: Flag.Finite("lambda-bda").pipe(
-    Flag.withDescription("Coefficient λ_BDA of the back-door adjustment loss (eq. 22), default 1"),
+    Flag.withDescription(
+      "Coefficient λ_BDA of the back-door adjustment loss (eq. 22), in [0, 1000], default 1",
+    ),
     Flag.withDefault(1),
-    nonNegative("lambda-bda"),
+    coefficient("lambda-bda"),
   ),
   lambdaFda: Flag.Finite("lambda-fda").pipe(
-    Flag.withDescription("Coefficient λ_FDA of the front-door adjustment loss (eq. 22), default 1"),
+    Flag.withDescription(
+      "Coefficient λ_FDA of the front-door adjustment loss (eq. 22), in [0, 1000], default 1",
+    ),
     Flag.withDefault(1),
-    nonNegative("lambda-fda"),
+    coefficient("lambda-fda"),
   ),
   reading: Flag.Literals("reading", Readings.presetNames).pipe(
     Flag.withDescription(
@@ -381,16 +459,17 @@ export const flags = {
   partners: Flag.String("partners").pipe(
     Flag.withMetavar("S|all"),
     Flag.withDescription(
-      "In-batch partners per row of CausalD's causal label (eq. 14): S sampled ones (Monte-Carlo, default 16; fewer is faster and noisier) or all (the exact average over the batch, as the paper prints it; its [K, B, B, h] tensor limits K)",
+      "In-batch partners per row of CausalD's causal label (eq. 14): S sampled ones in 1..1024 (Monte-Carlo, default 16; fewer is faster and noisier) or all (the exact average over the batch, as the paper prints it; its [K, B, B, h] tensor limits K)",
     ),
     Flag.withDefault(String(defaultPartners)),
     Flag.mapEffect((raw: string) => {
       const value = raw.trim().toLowerCase()
       if (value === "all") return Effect.succeed<Partners>("all")
       const n = Number(value)
-      return Number.isInteger(n) && n >= 1 && value !== ""
+      const { min, max } = bounds.partners
+      return Number.isInteger(n) && n >= min && n <= max && value !== ""
         ? Effect.succeed<Partners>(n)
-        : Effect.fail(invalid("partners", raw, "an integer >= 1, or all"))
+        : Effect.fail(invalid("partners", raw, `an integer in ${min}..${max}, or all`))
     }),
   ),
   strength: Flag.Finite("strength").pipe(
@@ -408,17 +487,25 @@ export const flags = {
   intents: Flag.Int("intents").pipe(
     Flag.withMetavar("T"),
     Flag.withDescription(
-      "Values of the front-door world's mediator (the user's current intent), default 8",
+      "Values of the front-door world's mediator (the user's current intent), in 2..64, default 8",
     ),
-    integerAtLeast("intents", 2, " (the mediator needs several values)"),
+    integerIn("intents", bounds.intents, " (the mediator needs several values)"),
     Flag.optional,
   ),
   epochs: Flag.Int("epochs").pipe(
     Flag.withMetavar("N"),
     Flag.withDescription(
-      "Maximum training epochs of every model (default: the study's own); on real data, epochs over all users: a model on 1/k of the users runs k times as many of its own",
+      "Maximum training epochs of every model, in 1..1000; default per data set: simulated 5, frontdoor 20, real data 50 (at least 8, early stopping with patience 3), --quick 2. On real data, epochs over all users: a model on 1/k of the users runs k times as many of its own",
     ),
-    integerAtLeast("epochs", 1, ""),
+    integerIn("epochs", bounds.epochs, ""),
+    Flag.optional,
+  ),
+  kCore: Flag.Int("kcore").pipe(
+    Flag.withMetavar("K"),
+    Flag.withDescription(
+      `k-core filter of a real data set (section 5.1): users and items with fewer than K interactions are dropped, repeatedly; in 1..1000, and every user needs 3 interactions for the leave-last-out split. Default per data set: ${kCoreDefaults()}`,
+    ),
+    integerIn("kcore", bounds.kCore, ""),
     Flag.optional,
   ),
   backend: Flag.Literals("backend", backends).pipe(
@@ -427,7 +514,9 @@ export const flags = {
   ),
   out: Flag.String("out").pipe(
     Flag.withMetavar("DIR"),
-    Flag.withDescription("Output folder (default runs/<dataset>-<base>-<UTC time>)"),
+    Flag.withDescription(
+      "Output folder (default runs/<dataset>-<base>-<UTC time>); not empty, not the file-system root, the repository root or the home folder; rerun with the same folder to resume, which it only does on the same data (fingerprint.json)",
+    ),
     Flag.optional,
   ),
   experiments: Flag.String("experiments").pipe(
@@ -474,11 +563,12 @@ export const flags = {
   workers: Flag.Int("workers").pipe(
     Flag.withMetavar("N"),
     Flag.withDescription(
-      "Processes training models at once on the same --out, default 1: each needs a core and " +
-        "about 1 GB of memory; the results are those of --workers 1",
+      "Processes training models at once on the same --out, in 1..64, default 1: each needs a " +
+        "core and its own memory (up to 1.8 GB per process measured on ml-100k); the results are " +
+        "those of --workers 1",
     ),
     Flag.withDefault(1),
-    integerAtLeast("workers", 1, " (processes training at once, at most one per core)"),
+    integerIn("workers", bounds.workers, " (processes training at once, at most one per core)"),
   ),
 } as const
 
@@ -499,7 +589,7 @@ export const utcStamp = (date: Date): string =>
     .replace(/[-:]/g, "")
 
 const describeData: { readonly [D in Exclude<Dataset, SimulatedDataset>]: string } = {
-  "movielens-100k": "a MovieLens 100K folder with u.data and u.user",
+  "movielens-100k": "a MovieLens 100K folder with u.data (and u.user for the user attributes)",
   "movielens-1m": "a MovieLens 1M folder with ratings.dat (and users.dat), or the ratings.dat file",
   "amazon-csv": "an Amazon ratings-only CSV file (item,user,rating,time)",
   "amazon-json": "an Amazon 5-core JSON lines file",
@@ -527,6 +617,8 @@ const resolveSource = (
       )
     let dataPath: string
     if (Option.isSome(data)) {
+      if (data.value.trim() === "")
+        return yield* fail(`--data is empty: give ${describeData[dataset]}`)
       dataPath = path.resolve(context.cwd, data.value)
     } else {
       const fallback = path.resolve(context.repoRoot, "..", "shared", "data", "ml-100k")
@@ -576,9 +668,75 @@ const resolveSource = (
   })
 
 /**
+ * Why `out` cannot be a run's folder without harm, or undefined: the file-system root, the
+ * repository root or the home folder, or a folder above one of them, would receive
+ * `results.json`, `models/` and the tables among other files (`--out ""` once wrote them into
+ * the repository root).
+ */
+export const rootLike = (
+  out: string,
+  context: Pick<ParseContext, "repoRoot" | "home">,
+  path: Path.Path,
+): string | undefined => {
+  const contains = (outer: string, inner: string) => {
+    const r = path.relative(outer, path.resolve(inner))
+    return r === "" || (!r.startsWith("..") && !path.isAbsolute(r))
+  }
+  if (out === path.parse(out).root) return "the file-system root"
+  if (contains(out, context.repoRoot))
+    return path.resolve(context.repoRoot) === out
+      ? "the repository root"
+      : "a folder holding the repository"
+  if (context.home !== undefined && contains(out, context.home))
+    return path.resolve(context.home) === out
+      ? "the home folder"
+      : "a folder holding the home folder"
+  return undefined
+}
+
+/**
+ * Checks, without writing anything, that the output folder can be made and written: no file in
+ * its place or on its way, and its nearest existing folder writable (permission, read-only file
+ * system). Fails naming `--out` and the reason. What only a write shows (no space left) is found
+ * when the study binds the folder to its data, still before anything trains (`Provenance.ts`).
+ */
+const checkOut = (
+  out: string,
+): Effect.Effect<void, CliError.ValidationError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    let existing = out
+    for (;;) {
+      const info = yield* fs.stat(existing).pipe(Effect.option)
+      if (Option.isSome(info)) {
+        if (info.value.type !== "Directory")
+          return yield* fail(
+            existing === out
+              ? `--out ${out}: a file is in the way (it is a ${info.value.type.toLowerCase()}, not a folder); give a folder`
+              : `--out ${out}: a file is in the way (${existing} is a ${info.value.type.toLowerCase()}, not a folder), so the folder cannot be made`,
+          )
+        break
+      }
+      const up = path.dirname(existing)
+      if (up === existing) break
+      existing = up
+    }
+    yield* fs
+      .access(existing, { writable: true })
+      .pipe(
+        Effect.catch((e) =>
+          fail(
+            `--out ${out}: cannot write in ${existing}: ${fileSystemReason(e)}; give a folder you can write`,
+          ),
+        ),
+      )
+  })
+
+/**
  * The cross-flag rules and defaults: `--data` for real data sets (with the ml-100k default), the
- * output folder, `all` methods, the experiments that apply. Fails with a `ValidationError` whose
- * message names the flags involved.
+ * output folder (not empty, not root-like, writable), `all` methods, the experiments that apply.
+ * Fails with a `ValidationError` whose message names the flags involved.
  */
 export const resolveStudyOptions = (
   raw: RawOptions,
@@ -620,6 +778,14 @@ export const resolveStudyOptions = (
       return yield* fail(
         `--strength sets a simulated world's confounding; --dataset ${raw.dataset} is real data: drop it or choose --dataset simulated or frontdoor`,
       )
+    if (Option.isSome(raw.attribute) && raw.splitBy !== "attribute")
+      return yield* fail(
+        `--attribute ${raw.attribute.value} names the user attribute of --split-by attribute, but --split-by is ${raw.splitBy}: add --split-by attribute or drop --attribute`,
+      )
+    if (Option.isSome(raw.kCore) && isSimulated(raw.dataset))
+      return yield* fail(
+        `--kcore filters real data; --dataset ${raw.dataset} is generated: drop it or choose a real --dataset`,
+      )
     if (Option.isSome(raw.intents) && raw.dataset !== "frontdoor")
       return yield* fail(
         `--intents sets the front-door world's mediator values; --dataset ${raw.dataset} has none: drop it or choose --dataset frontdoor`,
@@ -655,11 +821,21 @@ export const resolveStudyOptions = (
         )
       }
     }
+    if (Option.isSome(raw.out) && raw.out.value.trim() === "")
+      return yield* fail(
+        "--out is empty: give the output folder, or leave --out out for runs/<dataset>-<base>-<UTC time>",
+      )
     const out = Option.match(raw.out, {
       onNone: () =>
         path.resolve(context.cwd, "runs", `${raw.dataset}-${raw.base}-${utcStamp(context.now)}`),
       onSome: (o) => path.resolve(context.cwd, o),
     })
+    const harm = rootLike(out, context, path)
+    if (harm !== undefined)
+      return yield* fail(
+        `--out ${out} is ${harm}: a run writes results.json, models/ and its tables there; give a folder of its own, e.g. runs/<name>`,
+      )
+    yield* checkOut(out)
     return {
       dataset: raw.dataset,
       data,
@@ -669,7 +845,7 @@ export const resolveStudyOptions = (
       seeds: raw.seeds,
       teachers: raw.teachers,
       splitBy: raw.splitBy,
-      attribute: raw.attribute,
+      attribute: Option.getOrElse(raw.attribute, () => "gender"),
       lambdaBda: raw.lambdaBda,
       lambdaFda: raw.lambdaFda,
       reading: raw.reading,
@@ -696,6 +872,7 @@ export const resolveStudyOptions = (
       partners: raw.partners,
       ...(Option.isSome(raw.strength) ? { strength: raw.strength.value } : {}),
       ...(Option.isSome(raw.intents) ? { intents: raw.intents.value } : {}),
+      ...(Option.isSome(raw.kCore) ? { kCore: raw.kCore.value } : {}),
       epochs: Option.getOrNull(raw.epochs),
       backend: raw.backend,
       out,
@@ -755,6 +932,55 @@ export const parse = (
 export const errorMessages = (error: CliError.CliError): ReadonlyArray<string> =>
   error._tag === "ShowHelp" ? error.errors.map((e) => e.message) : [error.message]
 
-/** Runs the command on the process arguments (what `src/main.ts` calls). */
+/** A CLI error as one line: its message with the line breaks (and suggestions) folded in. */
+export const oneLine = (error: CliError.CliError): string =>
+  error._tag === "UnrecognizedOption"
+    ? `Unrecognized flag: ${error.option}${error.suggestions.length > 0 ? ` (did you mean ${error.suggestions.join(" or ")}?)` : ""}`
+    : error.message.replace(/\s*\n\s*/g, " ").trim()
+
+/** What follows a flag error: where the flags are described. */
+export const helpPointer = 'Run "bun run repro --help" for every flag and what it accepts.'
+
+/**
+ * Presents an invalid invocation as one line per error and a pointer to `--help`, all on
+ * standard error (Effect's default prints the whole help text on standard output first); help
+ * and version as usual.
+ */
+export const presenter: CliOutput.Presenter = {
+  present: (event) =>
+    event._tag === "InvalidInvocation"
+      ? Console.error([...event.errors.map((e) => `repro: ${oneLine(e)}`), helpPointer].join("\n"))
+      : CliOutput.defaultPresenter.present(event),
+}
+
+/** `--wizard` was cancelled, or its command not confirmed: nothing ran. */
+export const wizardCancelled = "repro: the wizard was cancelled; nothing was run"
+
+/**
+ * Runs the command on the process arguments (what `src/main.ts` calls): flag errors through
+ * {@link presenter}, log warnings on standard error (standard output holds the results table
+ * alone), and a `--wizard` that ends without running the study exits with status 1.
+ */
 export const main = <E, R>(run: (options: StudyOptions) => Effect.Effect<void, E, R>) =>
-  Command.run(command(run), { version })
+  Effect.gen(function* () {
+    const args = yield* Effect.flatMap(Stdio.Stdio, (stdio) => stdio.args)
+    let ran = false
+    yield* Command.runWith(
+      command((options) =>
+        Effect.suspend(() => {
+          ran = true
+          return run(options)
+        }),
+      ),
+      { version },
+    )(args)
+    if (!ran && args.some((a) => a === "--wizard" || a.startsWith("--wizard="))) {
+      yield* Console.error(wizardCancelled)
+      yield* Effect.sync(() => {
+        process.exitCode = 1
+      })
+    }
+  }).pipe(
+    Effect.provide(CliOutput.layerPresenter(presenter)),
+    Effect.provideService(Logger.LogToStderr, true),
+  )

@@ -14,6 +14,7 @@ import { cpus } from "node:os"
 import { dirname, join } from "node:path"
 import { Effect, FileSystem, Path, Result, Schema } from "effect"
 import type { Experiment } from "./Cli.ts"
+import { fileSystemReason } from "./Explain.ts"
 import * as Figures from "./Figures.ts"
 import { report } from "./Report.ts"
 import { decodeResults, encodeResults, type Manifest, type Results } from "./Results.ts"
@@ -43,7 +44,7 @@ export const writeAtomic = (
     yield* fs.writeFile(tmp, bytes).pipe(
       Effect.flatMap(() => fs.rename(tmp, path)),
       Effect.tapError(() => Effect.ignore(fs.remove(tmp))),
-      Effect.mapError((e) => new OutputError({ path, reason: e.message })),
+      Effect.mapError((e) => new OutputError({ path, reason: fileSystemReason(e) })),
     )
   })
 
@@ -58,7 +59,7 @@ export const writeResults = (
     const file = path.join(dir, "results.json")
     yield* fs
       .makeDirectory(dir, { recursive: true })
-      .pipe(Effect.mapError((e) => new OutputError({ path: dir, reason: e.message })))
+      .pipe(Effect.mapError((e) => new OutputError({ path: dir, reason: fileSystemReason(e) })))
     const text = encodeResults(results)
     if (Result.isFailure(text)) {
       return yield* new OutputError({ path: file, reason: text.failure.reason })

@@ -10,10 +10,22 @@
  * the teachers' epochs began to count all users' steps (`Train.epochUnit`). A model whose record
  * differs from the current configuration is refused with the folder to delete.
  *
+ * The output folder as a whole is bound to what its models were trained on
+ * (`<out>/fingerprint.json`, {@link bindOutput}): a SHA-256 of the prepared data's content (its
+ * sequences, the leave-last-out split and its stored candidates, attributes, exposure negatives,
+ * sizes and protocol settings, the split's seed included) and the settings that shape every
+ * model but no folder's name (the base recommender, batch size, negatives, optimiser). A rerun on
+ * other data, even of the same shape (the same file with its timestamps reversed, which once
+ * reused the first run's models and reported AUC 0.892 instead of 0.684), is refused by name
+ * before anything trains.
+ *
  * @module
  */
+import { createHash } from "node:crypto"
+import type { PreparedDataset } from "@causald/data"
 import type { Train } from "@causald/training"
 import { Effect, FileSystem, Schema } from "effect"
+import { fileSystemReason } from "./Explain.ts"
 import { writeAtomic } from "./Output.ts"
 
 /** One teacher as a student saw it: its folder and the outcome of its training. */
@@ -121,9 +133,181 @@ export const checkProvenance = (
       .pipe(Effect.orElseSucceed(() => false))
     yield* fs
       .makeDirectory(directory, { recursive: true })
-      .pipe(Effect.catch((e) => fail(`cannot create ${directory}: ${e.message}`)))
+      .pipe(Effect.catch((e) => fail(`cannot create ${directory}: ${fileSystemReason(e)}`)))
     yield* writeAtomic(file, `${JSON.stringify(current, null, 2)}\n`).pipe(
-      Effect.catch((e) => fail(`cannot write ${file}: ${e.message}`)),
+      Effect.catch((e) => fail(`cannot write ${file}: ${e.reason}`)),
     )
     return trained ? "adopted" : "recorded"
+  })
+
+/** What an output folder's models were trained on (`<out>/fingerprint.json`). */
+export const OutputFingerprint = Schema.Struct({
+  /** SHA-256 (hex) of the prepared data's content ({@link dataFingerprint}). */
+  data: Schema.String,
+  /** The data set's name and sizes, for the message when the content differs. */
+  name: Schema.String,
+  users: Schema.Int,
+  items: Schema.Int,
+  interactions: Schema.Int,
+  kCore: Schema.Int,
+  /** The settings that shape every model but not its folder's name. */
+  settings: Schema.Record(Schema.String, Schema.Union([Schema.Number, Schema.String])),
+})
+export type OutputFingerprint = typeof OutputFingerprint.Type
+
+/** The file of {@link OutputFingerprint} in an output folder. */
+export const fingerprintFile = "fingerprint.json"
+
+/**
+ * SHA-256 of what models train and are selected on: the sizes and protocol settings (k-core,
+ * history length, negatives, candidates, the split's seed, rating threshold), the sequences, the
+ * validation and test targets and candidates, the attributes and exposure negatives, and the
+ * front-door world's interventional test. Integer arrays only: the simulators' float truths
+ * never reach a model. Neither do the ids' spellings, so a renamed copy of a file binds alike.
+ */
+export const dataFingerprint = (data: PreparedDataset): string => {
+  const hash = createHash("sha256")
+  hash.update(
+    `causald-fingerprint v1\n${JSON.stringify({ users: data.numUsers, items: data.numItems, config: data.config })}\n`,
+  )
+  const add = (key: string, a: Int32Array) => {
+    hash.update(`${key} ${a.length}\n`)
+    hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+  }
+  add("sequenceOffsets", data.sequenceOffsets)
+  add("sequenceItems", data.sequenceItems)
+  add("validation.target", data.validation.target)
+  add("validation.candidates", data.validation.candidates)
+  add("test.target", data.test.target)
+  add("test.candidates", data.test.candidates)
+  for (const a of data.attributes ?? []) {
+    hash.update(`attribute ${JSON.stringify([a.name, a.labels])}\n`)
+    add(`attribute.${a.name}`, a.codes)
+  }
+  if (data.exposureNegatives !== undefined) {
+    add("exposure.offsets", data.exposureNegatives.offsets)
+    add("exposure.items", data.exposureNegatives.items)
+  }
+  if (data.oracles !== undefined) {
+    add("interventional.target", data.oracles.interventionalTest.target)
+    add("interventional.candidates", data.oracles.interventionalTest.candidates)
+  }
+  return hash.digest("hex")
+}
+
+/** The fingerprint of a study: its prepared data, base recommender and training settings. */
+export const outputFingerprint = (
+  data: PreparedDataset,
+  base: string,
+  training: Pick<Train.TrainingConfig, "batchSize" | "negatives" | "optimizer">,
+): OutputFingerprint => ({
+  data: dataFingerprint(data),
+  name: data.name,
+  users: data.numUsers,
+  items: data.numItems,
+  interactions: data.stats.interactions,
+  kCore: data.config.kCore,
+  settings: {
+    base,
+    batchSize: training.batchSize,
+    negatives: training.negatives,
+    optimizer: JSON.stringify(training.optimizer),
+  },
+})
+
+const describeData = (f: OutputFingerprint): string =>
+  `${f.name}: ${f.users} users, ${f.items} items, ${f.interactions} interactions${f.kCore > 0 ? `, ${f.kCore}-core` : ""}`
+
+/** The first difference between two fingerprints, in words; undefined when they match. */
+export const fingerprintDifference = (
+  recorded: OutputFingerprint,
+  current: OutputFingerprint,
+): string | undefined => {
+  if (recorded.data !== current.data) {
+    const was = describeData(recorded)
+    const now = describeData(current)
+    return was !== now
+      ? `trained on ${was}; now ${now}`
+      : `trained on other content of the same shape (${was}; data sha256 ${recorded.data.slice(0, 12)} recorded, ${current.data.slice(0, 12)} now)`
+  }
+  const names = [...new Set([...Object.keys(recorded.settings), ...Object.keys(current.settings)])]
+  for (const name of names.sort())
+    if (recorded.settings[name] !== current.settings[name])
+      return `${name} was ${recorded.settings[name] ?? "unset"}, now ${current.settings[name] ?? "unset"}`
+  return undefined
+}
+
+/** A reused output folder holds models trained on other data or settings. */
+export class StaleOutput extends Schema.TaggedError<StaleOutput>()("StaleOutput", {
+  out: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message(): string {
+    return `--out ${this.out} holds models trained on other data or settings (${this.reason}); give another --out, or delete that folder to train again`
+  }
+}
+
+/** The output folder cannot be made or written: names `--out` and the reason. */
+export class OutputFolderError extends Schema.TaggedError<OutputFolderError>()(
+  "OutputFolderError",
+  { out: Schema.String, reason: Schema.String },
+) {
+  override get message(): string {
+    return `--out ${this.out}: ${this.reason}`
+  }
+}
+
+/**
+ * What {@link bindOutput} found: the same fingerprint ("matched"), a new folder ("recorded"), or
+ * a folder with models and no fingerprint ("adopted": trained before folders were bound, taken
+ * as trained on this data and recorded so, which the caller reports, since nothing can check it).
+ */
+export type OutputBinding = "matched" | "recorded" | "adopted"
+
+/**
+ * Before anything trains: binds `out` to `current`. A recorded fingerprint that differs fails
+ * with {@link StaleOutput}. With `write` (the main process; a worker only checks) the folder is
+ * made and the fingerprint (re)written, which also proves the folder writable: a failure is an
+ * {@link OutputFolderError} with its reason (a file in the way, permission denied, read-only
+ * file system, no space left on device).
+ */
+export const bindOutput = (
+  out: string,
+  current: OutputFingerprint,
+  options: { readonly write: boolean },
+): Effect.Effect<OutputBinding, StaleOutput | OutputFolderError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const file = `${out}/${fingerprintFile}`
+    const folderError = (what: string) => (e: unknown) =>
+      new OutputFolderError({ out, reason: `${what}: ${fileSystemReason(e)}` })
+    const exists = yield* fs.exists(file).pipe(Effect.orElseSucceed(() => false))
+    if (exists) {
+      const text = yield* fs
+        .readFileString(file)
+        .pipe(Effect.mapError(folderError(`cannot read ${file}`)))
+      const recorded = yield* Schema.decodeUnknownEffect(Schema.fromJsonString(OutputFingerprint))(
+        text,
+      ).pipe(
+        Effect.mapError(
+          (e) =>
+            new StaleOutput({ out, reason: `${file} is not a fingerprint record: ${e.message}` }),
+        ),
+      )
+      const diff = fingerprintDifference(recorded, current)
+      if (diff !== undefined) return yield* new StaleOutput({ out, reason: diff })
+    }
+    const adopted =
+      !exists && (yield* fs.exists(`${out}/models`).pipe(Effect.orElseSucceed(() => false)))
+    if (options.write) {
+      yield* fs
+        .makeDirectory(out, { recursive: true })
+        .pipe(Effect.mapError(folderError("cannot make the folder")))
+      yield* writeAtomic(file, `${JSON.stringify(current, null, 2)}\n`).pipe(
+        Effect.mapError(
+          (e) => new OutputFolderError({ out, reason: `cannot write ${file}: ${e.reason}` }),
+        ),
+      )
+    }
+    return exists ? "matched" : adopted ? "adopted" : "recorded"
   })

@@ -46,9 +46,13 @@ import {
 import { Clock, Console, Effect, type FileSystem, Layer, type Path, Result, Schema } from "effect"
 import { truthAgreement } from "./Agreement.ts"
 import { defaultPartners, type Method, repoRoot, type StudyOptions, strengthGrid } from "./Cli.ts"
+import { explain } from "./Explain.ts"
 import { gitState, packageVersions, runtime, writeAtomic, writeStudyOutputs } from "./Output.ts"
 import {
+  bindOutput,
   checkProvenance,
+  fingerprintFile,
+  outputFingerprint,
   type Provenance,
   type TeacherRecord,
   teacherRecord,
@@ -71,6 +75,7 @@ import {
   type VariantPoint,
 } from "./Results.ts"
 import * as Tables from "./Tables.ts"
+import * as Validate from "./Validate.ts"
 import * as Workers from "./Workers.ts"
 
 /** A stage of the study failed: which one and why. */
@@ -221,7 +226,7 @@ interface Evaluation {
 }
 
 const stageError = (stage: string) => (error: unknown) =>
-  new StudyError({ stage, reason: error instanceof Error ? error.message : String(error) })
+  new StudyError({ stage, reason: explain(error) })
 
 /**
  * Runs the study described by `options` and writes its outputs. With `--workers N` (and
@@ -267,7 +272,10 @@ export const study = (
     const data: PreparedDataset = yield* timed(
       "prepare data",
       options.source !== null
-        ? Sources.load(options.source, { cacheDir: `${repoRoot}/.cache/data` })
+        ? Sources.load(options.source, {
+            cacheDir: `${repoRoot}/.cache/data`,
+            ...(options.kCore === undefined ? {} : { kCore: options.kCore }),
+          })
         : options.dataset === "frontdoor"
           ? FrontDoor.generate({
               ...profile.frontDoor,
@@ -280,11 +288,17 @@ export const study = (
               ...(options.strength === undefined ? {} : { strength: options.strength }),
               seed: 0,
             }),
-    ).pipe(Effect.mapError(stageError("prepare data")))
+    ).pipe(
+      Effect.mapError(
+        stageError(options.data === null ? "prepare data" : `--data ${options.data}`),
+      ),
+    )
     yield* progress.note(
       "data",
       `${data.name}: ${data.stats.users} users, ${data.stats.items} items, ${data.stats.interactions} interactions`,
     )
+    // --- before anything trains: every option against the data (Validate.ts) ----------------
+    yield* Validate.check(options, data, profile)
     // `--partners all` is the exact causal label: its [K, B, B, h] tensor is checked here, before
     // anything trains, for the largest K the study will use.
     const usesCausalLabel = options.methods.some(usesLabel)
@@ -311,6 +325,18 @@ export const study = (
         stage: "options",
         reason: `--full-ranking scores every item for every user: ${data.numUsers} users x ${data.numItems} items is over the limit of ${FULL_RANKING_LIMIT} scores; leave --full-ranking out (the sampled protocol still runs)`,
       })
+    // --- the output folder bound to this data and its settings, once every check has passed
+    // (Provenance.bindOutput; the first write into --out; a worker only checks) ----------------
+    const binding = yield* bindOutput(
+      options.out,
+      outputFingerprint(data, options.base, profile.training),
+      { write: worker === null },
+    )
+    if (binding === "adopted")
+      yield* progress.note(
+        "output",
+        `${options.out} has models but no ${fingerprintFile} (trained before output folders were bound to their data): taken as trained on this data, and recorded so`,
+      )
     // Workers start once the data is prepared (and cached), so they read it rather than redo it.
     const workers = options.workers ?? 1
     const pool =

@@ -1,23 +1,26 @@
 /**
  * `bun run repro`: the paper's study from the command line (see `--help`).
  *
- * Expected failures (bad data, an unavailable backend, a diverging run) print one line that
- * says what and where, and exit with status 1; no stack trace.
+ * Expected failures (bad data, an option that does not fit the data, an output folder that
+ * cannot be written or holds another data set's models, an unavailable backend, a diverging run)
+ * print one line that says what and where (`Explain.ts`), and exit with status 1; no stack
+ * trace. Log warnings go to standard error, like the progress: standard output holds the
+ * results table alone.
  *
  * With `CAUSALD_REPRO_WORKER` set (by `--workers`, never by hand) this process is a worker of a
  * study: it trains its share of the models, reports progress as JSON lines, and writes nothing.
  */
 import { Progress } from "@causald/training"
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Cause, Effect } from "effect"
+import { Cause, Effect, Logger } from "effect"
 import { main } from "./Cli.ts"
+import { explain } from "./Explain.ts"
 import { study, studyLayer } from "./Study.ts"
 import { taskFromEnvironment, workerProgress } from "./Workers.ts"
 
 const reportFailure = (prefix: string) => (cause: Cause.Cause<unknown>) =>
   Effect.sync(() => {
-    const failure = Cause.squash(cause)
-    const message = failure instanceof Error ? failure.message : String(failure)
+    const message = explain(Cause.squash(cause))
     process.stderr.write(`\n${prefix}: ${message}\n`)
     process.exitCode = 1
   })
@@ -41,4 +44,8 @@ const program =
           Effect.catchCause(reportFailure(`repro worker ${task.index} failed`)),
         )
 
-program.pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)
+program.pipe(
+  Effect.provideService(Logger.LogToStderr, true),
+  Effect.provide(NodeServices.layer),
+  NodeRuntime.runMain,
+)

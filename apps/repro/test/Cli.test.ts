@@ -297,7 +297,7 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(29)
+    expect(Object.keys(flags).length).toBe(30)
     for (const name of [
       "dataset",
       "data",
@@ -322,6 +322,7 @@ describe("Cli: defaults", () => {
       "full-ranking",
       "screen",
       "epochs",
+      "kcore",
       "backend",
       "out",
       "experiments",
@@ -364,7 +365,7 @@ describe("Cli: errors name the flag and what it accepts", () => {
     ],
     [
       ["--seeds", "0"],
-      ["--seeds", "an integer >= 1"],
+      ["--seeds", "an integer in 1..50"],
     ],
     [
       ["--seeds", "two"],
@@ -372,11 +373,11 @@ describe("Cli: errors name the flag and what it accepts", () => {
     ],
     [
       ["--teachers", "1"],
-      ["--teachers", "an integer >= 2"],
+      ["--teachers", "an integer in 2..64"],
     ],
     [
       ["--workers", "0"],
-      ["--workers", "an integer >= 1"],
+      ["--workers", "an integer in 1..64"],
     ],
     [
       ["--workers", "1.5"],
@@ -384,11 +385,11 @@ describe("Cli: errors name the flag and what it accepts", () => {
     ],
     [
       ["--epochs", "0"],
-      ["--epochs", "an integer >= 1"],
+      ["--epochs", "an integer in 1..1000"],
     ],
     [
       ["--lambda-bda", "-1"],
-      ["--lambda-bda", "a number >= 0"],
+      ["--lambda-bda", "a number in [0, 1000]"],
     ],
     [
       ["--lambda-fda", "x"],
@@ -400,11 +401,11 @@ describe("Cli: errors name the flag and what it accepts", () => {
     ],
     [
       ["--partners", "0"],
-      ["--partners", "0", "an integer >= 1, or all"],
+      ["--partners", "0", "an integer in 1..1024, or all"],
     ],
     [
       ["--partners", "half"],
-      ["--partners", "half", "an integer >= 1, or all"],
+      ["--partners", "half", "an integer in 1..1024, or all"],
     ],
     [
       ["--bda-distance", "manhattan"],
@@ -484,6 +485,10 @@ describe("Cli: errors name the flag and what it accepts", () => {
     const stderr = bad.stderr.toString()
     expect(bad.exitCode).not.toBe(0)
     expect(stderr).toContain('Invalid value for flag --seeds: "0"')
+    // one line and a pointer to --help, on stderr; not the help text
+    expect(stderr.trim().split("\n")).toHaveLength(2)
+    expect(stderr).toContain("--help")
+    expect(bad.stdout.toString()).toBe("")
     expect(stderr).not.toMatch(/\n\s+at /)
     const good = Bun.spawnSync(["bun", entry, "--seeds", "2", "--out", "/tmp/x"], {
       stdout: "pipe",

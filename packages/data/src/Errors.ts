@@ -60,7 +60,20 @@ export class MissingUserAttributes extends Schema.TaggedError<MissingUserAttribu
   }
 }
 
-/** k-core filtering (or the rating threshold) removed every user. */
+/**
+ * No row is a positive interaction (an exposure log without a clicked row, or no rating at or
+ * above the threshold): there is nothing to train on, whatever the k-core.
+ */
+export class NoPositiveInteractions extends Schema.TaggedError<NoPositiveInteractions>()(
+  "NoPositiveInteractions",
+  { dataset: Schema.String, rows: Schema.Number, expected: Schema.String },
+) {
+  override get message(): string {
+    return `${this.dataset}: no positive interactions in ${this.rows} rows; expected ${this.expected}`
+  }
+}
+
+/** k-core filtering removed every user. */
 export class NoUsersLeft extends Schema.TaggedError<NoUsersLeft>()("NoUsersLeft", {
   dataset: Schema.String,
   kCore: Schema.Number,
@@ -133,6 +146,7 @@ export type DataError =
   | ParseError
   | InvalidUtf8
   | MissingUserAttributes
+  | NoPositiveInteractions
   | NoUsersLeft
   | TooFewInteractions
   | NotEnoughCandidates
@@ -145,6 +159,7 @@ const tags: ReadonlySet<string> = new Set([
   "ParseError",
   "InvalidUtf8",
   "MissingUserAttributes",
+  "NoPositiveInteractions",
   "NoUsersLeft",
   "TooFewInteractions",
   "NotEnoughCandidates",

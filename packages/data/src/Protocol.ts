@@ -3,7 +3,7 @@
  * {@link PreparedDataset}:
  *
  * 1. positives: every rated item (ratings below `minRating` dropped when set); for exposure logs
- *    the clicked items;
+ *    the clicked items (none at all is {@link NoPositiveInteractions}, whatever the k-core);
  * 2. each user's rows in chronological order, ties in time kept in file order;
  * 3. duplicates (same user, same item) removed, keeping the earliest;
  * 4. k-core filtering repeated until stable: every kept user and every kept item has at least k
@@ -27,6 +27,7 @@ import {
   attempt,
   type DataError,
   InvalidOption,
+  NoPositiveInteractions,
   NotEnoughCandidates,
   NoUsersLeft,
   TooFewInteractions,
@@ -260,6 +261,17 @@ export const prepareLog = (
       w++
     }
   }
+  if (w === 0)
+    throw new NoPositiveInteractions({
+      dataset: name,
+      rows: user.length,
+      expected:
+        clicked !== undefined
+          ? "at least one row with clicked = 1 (a click); every row has clicked = 0"
+          : minRating !== null
+            ? `at least one rating >= ${minRating} (the rating threshold)`
+            : "at least one interaction",
+    })
   const pairsUser = pairUser.subarray(0, w)
   const pairsItem = pairItem.subarray(0, w)
   let usersBefore = 0

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
 import * as Cache from "./Cache.ts"
@@ -32,7 +33,10 @@ import { readSequences } from "./readers/Sequences.ts"
 
 /** Where a data set comes from. */
 export type DataSource =
-  /** MovieLens 100K folder with `u.data` and `u.user` (gender, age band, occupation). */
+  /**
+   * MovieLens 100K folder with `u.data` and, when present, `u.user` (gender, age band,
+   * occupation).
+   */
   | { readonly format: "movielens-100k"; readonly directory: string }
   /** MovieLens 1M/10M `ratings.dat`, with the 1M `users.dat` attributes when given. */
   | { readonly format: "movielens-dat"; readonly ratings: string; readonly users?: string }
@@ -64,11 +68,13 @@ export interface LoadOptions {
 export const defaultKCore = (format: DataSource["format"]): number =>
   format === "sequences" ? 5 : 16
 
-/** The files a source reads (all are part of the cache key). */
+/** The files a source reads (all are part of the cache key); `u.user` only when present. */
 export const inputFiles = (source: DataSource): ReadonlyArray<string> => {
   switch (source.format) {
     case "movielens-100k":
-      return [join(source.directory, "u.data"), join(source.directory, "u.user")]
+      return existsSync(join(source.directory, "u.user"))
+        ? [join(source.directory, "u.data"), join(source.directory, "u.user")]
+        : [join(source.directory, "u.data")]
     case "movielens-dat":
       return source.users === undefined ? [source.ratings] : [source.ratings, source.users]
     case "movielens-csv":

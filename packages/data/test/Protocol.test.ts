@@ -262,5 +262,14 @@ describe("protocol", () => {
     const bad = thrown(() => prepareLog(logOf(rows), "tiny", config({ historyLength: 0 })))
     expect(bad._tag).toBe("InvalidOption")
     expect(bad.message).toContain("historyLength")
+    // an exposure log without a click has no positive interaction, whatever the k-core
+    const unclicked = logOf(rows, { clicked: rows.map(() => 0) })
+    for (const kCore of [1, 16]) {
+      const noClick = thrown(() => prepareLog(unclicked, "log", config({ kCore })))
+      expect(noClick._tag).toBe("NoPositiveInteractions")
+      expect(noClick.message).toContain("no positive interactions in 5 rows")
+      expect(noClick.message).toContain("clicked = 1")
+      expect(noClick.message).not.toContain("core")
+    }
   })
 })

@@ -56,6 +56,15 @@ describe("readers: good files", () => {
     expect(attribute("occupation")).toEqual(["technician", "other"])
   })
 
+  test("MovieLens 100K folder without u.user: the ratings alone, no attributes", async () => {
+    const ml = join(dir, "ml-no-users")
+    mkdirSync(ml)
+    writeFile(ml, "u.data", "3\t50\t4\t881250949\n1\t50\t5\t881250950\n")
+    const log = await Effect.runPromise(readMovieLens100k(ml))
+    expect(log.userIds).toEqual(["1", "3"])
+    expect(log.attributes).toBeUndefined()
+  })
+
   test("MovieLens 1M ratings.dat and users.dat", async () => {
     const ratings = writeFile(dir, "ratings.dat", "1::1193::5::978300760\n2::661::3::978302109\n")
     const users = writeFile(dir, "users.dat", "1::F::1::10::48067\n2::M::56::16::70072\n")

@@ -1,11 +1,12 @@
 /**
- * MovieLens readers (GroupLens): 100K `u.data` and `u.user`, 1M/10M `ratings.dat` and
+ * MovieLens readers (GroupLens): 100K `u.data` and (optional) `u.user`, 1M/10M `ratings.dat` and
  * `users.dat`, 20M/25M `ratings.csv`. Every rated movie is an interaction (a threshold can be
  * applied by the protocol's `minRating`). User and item ids are the numeric MovieLens ids,
  * coded in ascending order.
  *
  * @module
  */
+import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { type DataError, excerpt, MissingUserAttributes, ParseError } from "../Errors.ts"
@@ -176,8 +177,13 @@ export const readMovieLens1mUsers = (
     return Effect.flatMap(scan, () => attach(log, file, { rows }, ml1mOccupations))
   })
 
-/** MovieLens 100K from its folder: `u.data` with the `u.user` attributes. */
+/**
+ * MovieLens 100K from its folder: `u.data`, with the `u.user` attributes when the folder has
+ * that file (without it the users have no attributes, so no attribute split or grouping).
+ */
 export const readMovieLens100k = (directory: string): Effect.Effect<InteractionLog, DataError> =>
   Effect.flatMap(readMovieLens100kRatings(join(directory, "u.data")), (log) =>
-    readMovieLens100kUsers(join(directory, "u.user"), log),
+    existsSync(join(directory, "u.user"))
+      ? readMovieLens100kUsers(join(directory, "u.user"), log)
+      : Effect.succeed(log),
   )
