@@ -125,6 +125,22 @@ export interface Profile {
  * trained).
  */
 export const profileOf = (options: StudyOptions): Profile => {
+  const profile = defaultProfileOf(options)
+  // --batch-size and --learning-rate override the data set's defaults
+  return {
+    ...profile,
+    training: {
+      ...profile.training,
+      ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+      ...(options.learningRate === undefined
+        ? {}
+        : { optimizer: { _tag: "Adagrad", learningRate: options.learningRate } as const }),
+    },
+  }
+}
+
+/** The data set's own sizes and training settings (see {@link profileOf}). */
+const defaultProfileOf = (options: StudyOptions): Profile => {
   const base = Train.defaultTrainingConfig
   if (options.quick)
     return {

@@ -199,6 +199,21 @@ const refusedByData = async (
 
 // --- the corpus -------------------------------------------------------------------------------
 
+describe("training settings from the command line", () => {
+  test("--batch-size and --learning-rate replace the data set's defaults, and only those", async () => {
+    const plain = profileOf(await accepted(["--dataset", "frontdoor"]))
+    expect(plain.training.batchSize).toBe(128)
+    const tuned = profileOf(
+      await accepted(["--dataset", "frontdoor", "--batch-size", "4096", "--learning-rate", "0.01"]),
+    )
+    expect(tuned.training.batchSize).toBe(4096)
+    expect(tuned.training.optimizer).toEqual({ _tag: "Adagrad", learningRate: 0.01 })
+    expect({ ...tuned.training, batchSize: 128, optimizer: plain.training.optimizer }).toEqual(
+      plain.training,
+    )
+  })
+})
+
 describe("malformed flags: one line naming the flag and what it accepts, nothing written", () => {
   const cases: ReadonlyArray<readonly [ReadonlyArray<string>, ReadonlyArray<string>]> = [
     [

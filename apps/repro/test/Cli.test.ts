@@ -100,6 +100,15 @@ describe("Cli: defaults", () => {
     expect(set.intents).toBe(3)
     expect((await ok(["--strength", "0"])).strength).toBe(0)
     expect((await ok(["--full-ranking"])).fullRanking).toBe(true)
+    const tuned = await ok(["--batch-size", "4096", "--learning-rate", "0.01"])
+    expect([tuned.batchSize, tuned.learningRate]).toEqual([4096, 0.01])
+    for (const [args, needle] of [
+      [["--batch-size", "0"], "batch-size"],
+      [["--batch-size", "1000000"], "batch-size"],
+      [["--learning-rate", "0"], "learning-rate"],
+      [["--learning-rate", "1e9"], "learning-rate"],
+    ] as const)
+      expect((await errors(args)).join("\n"), args.join(" ")).toContain(needle)
     expect((await ok([])).fullRanking).toBeUndefined()
   })
 
@@ -297,7 +306,7 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(30)
+    expect(Object.keys(flags).length).toBe(32)
     for (const name of [
       "dataset",
       "data",
@@ -321,6 +330,8 @@ describe("Cli: defaults", () => {
       "fda-hidden",
       "full-ranking",
       "screen",
+      "batch-size",
+      "learning-rate",
       "epochs",
       "kcore",
       "backend",
