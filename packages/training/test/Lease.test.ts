@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { type TensorBackend, Tensors } from "@causald/core"
 import { startBackend } from "@causald/tfjs"
 import { NodeFileSystem } from "@effect/platform-node"
-import { Effect, Exit, Fiber, Layer } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer } from "effect"
 import {
   acquire,
   type Holder,
@@ -94,17 +94,20 @@ describe("Lease", () => {
     const { notes, layer } = recording()
     const events: Array<string> = []
     const program = Effect.gen(function* () {
+      // the second acquirer starts once the first holds the lease, however slow the machine
+      const held = yield* Deferred.make<void>()
       const first = yield* Effect.forkChild(
         Effect.scoped(
           Effect.gen(function* () {
             yield* acquire(dir, { name: "first", pollMillis: 10 })
             events.push("first acquired")
+            yield* Deferred.succeed(held, undefined)
             yield* Effect.sleep(150)
             events.push("first releases")
           }),
         ),
       )
-      yield* Effect.sleep(20)
+      yield* Deferred.await(held)
       yield* Effect.scoped(
         Effect.gen(function* () {
           const holder = yield* acquire(dir, { name: "second", pollMillis: 10 })
@@ -194,10 +197,17 @@ describe("Lease", () => {
     expect(existsSync(leasePath(dir))).toBe(false)
 
     const interrupted = Effect.gen(function* () {
+      const held = yield* Deferred.make<void>()
       const fiber = yield* Effect.forkChild(
-        Effect.scoped(Effect.andThen(acquire(dir, { name: "r" }), Effect.never)),
+        Effect.scoped(
+          Effect.andThen(
+            acquire(dir, { name: "r" }),
+            Effect.andThen(Deferred.succeed(held, undefined), Effect.never),
+          ),
+        ),
       )
-      yield* Effect.sleep(30)
+      // interrupted once it holds the lease (a fixed sleep raced the acquisition under load)
+      yield* Deferred.await(held)
       expect(existsSync(leasePath(dir))).toBe(true)
       yield* Fiber.interrupt(fiber)
     })
