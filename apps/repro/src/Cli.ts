@@ -210,6 +210,11 @@ export const StudyOptions = Schema.Struct({
   out: Schema.String,
   experiments: Schema.Array(Schema.Literals(experiments)),
   quick: Schema.Boolean,
+  /**
+   * `--heterogeneity off` trains no group-wise models and leaves Heterogeneity (eq. 8) out;
+   * absent in results written before the flag existed (read as on).
+   */
+  heterogeneity: Schema.optionalKey(Schema.Literals(["on", "off"])),
   /** `--screen`: the readings `--experiments readings` screens; absent: all of them. */
   screen: Schema.optionalKey(Schema.Array(Schema.String)),
   /**
@@ -579,6 +584,12 @@ export const flags = {
     ),
     Flag.optional,
   ),
+  heterogeneity: Flag.Literals("heterogeneity", ["on", "off"] as const).pipe(
+    Flag.withDescription(
+      "on (default): train the group-wise models of every seed and report Heterogeneity (eq. 8); off: neither, for a screen where only the ranking metrics matter (each group-wise model costs a model's training)",
+    ),
+    Flag.withDefault("on"),
+  ),
   fullRanking: Flag.Boolean("full-ranking").pipe(
     Flag.withDescription(
       "Also evaluate on full ranking: each test target against every item the user has not consumed (besides the paper's 100 sampled negatives); costs about items/100 times the sampled evaluation",
@@ -802,6 +813,10 @@ export const resolveStudyOptions = (
           (raw.dataset === "frontdoor" || !frontDoorOnly.includes(e)),
       )
     }
+    if (raw.heterogeneity === "off" && (has("groupwise") || chosenExperiments.includes("fig1")))
+      return yield* fail(
+        "--heterogeneity off trains no group-wise models, which --methods groupwise and --experiments fig1 need: leave those out or drop --heterogeneity off",
+      )
     if (Option.isSome(raw.screen) && !chosenExperiments.includes("readings"))
       return yield* fail(
         "--screen chooses the readings of --experiments readings: add readings to --experiments or drop --screen",
@@ -913,6 +928,7 @@ export const resolveStudyOptions = (
       experiments: chosenExperiments,
       quick: raw.quick,
       ...(raw.fullRanking ? { fullRanking: true } : {}),
+      ...(raw.heterogeneity === "off" ? { heterogeneity: "off" as const } : {}),
       ...(Option.isSome(raw.screen) ? { screen: raw.screen.value } : {}),
       search: raw.search,
       workers: raw.workers,

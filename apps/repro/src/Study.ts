@@ -804,6 +804,8 @@ export const study = (
       return { overall, groups, truth, interventional, fullRanking: fullRankingOf(model) }
     }
 
+    /** Whether group-wise models are trained, for Heterogeneity (`--heterogeneity`). */
+    const withGroupWise = options.heterogeneity !== "off"
     /** Group-wise training (eq. 7): each group's own model on its own users. */
     const groupWisePerformance = (seed: number) =>
       Effect.gen(function* () {
@@ -915,16 +917,20 @@ export const study = (
           })),
       ),
       ...seeds.flatMap((seed) => [
-        {
-          name: `groupwise seed ${seed}`,
-          folders: groupFolders(`groupwise-seed${seed}`, evaluationGrouping.sizes.length),
-          run: Effect.map(
-            trainGroups(`groupwise-seed${seed}`, evaluationGrouping, seed),
-            (models) => {
-              for (const m of models) backend.dispose(m.model.parameters)
-            },
-          ),
-        },
+        ...(withGroupWise
+          ? [
+              {
+                name: `groupwise seed ${seed}`,
+                folders: groupFolders(`groupwise-seed${seed}`, evaluationGrouping.sizes.length),
+                run: Effect.map(
+                  trainGroups(`groupwise-seed${seed}`, evaluationGrouping, seed),
+                  (models) => {
+                    for (const m of models) backend.dispose(m.model.parameters)
+                  },
+                ),
+              },
+            ]
+          : []),
         ...ordinary.map((method) => ({
           name: `${method} seed ${seed}`,
           folders: methodFolders(method, seed),
@@ -977,7 +983,7 @@ export const study = (
     }
 
     // --- the runs -----------------------------------------------------------------------------
-    const totalRuns = seeds.length * (ordinary.length + 1)
+    const totalRuns = seeds.length * (ordinary.length + (withGroupWise ? 1 : 0))
     const perSeed = new Map<Method, Array<Evaluation>>()
     const groupWise: Array<ReadonlyArray<{ readonly [metric: string]: number }>> = []
     const variantPoint = (value: number, evaluation: Evaluation): VariantPoint => ({
@@ -1003,12 +1009,16 @@ export const study = (
     const runs = Effect.gen(function* () {
       let finishedRuns = 0
       for (const seed of seeds) {
-        const gw = yield* timed(`groupwise seed ${seed}`, groupWisePerformance(seed)).pipe(
-          Effect.mapError(stageError(`groupwise seed ${seed}`)),
-        )
-        groupWise.push(gw)
-        finishedRuns += 1
-        yield* progress.update({ stage: "study", done: finishedRuns, total: totalRuns })
+        if (withGroupWise)
+          groupWise.push(
+            yield* timed(`groupwise seed ${seed}`, groupWisePerformance(seed)).pipe(
+              Effect.mapError(stageError(`groupwise seed ${seed}`)),
+            ),
+          )
+        if (withGroupWise) {
+          finishedRuns += 1
+          yield* progress.update({ stage: "study", done: finishedRuns, total: totalRuns })
+        }
         for (const method of ordinary) {
           const trained = yield* timed(`${method} seed ${seed}`, trainMethod(method, seed)).pipe(
             Effect.mapError(stageError(`${method} seed ${seed}`)),
@@ -1142,7 +1152,9 @@ export const study = (
         ...summary,
         metrics: {
           ...summary.metrics,
-          Heterogeneity: summarize(runs.map((r, s) => heterogeneityOf(r, s))),
+          Heterogeneity: withGroupWise
+            ? summarize(runs.map((r, s) => heterogeneityOf(r, s)))
+            : null,
         },
       }
     })

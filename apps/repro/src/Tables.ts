@@ -233,7 +233,7 @@ export const table3 = (results: Results): Table => {
   ]
   if (heterogeneityMissing) {
     notes.push(
-      "Heterogeneity was not measured: it needs the group-wise models (`--methods` with groupwise).",
+      "Heterogeneity was not measured: it needs the group-wise models (`--heterogeneity on`, the default).",
     )
   }
   if (match !== undefined) {

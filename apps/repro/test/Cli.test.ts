@@ -137,6 +137,9 @@ describe("Cli: defaults", () => {
     expect(mixed.fdaHidden).toEqual([80, 40])
     const screened = await ok(["--experiments", "table3,readings", "--screen", "aligned,literal"])
     expect(screened.screen).toEqual(["literal", "aligned"])
+    const lean = await ok(["--methods", "din,causald", "--heterogeneity", "off"])
+    expect(lean.heterogeneity).toBe("off")
+    expect((await ok([])).heterogeneity).toBeUndefined()
     for (const [args, needle] of [
       [["--reading", "paper"], "reading"],
       [["--fda-hidden", "0"], "fda-hidden"],
@@ -145,6 +148,8 @@ describe("Cli: defaults", () => {
       [["--teacher-prior", "items"], "teacher-prior"],
       [["--experiments", "readings", "--screen", "paper"], "screen"],
       [["--screen", "literal"], "--screen chooses the readings of --experiments readings"],
+      [["--heterogeneity", "off"], "--heterogeneity off trains no group-wise models"],
+      [["--heterogeneity", "maybe"], "heterogeneity"],
     ] as const)
       expect((await errors(args)).join("\n"), args.join(" ")).toContain(needle)
   })
@@ -306,7 +311,7 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(32)
+    expect(Object.keys(flags).length).toBe(33)
     for (const name of [
       "dataset",
       "data",
@@ -332,6 +337,7 @@ describe("Cli: defaults", () => {
       "screen",
       "batch-size",
       "learning-rate",
+      "heterogeneity",
       "epochs",
       "kcore",
       "backend",
