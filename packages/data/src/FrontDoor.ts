@@ -39,6 +39,7 @@
 import { Random } from "@causald/core"
 import type { Effect } from "effect"
 import { attempt, type DataError, InvalidOption } from "./Errors.ts"
+import { topicEmbeddings, zipfPopularity } from "./internal/Items.ts"
 import {
   computeStats,
   type EvaluationSplit,
@@ -118,7 +119,7 @@ export interface FrontDoorWorld {
   readonly parameters: FrontDoorParameters
   /** Int32Array(I+1): topic of each item (index 0 unused). */
   readonly topic: Int32Array
-  /** Float64Array(T*(I+1)): affinity a_{m,j} at m*(I+1) + j. */
+  /** Float64Array((I+1)*T): affinity a_{m,j} at j*T + m (item j's unit topic embedding). */
   readonly affinity: Float64Array
   /** Float64Array(I+1): standardised popularity pop_j. */
   readonly popularity: Float64Array
@@ -185,33 +186,8 @@ export const resolve = (options: FrontDoorOptions, forDataset = true): FrontDoor
 export const makeWorld = (p: FrontDoorParameters): FrontDoorWorld => {
   const { items: I, intents: T, confounderLevels: Z } = p
   const g = Random.rng(p.seed, "frontdoor-items")
-  const topic = new Int32Array(I + 1)
-  const affinity = new Float64Array(T * (I + 1))
-  const e = new Float64Array(T)
-  for (let j = 1; j <= I; j++) {
-    topic[j] = Random.int(g, T)
-    let norm = 0
-    for (let m = 0; m < T; m++) {
-      e[m] = (m === topic[j] ? 1 : 0) + p.itemNoise * Random.normal(g)
-      norm += e[m]! ** 2
-    }
-    norm = Math.sqrt(norm) || 1
-    for (let m = 0; m < T; m++) affinity[m * (I + 1) + j] = e[m]! / norm
-  }
-  // Zipf-like popularity: -log(rank) of a random ranking, standardised
-  const rank = new Int32Array(I)
-  for (let j = 0; j < I; j++) rank[j] = j + 1
-  Random.shuffle(g, rank)
-  const popularity = new Float64Array(I + 1)
-  let mean = 0
-  for (let j = 1; j <= I; j++) {
-    popularity[j] = -Math.log(rank[j - 1]!)
-    mean += popularity[j]! / I
-  }
-  let sd = 0
-  for (let j = 1; j <= I; j++) sd += (popularity[j]! - mean) ** 2 / I
-  sd = Math.sqrt(sd) || 1
-  for (let j = 1; j <= I; j++) popularity[j] = (popularity[j]! - mean) / sd
+  const { topic, embedding: affinity } = topicEmbeddings(g, I, T, p.itemNoise)
+  const popularity = zipfPopularity(g, I)
 
   const levels = new Float64Array(Z)
   for (let z = 0; z < Z; z++) levels[z] = Z === 1 ? 0 : -1 + (2 * z) / (Z - 1)
@@ -222,7 +198,7 @@ export const makeWorld = (p: FrontDoorParameters): FrontDoorWorld => {
       const w = p.popularityWeight + p.strength * p.conformityWeight * levels[z]!
       const row = (m * Z + z) * (I + 1)
       for (let j = 1; j <= I; j++) {
-        const f = p.bias + p.intentWeight * affinity[m * (I + 1) + j]! + w * popularity[j]!
+        const f = p.bias + p.intentWeight * affinity[j * T + m]! + w * popularity[j]!
         choiceWeight[row + j] = Math.exp(f)
         click[row + j] = sigmoid(f)
       }
@@ -238,23 +214,31 @@ export const intentDistribution = (
 ): Float64Array => {
   const p = world.parameters
   const T = p.intents
-  const I1 = p.items + 1
   const from = Math.max(0, history.length - p.recent)
   const n = history.length - from
-  let max = Number.NEGATIVE_INFINITY
   for (let m = 0; m < T; m++) {
     let h = 0
-    for (let t = from; t < history.length; t++) h += world.affinity[m * I1 + history[t]!]!
+    for (let t = from; t < history.length; t++) h += world.affinity[history[t]! * T + m]!
     out[m] = n === 0 ? 0 : (p.intentSharpness * h) / n
-    if (out[m]! > max) max = out[m]!
   }
+  return softmaxInPlace(out, T)
+}
+
+/**
+ * exp(v_k - max v) / sum, in place over `v[0 .. n)`: a distribution from log-weights; all zeros
+ * when every log-weight is -Infinity.
+ */
+const softmaxInPlace = (v: Float64Array, n: number): Float64Array => {
+  let max = Number.NEGATIVE_INFINITY
+  for (let k = 0; k < n; k++) if (v[k]! > max) max = v[k]!
+  if (max === Number.NEGATIVE_INFINITY) return v.fill(0)
   let total = 0
-  for (let m = 0; m < T; m++) {
-    out[m] = Math.exp(out[m]! - max)
-    total += out[m]!
+  for (let k = 0; k < n; k++) {
+    v[k] = Math.exp(v[k]! - max)
+    total += v[k]!
   }
-  for (let m = 0; m < T; m++) out[m]! /= total
-  return out
+  for (let k = 0; k < n; k++) v[k]! /= total
+  return v
 }
 
 /** P(n = length | U = u_z): the activeness model's probability of a sequence length. */
@@ -326,20 +310,11 @@ export const confounderPosterior = (
 ): Float64Array => {
   const Z = world.parameters.confounderLevels
   historyLogLikelihood(world, history, out)
-  let max = Number.NEGATIVE_INFINITY
   for (let z = 0; z < Z; z++) {
     const l = lengthProbability(world, history.length + drop, z)
     out[z] = l > 0 ? out[z]! + Math.log(l) : Number.NEGATIVE_INFINITY
-    if (out[z]! > max) max = out[z]!
   }
-  if (max === Number.NEGATIVE_INFINITY) return out.fill(0)
-  let total = 0
-  for (let z = 0; z < Z; z++) {
-    out[z] = Math.exp(out[z]! - max)
-    total += out[z]!
-  }
-  for (let z = 0; z < Z; z++) out[z]! /= total
-  return out
+  return softmaxInPlace(out, Z)
 }
 
 /** sum_m P(m | x) sum_z w_z σ(f(m, u_z, j)): the click probability under confounder weights w. */

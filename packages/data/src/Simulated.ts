@@ -32,6 +32,7 @@
 import { Random } from "@causald/core"
 import type { Effect } from "effect"
 import { attempt, type DataError, InvalidOption } from "./Errors.ts"
+import { normalise, topicEmbeddings, zipfPopularity } from "./internal/Items.ts"
 import { computeStats, type PreparedConfig, type PreparedDataset } from "./Prepared.ts"
 import { splitAndDraw } from "./Protocol.ts"
 
@@ -149,39 +150,12 @@ const resolve = (options: SimulationOptions): SimulationParameters => {
   return p
 }
 
-const normalise = (v: Float64Array, offset: number, n: number): void => {
-  let s = 0
-  for (let k = 0; k < n; k++) s += v[offset + k]! ** 2
-  const norm = Math.sqrt(s) || 1
-  for (let k = 0; k < n; k++) v[offset + k]! /= norm
-}
-
 /** Builds the hidden world (items, users, confounder) from the parameters. */
 const makeWorld = (p: SimulationParameters): SimulationWorld => {
   const { users: U, items: I, topics: T } = p
   const gi = Random.rng(p.seed, "simulation-items")
-  const topic = new Int32Array(I + 1)
-  const embedding = new Float64Array((I + 1) * T)
-  for (let j = 1; j <= I; j++) {
-    topic[j] = Random.int(gi, T)
-    for (let k = 0; k < T; k++)
-      embedding[j * T + k] = (k === topic[j] ? 1 : 0) + p.itemNoise * Random.normal(gi)
-    normalise(embedding, j * T, T)
-  }
-  // Zipf-like popularity: -log(rank) of a random ranking, standardised
-  const rank = new Int32Array(I)
-  for (let j = 0; j < I; j++) rank[j] = j + 1
-  Random.shuffle(gi, rank)
-  const popularity = new Float64Array(I + 1)
-  let mean = 0
-  for (let j = 1; j <= I; j++) {
-    popularity[j] = -Math.log(rank[j - 1]!)
-    mean += popularity[j]! / I
-  }
-  let sd = 0
-  for (let j = 1; j <= I; j++) sd += (popularity[j]! - mean) ** 2 / I
-  sd = Math.sqrt(sd) || 1
-  for (let j = 1; j <= I; j++) popularity[j] = (popularity[j]! - mean) / sd
+  const { topic, embedding } = topicEmbeddings(gi, I, T, p.itemNoise)
+  const popularity = zipfPopularity(gi, I)
 
   const Z = p.confounderLevels
   const levels = new Float64Array(Z)
