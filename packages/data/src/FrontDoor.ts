@@ -39,14 +39,8 @@
 import { Random } from "@causald/core"
 import type { Effect } from "effect"
 import { attempt, type DataError, InvalidOption } from "./Errors.ts"
-import { topicEmbeddings, zipfPopularity } from "./internal/Items.ts"
-import {
-  computeStats,
-  type EvaluationSplit,
-  type PreparedConfig,
-  type PreparedDataset,
-} from "./Prepared.ts"
-import { splitAndDraw } from "./Protocol.ts"
+import { fromGeneratedSequences, topicEmbeddings, zipfPopularity } from "./internal/Items.ts"
+import type { EvaluationSplit, PreparedDataset } from "./Prepared.ts"
 
 /** Sizes and strengths of the front-door world; every field has a default. */
 export interface FrontDoorOptions {
@@ -495,29 +489,12 @@ export const simulateFrontDoorWorld = (
   const consumed = new Uint8Array(I + 1)
   const intent = new Float64Array(p.intents)
   const level = new Int32Array(U)
-  const sequences: Array<Int32Array> = []
-  const sequenceOffsets = new Int32Array(U + 1)
-  for (let u = 0; u < U; u++) {
+  const prepared = fromGeneratedSequences(U, I, p, (u) => {
     level[u] = Random.int(gu, p.confounderLevels)
-    const seq = drawSequence(world, level[u]!, g, weights, consumed, intent)
-    sequences.push(seq)
-    sequenceOffsets[u + 1] = sequenceOffsets[u]! + seq.length
-  }
-  const sequenceItems = new Int32Array(sequenceOffsets[U]!)
-  sequences.forEach((s, u) => {
-    sequenceItems.set(s, sequenceOffsets[u]!)
+    return drawSequence(world, level[u]!, g, weights, consumed, intent)
   })
-  const config: PreparedConfig = {
-    kCore: 0,
-    historyLength: p.historyLength,
-    negativesPerPositive: p.negativesPerPositive,
-    candidates: p.candidates,
-    seed: p.seed,
-    minRating: null,
-  }
-  const userIds = Array.from({ length: U }, (_, u) => `u${u}`)
-  const itemIds = Array.from({ length: I + 1 }, (_, j) => (j === 0 ? "" : `i${j}`))
-  const splits = splitAndDraw(sequenceOffsets, sequenceItems, I, config, p.name, userIds)
+  const { sequenceOffsets, sequenceItems } = prepared
+  const splits = { validation: prepared.validation, test: prepared.test }
   const validation = oraclesOf(
     world,
     sequenceOffsets,
@@ -540,16 +517,7 @@ export const simulateFrontDoorWorld = (
     1,
   )
   const data: PreparedDataset = {
-    name: p.name,
-    config,
-    stats: computeStats(U, I, sequenceItems.length),
-    numUsers: U,
-    numItems: I,
-    userIds,
-    itemIds,
-    sequenceOffsets,
-    sequenceItems,
-    ...splits,
+    ...prepared,
     truth: { validationTruth: validation.truth, testTruth: test.truth },
     oracles: {
       validationObservational: validation.observational,

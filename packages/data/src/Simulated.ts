@@ -32,9 +32,13 @@
 import { Random } from "@causald/core"
 import type { Effect } from "effect"
 import { attempt, type DataError, InvalidOption } from "./Errors.ts"
-import { normalise, topicEmbeddings, zipfPopularity } from "./internal/Items.ts"
-import { computeStats, type PreparedConfig, type PreparedDataset } from "./Prepared.ts"
-import { splitAndDraw } from "./Protocol.ts"
+import {
+  fromGeneratedSequences,
+  normalise,
+  topicEmbeddings,
+  zipfPopularity,
+} from "./internal/Items.ts"
+import type { PreparedDataset } from "./Prepared.ts"
 
 /** Sizes and strengths of the simulation; every field has a small default. */
 export interface SimulationOptions {
@@ -273,28 +277,10 @@ export const simulateWorld = (
   const weights = new Float64Array(I)
   const consumed = new Uint8Array(I + 1)
   const h = new Float64Array(T)
-  const sequences: Array<Int32Array> = []
-  const sequenceOffsets = new Int32Array(U + 1)
-  for (let u = 0; u < U; u++) {
-    const seq = drawSequence(world, u, g, weights, consumed, h)
-    sequences.push(seq)
-    sequenceOffsets[u + 1] = sequenceOffsets[u]! + seq.length
-  }
-  const sequenceItems = new Int32Array(sequenceOffsets[U]!)
-  sequences.forEach((s, u) => {
-    sequenceItems.set(s, sequenceOffsets[u]!)
-  })
-  const config: PreparedConfig = {
-    kCore: 0,
-    historyLength: p.historyLength,
-    negativesPerPositive: p.negativesPerPositive,
-    candidates: p.candidates,
-    seed: p.seed,
-    minRating: null,
-  }
-  const userIds = Array.from({ length: U }, (_, u) => `u${u}`)
-  const itemIds = Array.from({ length: I + 1 }, (_, j) => (j === 0 ? "" : `i${j}`))
-  const splits = splitAndDraw(sequenceOffsets, sequenceItems, I, config, p.name, userIds)
+  const prepared = fromGeneratedSequences(U, I, p, (u) =>
+    drawSequence(world, u, g, weights, consumed, h),
+  )
+  const { sequenceOffsets, sequenceItems } = prepared
 
   // the truth: P(click | do(history), candidate) for every stored candidate
   const C = 1 + p.candidates
@@ -314,19 +300,10 @@ export const simulateWorld = (
   }
 
   const data: PreparedDataset = {
-    name: p.name,
-    config,
-    stats: computeStats(U, I, sequenceItems.length),
-    numUsers: U,
-    numItems: I,
-    userIds,
-    itemIds,
-    sequenceOffsets,
-    sequenceItems,
-    ...splits,
+    ...prepared,
     truth: {
-      validationTruth: truthOf(splits.validation.candidates, 2),
-      testTruth: truthOf(splits.test.candidates, 1),
+      validationTruth: truthOf(prepared.validation.candidates, 2),
+      testTruth: truthOf(prepared.test.candidates, 1),
     },
     confounder: { name: "conformity", values: Float32Array.from(world.confounder) },
   }

@@ -6,6 +6,8 @@
  * @internal
  */
 import { Random } from "@causald/core"
+import { computeStats, type PreparedConfig, type PreparedDataset } from "../Prepared.ts"
+import { splitAndDraw } from "../Protocol.ts"
 
 /** Scales `v[offset .. offset + n)` to unit length (a zero vector is left as it is). */
 export const normalise = (v: Float64Array, offset: number, n: number): void => {
@@ -52,4 +54,59 @@ export const zipfPopularity = (g: Random.RandomGenerator, items: number): Float6
   sd = Math.sqrt(sd) || 1
   for (let j = 1; j <= items; j++) popularity[j] = (popularity[j]! - mean) / sd
   return popularity
+}
+
+/** What a simulated world's data set is made from besides its sequences. */
+export interface GeneratedProtocol {
+  readonly name: string
+  readonly seed: number
+  readonly historyLength: number
+  readonly negativesPerPositive: number
+  readonly candidates: number
+}
+
+/**
+ * A prepared data set from generated sequences (`draw(u)` gives user u's chronological items):
+ * the users' sequences in CSR form, ids `u<u>` and `i<j>`, no k-core, and the paper's
+ * leave-last-out split with stored candidates (`Protocol.splitAndDraw`).
+ */
+export const fromGeneratedSequences = (
+  users: number,
+  items: number,
+  protocol: GeneratedProtocol,
+  draw: (user: number) => Int32Array,
+): PreparedDataset => {
+  const sequences: Array<Int32Array> = []
+  const sequenceOffsets = new Int32Array(users + 1)
+  for (let u = 0; u < users; u++) {
+    const seq = draw(u)
+    sequences.push(seq)
+    sequenceOffsets[u + 1] = sequenceOffsets[u]! + seq.length
+  }
+  const sequenceItems = new Int32Array(sequenceOffsets[users]!)
+  sequences.forEach((s, u) => {
+    sequenceItems.set(s, sequenceOffsets[u]!)
+  })
+  const config: PreparedConfig = {
+    kCore: 0,
+    historyLength: protocol.historyLength,
+    negativesPerPositive: protocol.negativesPerPositive,
+    candidates: protocol.candidates,
+    seed: protocol.seed,
+    minRating: null,
+  }
+  const userIds = Array.from({ length: users }, (_, u) => `u${u}`)
+  const itemIds = Array.from({ length: items + 1 }, (_, j) => (j === 0 ? "" : `i${j}`))
+  return {
+    name: protocol.name,
+    config,
+    stats: computeStats(users, items, sequenceItems.length),
+    numUsers: users,
+    numItems: items,
+    userIds,
+    itemIds,
+    sequenceOffsets,
+    sequenceItems,
+    ...splitAndDraw(sequenceOffsets, sequenceItems, items, config, protocol.name, userIds),
+  }
 }
