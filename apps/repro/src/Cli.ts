@@ -268,18 +268,32 @@ const integerIn =
     )
 
 /** A loss coefficient in [0, 1000] ({@link bounds}). */
-const coefficient = (name: string) => (flag: Flag.Flag<number>) =>
-  Flag.mapEffect(flag, (x) =>
-    x >= bounds.lambda.min && x <= bounds.lambda.max
-      ? Effect.succeed(x)
-      : Effect.fail(
-          invalid(
-            name,
-            String(x),
-            `a number in [${bounds.lambda.min}, ${bounds.lambda.max}] (the paper searches 0.01, 0.1, 1, 10)`,
+const coefficient = (name: string) =>
+  numberIn(name, bounds.lambda, " (the paper searches 0.01, 0.1, 1, 10)")
+
+/**
+ * A number in [min, max] (with `openMin`, in (min, max]), else an error naming the flag and the
+ * range.
+ */
+const numberIn =
+  (
+    name: string,
+    range: { readonly min: number; readonly max: number },
+    hint = "",
+    openMin = false,
+  ) =>
+  (flag: Flag.Flag<number>) =>
+    Flag.mapEffect(flag, (x) =>
+      (openMin ? x > range.min : x >= range.min) && x <= range.max
+        ? Effect.succeed(x)
+        : Effect.fail(
+            invalid(
+              name,
+              String(x),
+              `a number in ${openMin ? "(" : "["}${range.min}, ${range.max}]${hint}`,
+            ),
           ),
-        ),
-  )
+    )
 
 const methodAliases: { readonly [name: string]: Method } = { din: "base", deepfm: "base" }
 
@@ -488,11 +502,7 @@ export const flags = {
     Flag.withDescription(
       "Confounding strength s in [0, 1] of --dataset simulated or frontdoor (0: observational = interventional; default 1)",
     ),
-    Flag.mapEffect((s) =>
-      s >= 0 && s <= 1
-        ? Effect.succeed(s)
-        : Effect.fail(invalid("strength", String(s), "a number in [0, 1]")),
-    ),
+    numberIn("strength", { min: 0, max: 1 }),
     Flag.optional,
   ),
   intents: Flag.Int("intents").pipe(
@@ -516,17 +526,7 @@ export const flags = {
     Flag.withDescription(
       `Adagrad's learning rate (the paper's optimiser), in (${bounds.learningRate.min}, ${bounds.learningRate.max}]; default 0.3, --quick 0.1 (the paper: 0.01, which at our epoch budgets leaves the models on a flat loss)`,
     ),
-    Flag.mapEffect((x) =>
-      x > bounds.learningRate.min && x <= bounds.learningRate.max
-        ? Effect.succeed(x)
-        : Effect.fail(
-            invalid(
-              "learning-rate",
-              String(x),
-              `a number in (${bounds.learningRate.min}, ${bounds.learningRate.max}]`,
-            ),
-          ),
-    ),
+    numberIn("learning-rate", bounds.learningRate, "", true),
     Flag.optional,
   ),
   epochs: Flag.Int("epochs").pipe(
