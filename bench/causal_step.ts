@@ -217,7 +217,7 @@ export const measureCausalSteps = (
     // `wait` reads one value of the constants: it returns once every kernel of the teachers ran
     // (wasm and cpu run eagerly).
     const timed = <P>(objective: Objective.Objective<P>, wait: (prepared: P) => void) => ({
-      step: () => Train.trainStep(b, objective, optimizer, batch, rng),
+      step: () => Train.trainStep(b, objective, optimizer, batch, rng, 1),
       prepare: () =>
         b.tidy(() => {
           const prepared = objective.prepare({
@@ -225,6 +225,7 @@ export const measureCausalSteps = (
             batch,
             labels: b.tensor(batch.label, [batch.size]),
             rng,
+            epoch: 1,
           })
           wait(prepared)
         }),

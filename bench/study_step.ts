@@ -74,7 +74,7 @@ const stepperOf = (method: Method) => {
   const optimizer = b.optimizer({ _tag: "Adagrad", learningRate: 0.3 })
   const rng = Random.generator(3)
   const stepper = <P>(objective: Objective.Objective<P>, dispose: () => void) => ({
-    step: (batch: Batches.TrainingBatch) => Train.trainStep(b, objective, optimizer, batch, rng),
+    step: (batch: Batches.TrainingBatch) => Train.trainStep(b, objective, optimizer, batch, rng, 1),
     dispose: () => {
       dispose()
       optimizer.dispose()

@@ -79,10 +79,10 @@ if (stepName === "eval") {
     { ...CausalDObjective.defaultCausalDConfig, teacherPrior: new Float32Array(4).fill(0.25) },
     1,
   )
-  step = () => Train.trainStep(b, objective, optimizer, batch, rng)
+  step = () => Train.trainStep(b, objective, optimizer, batch, rng, 1)
 } else {
   const objective = Objective.recommendation(b, student)
-  step = () => Train.trainStep(b, objective, optimizer, batch, rng)
+  step = () => Train.trainStep(b, objective, optimizer, batch, rng, 1)
 }
 
 const ms = { stock: [] as Array<number>, new: [] as Array<number> }

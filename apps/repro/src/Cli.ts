@@ -190,6 +190,7 @@ export const StudyOptions = Schema.Struct({
   studentInit: Schema.optionalKey(Schema.Literals(Readings.dimensions.studentInit.choices)),
   fdaItems: Schema.optionalKey(Schema.Literals(Readings.dimensions.fdaItems.choices)),
   teacherPrior: Schema.optionalKey(Schema.Literals(Readings.dimensions.teacherPrior.choices)),
+  fdaWarmup: Schema.optionalKey(Schema.Literals(Readings.dimensions.fdaWarmup.choices)),
   fdaHidden: Schema.optionalKey(Schema.Array(Schema.Int)),
   /** `--partners`; absent in results written before the flag existed (read as 16). */
   partners: Schema.optionalKey(Schema.Union([Schema.Int, Schema.Literal("all")])),
@@ -451,11 +452,15 @@ export const flags = {
   ),
   reading: Flag.Literals("reading", Readings.presetNames).pipe(
     Flag.withDescription(
-      `A named reading of the paper's open points: ${Readings.presetNames.join(", ")} (default literal: every choice below at its default; aligned: ${Object.entries(
-        Readings.presets.aligned,
-      )
-        .map(([k, v]) => `${k} ${v}`)
-        .join(", ")}); an explicit flag below overrides it`,
+      `A named reading of the paper's open points: ${Readings.presetNames.join(", ")} (default literal: every choice below at its default; ${Readings.presetNames
+        .filter((p) => p !== "literal")
+        .map(
+          (p) =>
+            `${p}: ${Object.entries(Readings.presets[p])
+              .map(([k, v]) => `${k} ${v}`)
+              .join(", ")}`,
+        )
+        .join("; ")}); an explicit flag below overrides it`,
     ),
     Flag.withDefault("literal"),
   ),
@@ -464,6 +469,7 @@ export const flags = {
   studentInit: readingFlag("studentInit"),
   fdaItems: readingFlag("fdaItems"),
   teacherPrior: readingFlag("teacherPrior"),
+  fdaWarmup: readingFlag("fdaWarmup"),
   fdaHidden: Flag.String(Readings.fdaHidden.flag).pipe(
     Flag.withMetavar("W,..."),
     Flag.withDescription(Readings.fdaHidden.description),
@@ -914,6 +920,7 @@ export const resolveStudyOptions = (
           onNone: () => ({}),
           onSome: (v) => ({ teacherPrior: v }),
         }),
+        ...Option.match(raw.fdaWarmup, { onNone: () => ({}), onSome: (v) => ({ fdaWarmup: v }) }),
         ...Option.match(raw.fdaHidden, { onNone: () => ({}), onSome: (v) => ({ fdaHidden: v }) }),
       }),
       partners: raw.partners,

@@ -568,6 +568,7 @@ export const study = (
             distance: reading.bdaDistance,
             estimatorHidden: reading.fdaHidden,
             estimatorItems: reading.fdaItems === "own" ? data.numItems : 0,
+            estimatorWarmupEpochs: reading.fdaWarmup === "epoch" ? 1 : 0,
             partners: partnerSampling,
             teacherPrior: observed
               ? Float32Array.from(

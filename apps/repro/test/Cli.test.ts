@@ -78,6 +78,7 @@ describe("Cli: defaults", () => {
       studentInit: "scratch",
       fdaItems: "student",
       teacherPrior: "users",
+      fdaWarmup: "none",
       fdaHidden: [16],
       partners: 16,
       epochs: null,
@@ -118,6 +119,15 @@ describe("Cli: defaults", () => {
     expect(aligned.teacherInit).toBe("base")
     expect(aligned.studentInit).toBe("base")
     expect(aligned.fdaItems).toBe("student")
+    expect(aligned.fdaWarmup).toBe("none")
+    const warm = await ok(["--reading", "aligned-warmup"])
+    expect([warm.bdaDistance, warm.teacherInit, warm.studentInit, warm.fdaWarmup]).toEqual([
+      "mse",
+      "base",
+      "base",
+      "epoch",
+    ])
+    expect((await ok(["--fda-warmup", "epoch"])).fdaWarmup).toBe("epoch")
     const mixed = await ok([
       "--reading",
       "aligned",
@@ -237,6 +247,7 @@ describe("Cli: defaults", () => {
       studentInit: "scratch",
       fdaItems: "student",
       teacherPrior: "users",
+      fdaWarmup: "none",
       fdaHidden: [16],
       partners: "all",
       epochs: 20,
@@ -311,7 +322,7 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(33)
+    expect(Object.keys(flags).length).toBe(34)
     for (const name of [
       "dataset",
       "data",
@@ -332,6 +343,7 @@ describe("Cli: defaults", () => {
       "student-init",
       "fda-items",
       "teacher-prior",
+      "fda-warmup",
       "fda-hidden",
       "full-ranking",
       "screen",

@@ -239,6 +239,8 @@ describe("bun run repro --quick", () => {
       "interactions",
       "--fda-hidden",
       "8,4",
+      "--fda-warmup",
+      "epoch",
       "--out",
       out,
     ]
@@ -258,6 +260,7 @@ describe("bun run repro --quick", () => {
       studentInit: "base",
       fdaItems: "own",
       teacherPrior: "interactions",
+      fdaWarmup: "epoch",
       fdaHidden: "8,4",
     })
     // fine-tuned teachers stay near the base model they started from; the literal reading's

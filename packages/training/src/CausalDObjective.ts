@@ -56,6 +56,15 @@ export interface CausalDConfig {
    * own trainable look-up table over items 1..I, trained with W1, W2 and ψ_FDA.
    */
   readonly estimatorItems?: number
+  /**
+   * Epochs at the start in which the front-door estimator (W1, W2, ψ_FDA, and its own item table)
+   * is fitted alone, by the consistency term of eq. (16), before it labels the student: the
+   * student's loss is left out, so the student does not move (default 0: all of eq. 22 from the
+   * first step). Eq. (16) computes the distillation with W1, W2 and ψ_FDA fixed; without a
+   * warm-up the first labels come from an untrained estimator, which pulls a student started from
+   * the base model away from it in its first epoch (measured on ml-100k).
+   */
+  readonly estimatorWarmupEpochs?: number
   readonly l2: number
   /**
    * Keeps the teachers' mediators of every positive row once computed, so that from the second
@@ -164,6 +173,9 @@ export const causalD = (
     Random.derive(seed, 7_919),
   )
   const useLabel = config.lambdaFda !== 0
+  const warmupEpochs = config.estimatorWarmupEpochs ?? 0
+  if (!(Number.isInteger(warmupEpochs) && warmupEpochs >= 0))
+    throw new Error(`estimatorWarmupEpochs must be an integer >= 0, got ${warmupEpochs}`)
   const parameters: ReadonlyArray<Parameter> = useLabel
     ? [...student.parameters, ...estimator.parameters]
     : student.parameters
@@ -200,8 +212,34 @@ export const causalD = (
     return { mediators, guidance, partners: backend.tensor(partnerIds, [rows, width]) }
   }
 
+  /** õ_i of eq. (14) for the batch, from the student's mediator m̂_i (held constant inside). */
+  const causalLabel = (context: BatchContext, teacher: TeacherOutputs, mediator: Tensor) =>
+    CausalLabel.estimate(
+      backend,
+      estimator,
+      {
+        teacherMediators: teacher.mediators,
+        studentMediator: mediator,
+        partnerMediators: teacher.guidance,
+        items: student.embedItems(context.inputs.item),
+        itemIds: context.inputs.item,
+      },
+      teacher.partners,
+    )
+
   const loss = (context: BatchContext, teacher: TeacherOutputs, record?: RecordTerm): Tensor => {
     const mediator = student.encode(context.inputs)
+    if (useLabel && context.epoch <= warmupEpochs) {
+      // the estimator's warm-up: only the consistency term of eq. (16), which reaches W1, W2 and
+      // ψ_FDA alone (the label's inputs are held constant), so the student gets no gradient
+      const consistency = Losses.probabilityCrossEntropy(
+        backend,
+        causalLabel(context, teacher, mediator),
+        context.labels,
+      )
+      record?.("L_FDA consistency", consistency)
+      return consistency
+    }
     const logits = student.predict(mediator, context.inputs)
     const rec = recommendationLoss(backend, config.recommendationLoss, logits, context)
     const bda = FeatureGuidance.featureDistillationLoss(
@@ -213,18 +251,7 @@ export const causalD = (
     const fda = useLabel
       ? Losses.frontDoor(
           backend,
-          CausalLabel.estimate(
-            backend,
-            estimator,
-            {
-              teacherMediators: teacher.mediators,
-              studentMediator: mediator,
-              partnerMediators: teacher.guidance,
-              items: student.embedItems(context.inputs.item),
-              itemIds: context.inputs.item,
-            },
-            teacher.partners,
-          ),
+          causalLabel(context, teacher, mediator),
           logits,
           context.labels,
           config.temperature,

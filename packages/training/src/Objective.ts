@@ -17,6 +17,8 @@ export interface BatchContext {
   readonly labels: Tensor
   /** Seeded per (run seed, epoch): draws made while computing the loss (e.g. partners). */
   readonly rng: Random.RandomGenerator
+  /** The training epoch (1-based), for objectives whose terms change over training. */
+  readonly epoch: number
 }
 
 /**

@@ -275,7 +275,7 @@ export const train = <Prepared>(
       let step = 0
       const termSums = new Map<string, number>()
       for (const batch of Batches.trainingBatches(data, batchOptions(epoch))) {
-        const loss = trainStep(backend, objective, optimizer, batch, rng, termSums)
+        const loss = trainStep(backend, objective, optimizer, batch, rng, epoch, termSums)
         step += 1
         if (!Number.isFinite(loss))
           return yield* new NonFiniteLoss({ run: run.name, epoch, step, value: loss })
@@ -383,6 +383,7 @@ export const trainStep = <Prepared>(
   optimizer: import("@causald/core").Optimizer,
   batch: Batches.TrainingBatch,
   rng: Random.RandomGenerator,
+  epoch: number,
   termSums?: Map<string, number>,
 ): number =>
   backend.tidy(() => {
@@ -391,6 +392,7 @@ export const trainStep = <Prepared>(
       batch,
       labels: backend.tensor(batch.label, [batch.size]),
       rng,
+      epoch,
     }
     const prepared = objective.prepare(context)
     // the terms are kept past the tape's scope, read once the step is done, then freed

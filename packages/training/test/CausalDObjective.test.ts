@@ -56,6 +56,7 @@ const contextOf = (
   batch,
   labels: b.tensor(batch.label, [batch.size]),
   rng: Random.generator(rngSeed),
+  epoch: 1,
 })
 
 test("the exact label's [K, B, B, h] tensor is refused only above EXACT_LIMIT, naming its shape", () => {
@@ -166,7 +167,7 @@ describeEachBackend("CausalD positive cache", (backend) => {
       for (let epoch = 1; epoch <= 2; epoch++) {
         const rng = Random.derive(5, epoch)
         for (const batch of Batches.trainingBatches(data, batchOptions(epoch)))
-          losses.push(trainStep(b, objective, optimizer, batch, rng))
+          losses.push(trainStep(b, objective, optimizer, batch, rng, epoch))
       }
       const parameters = b.snapshot(student.parameters).map((a) => a.data)
       optimizer.dispose()
@@ -200,5 +201,69 @@ describeEachBackend("CausalD positive cache", (backend) => {
     objective.dispose()
     b.dispose([...student.parameters, ...student.buffers])
     free()
+  })
+})
+
+describeEachBackend("CausalD estimator warm-up (estimatorWarmupEpochs)", (backend) => {
+  test("during the warm-up only W1, W2 and ψ_FDA move, on the consistency term of eq. (16); afterwards the student trains", () => {
+    const b = backend()
+    const dins = Array.from({ length: K }, (_, k) => Din.make(b, vocabulary, din, 40 + k))
+    const student = Din.make(b, vocabulary, din, 7)
+    const objective = causalD(
+      b,
+      student,
+      dins.map(forInference),
+      { ...config(true), estimatorWarmupEpochs: 1 },
+      1,
+    )
+    const optimizer = b.optimizer({ _tag: "Adagrad", learningRate: 0.05 })
+    const read = (ps: typeof student.parameters) => b.snapshot(ps).map((a) => a.data)
+    type Values = ReturnType<typeof read>
+    const moved = (before: Values, after: Values) =>
+      Math.max(...before.map((p, i) => maxDiff(p, after[i]!)))
+    const epochOf = (epoch: number) => {
+      const terms = new Map<string, number>()
+      const rng = Random.derive(5, epoch)
+      for (const batch of Batches.trainingBatches(data, batchOptions(epoch)))
+        trainStep(b, objective, optimizer, batch, rng, epoch, terms)
+      return terms
+    }
+    const student0 = read(student.parameters)
+    const estimator0 = read(objective.estimator.parameters)
+    const warmup = epochOf(1)
+    const student1 = read(student.parameters)
+    const estimator1 = read(objective.estimator.parameters)
+    // the student is untouched, the estimator fitted, and only the consistency term is reported
+    expect(moved(student0, student1)).toBe(0)
+    expect(moved(estimator0, estimator1)).toBeGreaterThan(1e-4)
+    expect([...warmup.keys()]).toEqual(["L_FDA consistency"])
+    const after = epochOf(2)
+    expect(moved(student1, read(student.parameters))).toBeGreaterThan(1e-4)
+    expect([...after.keys()].sort()).toEqual(["L_BDA", "L_FDA", "L_Rec"])
+    optimizer.dispose()
+    objective.dispose()
+    b.dispose([...student.parameters, ...student.buffers])
+    for (const m of dins) b.dispose([...m.parameters, ...m.buffers])
+  }, 30_000)
+
+  test("a warm-up that is not a whole number of epochs is refused", () => {
+    const b = backend()
+    const dins = [Din.make(b, vocabulary, din, 40)]
+    const student = Din.make(b, vocabulary, din, 7)
+    expect(() =>
+      causalD(
+        b,
+        student,
+        dins,
+        { ...config(true), teacherPrior: null, estimatorWarmupEpochs: 0.5 },
+        1,
+      ),
+    ).toThrow(/estimatorWarmupEpochs must be an integer >= 0, got 0.5/)
+    b.dispose([
+      ...student.parameters,
+      ...student.buffers,
+      ...dins[0]!.parameters,
+      ...dins[0]!.buffers,
+    ])
   })
 })

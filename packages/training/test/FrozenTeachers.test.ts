@@ -65,6 +65,7 @@ describeEachBackend("FrozenTeachers", (backend) => {
             batch,
             labels: b.tensor(batch.label, [batch.size]),
             rng: Random.generator(epoch),
+            epoch: 1,
           }
           const B = batch.size
           const mediators = new Float32Array(K * B * d)
@@ -121,6 +122,7 @@ describeEachBackend("FrozenTeachers", (backend) => {
         batch,
         labels: b.tensor(batch.label, [batch.size]),
         rng: Random.generator(1),
+        epoch: 1,
       }
       const expected = b.read(mediatorsOnly.outputs(context).mediators)
       expect(maxDiff(b.read(small.outputs(context).mediators), expected)).toBeLessThanOrEqual(1e-6)

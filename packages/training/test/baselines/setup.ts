@@ -181,6 +181,7 @@ export const contextOf = (
   batch,
   labels: backend.tensor(batch.label, [batch.size]),
   rng: Random.derive(seed, 1),
+  epoch: 1,
 })
 
 /** The values of parameters, for "never updated" checks. */
