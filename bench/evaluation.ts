@@ -77,15 +77,10 @@ export const measureEvaluation = (
     const live = b.liveTensors()
     const once = (): number => {
       const t0 = performance.now()
-      const scores = Evaluate.scoreSplit(
-        b,
-        model,
-        data,
-        "test",
-        undefined,
+      const scores = Evaluate.scoreSplit(b, model, data, "test", {
         batchUsers,
-        scoreOptions,
-      )
+        score: scoreOptions,
+      })
       const seconds = (performance.now() - t0) / 1000
       const C = 1 + data.config.candidates
       if (scores.length !== data.numUsers * C)

@@ -107,6 +107,7 @@ export const bounds = {
   kCore: { min: 1, max: 1000 },
   batchSize: { min: 16, max: 65536 },
   learningRate: { min: 0, max: 10 },
+  fullRankingUsers: { min: 1, max: 10_000_000 },
 } as const
 
 /** The paper's tables and figures the study can produce. */
@@ -223,6 +224,8 @@ export const StudyOptions = Schema.Struct({
    * absent in results written before the flag existed (read as false).
    */
   fullRanking: Schema.optionalKey(Schema.Boolean),
+  /** `--full-ranking-users`: full ranking over a seeded sample of this many users. */
+  fullRankingUsers: Schema.optionalKey(Schema.Int),
   /** Search each method's loss coefficient on validation data (section 5.1) before the seeds. */
   search: Schema.Boolean,
   /**
@@ -602,6 +605,14 @@ export const flags = {
     ),
     Flag.withDefault(false),
   ),
+  fullRankingUsers: Flag.Int("full-ranking-users").pipe(
+    Flag.withMetavar("N"),
+    Flag.withDescription(
+      "With --full-ranking: rank a seeded sample of N users (the same for every method and seed) instead of every user, for data sets whose users x items scores are over the limit (40M), e.g. Amazon Beauty; default every user",
+    ),
+    integerIn("full-ranking-users", bounds.fullRankingUsers, ""),
+    Flag.optional,
+  ),
   search: Flag.Boolean("search").pipe(
     Flag.withDescription(
       "Choose each method's loss coefficient (λ in {0.01, 0.1, 1, 10}; IPS/CausalRec clipping in {1/2..1/10}) " +
@@ -823,6 +834,10 @@ export const resolveStudyOptions = (
       return yield* fail(
         "--heterogeneity off trains no group-wise models, which --methods groupwise and --experiments fig1 need: leave those out or drop --heterogeneity off",
       )
+    if (Option.isSome(raw.fullRankingUsers) && !raw.fullRanking)
+      return yield* fail(
+        "--full-ranking-users chooses whom --full-ranking ranks: add --full-ranking or drop --full-ranking-users",
+      )
     if (Option.isSome(raw.screen) && !chosenExperiments.includes("readings"))
       return yield* fail(
         "--screen chooses the readings of --experiments readings: add readings to --experiments or drop --screen",
@@ -935,6 +950,9 @@ export const resolveStudyOptions = (
       experiments: chosenExperiments,
       quick: raw.quick,
       ...(raw.fullRanking ? { fullRanking: true } : {}),
+      ...(Option.isSome(raw.fullRankingUsers)
+        ? { fullRankingUsers: raw.fullRankingUsers.value }
+        : {}),
       ...(raw.heterogeneity === "off" ? { heterogeneity: "off" as const } : {}),
       ...(Option.isSome(raw.screen) ? { screen: raw.screen.value } : {}),
       search: raw.search,

@@ -18,6 +18,7 @@ import {
   Checkpoint,
   Heterogeneity,
   MetricAccumulator,
+  Random,
   Ranking,
   type Tensor,
   type TensorBackend,
@@ -335,12 +336,15 @@ export const study = (
           reason: `--partners all: ${tooLarge} (K teachers, batch ${profile.training.batchSize}); use --partners S (Monte-Carlo)${K > options.teachers ? " or leave out table7 (it trains K = 16)" : " or fewer teachers"}`,
         })
     }
-    // Full ranking holds a score per user and item: refused up front where that does not fit.
-    if (options.fullRanking === true && data.numUsers * data.numItems > FULL_RANKING_LIMIT)
-      return yield* new StudyError({
-        stage: "options",
-        reason: `--full-ranking scores every item for every user: ${data.numUsers} users x ${data.numItems} items is over the limit of ${FULL_RANKING_LIMIT} scores; leave --full-ranking out (the sampled protocol still runs)`,
-      })
+    // Full ranking holds a score per ranked user and item: refused up front where that does not fit.
+    if (options.fullRanking === true) {
+      const ranked = Math.min(options.fullRankingUsers ?? data.numUsers, data.numUsers)
+      if (ranked * data.numItems > FULL_RANKING_LIMIT)
+        return yield* new StudyError({
+          stage: "options",
+          reason: `--full-ranking scores every item for every ranked user: ${ranked} users x ${data.numItems} items is over the limit of ${FULL_RANKING_LIMIT} scores; rank a sample with --full-ranking-users N (N <= ${Math.floor(FULL_RANKING_LIMIT / data.numItems)} here), or leave --full-ranking out (the sampled protocol still runs)`,
+        })
+    }
     // --- the output folder bound to this data and its settings, once every check has passed
     // (Provenance.bindOutput; the first write into --out; a worker only checks) ----------------
     const binding = yield* bindOutput(
@@ -753,23 +757,24 @@ export const study = (
      * test history excluded (Ranking.full). The candidates are items 1..I in order, scored in
      * batches holding as many candidates as the sampled protocol's.
      */
-    const fullRankingView = options.fullRanking === true ? fullRankingData(data) : null
+    const fullRankingView =
+      options.fullRanking === true
+        ? fullRankingData(data, fullRankingUsers(data, options.fullRankingUsers))
+        : null
     const fullRankingOf = (model: Recommender) => {
       if (fullRankingView === null) return null
-      const { view, input } = fullRankingView
-      const I = data.numItems
+      const { users, candidates, input } = fullRankingView
       const batchUsers = Math.max(
         1,
-        Math.floor((Evaluate.DEFAULT_EVAL_BATCH_USERS * (1 + data.config.candidates)) / I),
+        Math.floor(
+          (Evaluate.DEFAULT_EVAL_BATCH_USERS * (1 + data.config.candidates)) / candidates.length,
+        ),
       )
-      const scores = Evaluate.scoreSplit(
-        backend,
-        forInference(model),
-        view,
-        "test",
-        undefined,
+      const scores = Evaluate.scoreSplit(backend, forInference(model), data, "test", {
+        users,
+        candidates,
         batchUsers,
-      )
+      })
       return Ranking.means(Result.getOrThrow(Ranking.full({ ...input, scores })))
     }
     const evaluate = (model: Recommender): Evaluation => {
@@ -813,7 +818,9 @@ export const study = (
         const models = yield* trainGroups(`groupwise-seed${seed}`, evaluationGrouping, seed)
         const C = 1 + data.config.candidates
         return models.map((m) => {
-          const scores = Evaluate.scoreSplit(backend, forInference(m.model), data, "test", m.users)
+          const scores = Evaluate.scoreSplit(backend, forInference(m.model), data, "test", {
+            users: m.users,
+          })
           return Ranking.means(Result.getOrThrow(Ranking.sampled(scores, C)))
         })
       })
@@ -1344,39 +1351,49 @@ export const study = (
 const gapClosed = (rho: number, oracle: number): number => (rho - oracle) / (1 - oracle)
 
 /**
- * The data view and `Ranking.full` input of full ranking: every user's test candidates are all
- * items 1..I (column c is item c + 1), the target among them, the test history excluded.
+ * The users whose test targets `--full-ranking` ranks: every user, or with `--full-ranking-users
+ * N` a seeded sample of N (the same for every method and seed; in user order), so that data sets
+ * whose users x items scores are too many for one evaluation (Amazon Beauty: 22,363 x 12,101)
+ * still get a full-ranking estimate.
  */
-export const fullRankingData = (data: PreparedDataset) => {
-  const U = data.numUsers
+export const fullRankingUsers = (data: PreparedDataset, sample?: number): Int32Array => {
+  const all = Int32Array.from({ length: data.numUsers }, (_, u) => u)
+  if (sample === undefined || sample >= data.numUsers) return all
+  Random.shuffle(Random.rng(0, "full-ranking-users"), all)
+  return all.subarray(0, sample).sort()
+}
+
+/**
+ * The candidates and `Ranking.full` input of full ranking for the given users: each user's
+ * candidates are all items 1..I (column c is item c + 1), the target among them, the test history
+ * excluded.
+ */
+export const fullRankingData = (data: PreparedDataset, users: Int32Array) => {
   const I = data.numItems
-  const candidates = new Int32Array(U * I)
-  for (let u = 0; u < U; u++) for (let c = 0; c < I; c++) candidates[u * I + c] = c + 1
+  const candidates = Int32Array.from({ length: I }, (_, c) => c + 1)
+  const U = users.length
   const excludedOffsets = new Int32Array(U + 1)
-  for (let u = 0; u < U; u++)
-    excludedOffsets[u + 1] =
-      excludedOffsets[u]! + (data.sequenceOffsets[u + 1]! - data.sequenceOffsets[u]! - 1)
+  for (let i = 0; i < U; i++) {
+    const u = users[i]!
+    excludedOffsets[i + 1] =
+      excludedOffsets[i]! + (data.sequenceOffsets[u + 1]! - data.sequenceOffsets[u]! - 1)
+  }
   const excludedItems = new Int32Array(excludedOffsets[U]!)
-  for (let u = 0; u < U; u++) {
+  for (let i = 0; i < U; i++) {
+    const u = users[i]!
     const history = data.sequenceItems.subarray(
       data.sequenceOffsets[u]!,
       data.sequenceOffsets[u + 1]! - 1,
     )
     for (let t = 0; t < history.length; t++)
-      excludedItems[excludedOffsets[u]! + t] = history[t]! - 1
-  }
-  // no truth or oracles: they belong to the stored candidates, not to these
-  const { truth: _truth, oracles: _oracles, ...rest } = data
-  const view: PreparedDataset = {
-    ...rest,
-    config: { ...data.config, candidates: I - 1 },
-    test: { target: data.test.target, candidates },
+      excludedItems[excludedOffsets[i]! + t] = history[t]! - 1
   }
   return {
-    view,
+    users,
+    candidates,
     input: {
       itemCount: I,
-      positives: Int32Array.from(data.test.target, (j) => j - 1),
+      positives: Int32Array.from(users, (u) => data.test.target[u]! - 1),
       excludedOffsets,
       excludedItems,
     },

@@ -562,7 +562,11 @@ export const fullRankingTable = (results: Results): Table | undefined =>
     ["sampled", "full"],
     (m) => m.fullRanking,
     [],
-    "sampled: the test target against the 100 stored negatives (the paper's protocol); full: against every item the user has not consumed in its test history.",
+    `sampled: the test target against the 100 stored negatives (the paper's protocol); full: against every item the user has not consumed in its test history${
+      results.manifest.configuration.fullRankingUsers === undefined
+        ? ""
+        : `, for a seeded sample of ${results.manifest.configuration.fullRankingUsers} users (--full-ranking-users; the sampled protocol's figures are over every user)`
+    }.`,
   )
 
 /** Two-sided Student t-test p-value of two summaries over seeds (null when it cannot run). */

@@ -111,6 +111,14 @@ describe("Cli: defaults", () => {
     ] as const)
       expect((await errors(args)).join("\n"), args.join(" ")).toContain(needle)
     expect((await ok([])).fullRanking).toBeUndefined()
+    const sampled = await ok(["--full-ranking", "--full-ranking-users", "500"])
+    expect(sampled.fullRankingUsers).toBe(500)
+    expect((await errors(["--full-ranking-users", "500"])).join("\n")).toContain(
+      "--full-ranking-users chooses whom --full-ranking ranks",
+    )
+    expect((await errors(["--full-ranking", "--full-ranking-users", "0"])).join("\n")).toContain(
+      "full-ranking-users",
+    )
   })
 
   test("the readings of the paper: --reading presets, explicit flags win, bad values named", async () => {
@@ -322,7 +330,7 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(34)
+    expect(Object.keys(flags).length).toBe(35)
     for (const name of [
       "dataset",
       "data",
@@ -346,6 +354,7 @@ describe("Cli: defaults", () => {
       "fda-warmup",
       "fda-hidden",
       "full-ranking",
+      "full-ranking-users",
       "screen",
       "batch-size",
       "learning-rate",

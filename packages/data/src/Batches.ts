@@ -88,6 +88,11 @@ export interface EvaluationBatchOptions {
   readonly historyLength?: number
   /** Evaluate these users only; default all users in order. */
   readonly users?: Int32Array | ReadonlyArray<number>
+  /**
+   * The same candidates for every user (full ranking: every item), instead of the split's stored
+   * ones; the batches' `candidatesPerUser` is its length.
+   */
+  readonly candidates?: Int32Array
   /** Share buffers between batches (see the module documentation); default false. */
   readonly reuseBuffers?: boolean
 }
@@ -398,12 +403,13 @@ export function* evaluationBatches(
   const users = userList(data, options.users)
   const L = options.historyLength ?? data.config.historyLength
   positiveInteger("historyLength", L, 1)
-  const C = 1 + data.config.candidates
+  const common = options.candidates
+  const C = common?.length ?? 1 + data.config.candidates
   const off = data.sequenceOffsets
   const seq = data.sequenceItems
   const stored = data[split].candidates
   const truth =
-    data.truth === undefined
+    data.truth === undefined || common !== undefined
       ? undefined
       : split === "validation"
         ? data.truth.validationTruth
@@ -425,7 +431,7 @@ export function* evaluationBatches(
       const u = users[first + i]!
       b.user[i] = u
       fillHistory(seq, off[u]!, off[u + 1]! - drop, b.history, b.historyLength, i, L, reuse)
-      b.candidates.set(stored.subarray(u * C, u * C + C), i * C)
+      b.candidates.set(common ?? stored.subarray(u * C, u * C + C), i * C)
       if (truth !== undefined && b.truth !== undefined)
         b.truth.set(truth.subarray(u * C, u * C + C), i * C)
     }

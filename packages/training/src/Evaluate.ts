@@ -18,29 +18,43 @@ import { Result } from "effect"
  */
 export const DEFAULT_EVAL_BATCH_USERS = 8192
 
+/** What `scoreSplit` scores, and how. */
+export interface ScoreSplitOptions {
+  /** These users, in this order; default all users in order. */
+  readonly users?: Int32Array
+  /** Users per batch; default {@link DEFAULT_EVAL_BATCH_USERS}. */
+  readonly batchUsers?: number
+  /**
+   * The same 1 + N candidates for every user instead of the split's stored ones (full ranking:
+   * every item), so that no users x items table is built.
+   */
+  readonly candidates?: Int32Array
+  /** Passed to `Inputs.scoreCandidates` (chunk size, comparisons). */
+  readonly score?: Inputs.ScoreOptions
+}
+
 /**
  * Scores [users x (1+N)] of the given users (all by default, in order) on a split, target in
- * column 0. Evaluation always runs the model alone: for CausalD, the student without teachers.
- * `scoreOptions` go to `Inputs.scoreCandidates` (chunk size, comparisons).
+ * column 0 of the stored candidates. Evaluation always runs the model alone: for CausalD, the
+ * student without teachers.
  */
 export const scoreSplit = (
   backend: TensorBackend,
   model: Recommender,
   data: PreparedDataset,
   split: "validation" | "test",
-  users?: Int32Array,
-  batchUsers = DEFAULT_EVAL_BATCH_USERS,
-  scoreOptions: Inputs.ScoreOptions = {},
+  options: ScoreSplitOptions = {},
 ): Float32Array => {
-  const C = 1 + data.config.candidates
-  const count = users?.length ?? data.numUsers
+  const C = options.candidates?.length ?? 1 + data.config.candidates
+  const count = options.users?.length ?? data.numUsers
   const scores = new Float32Array(count * C)
   let offset = 0
   for (const batch of Batches.evaluationBatches(data, split, {
-    batchSize: batchUsers,
-    ...(users === undefined ? {} : { users }),
+    batchSize: options.batchUsers ?? DEFAULT_EVAL_BATCH_USERS,
+    ...(options.users === undefined ? {} : { users: options.users }),
+    ...(options.candidates === undefined ? {} : { candidates: options.candidates }),
   })) {
-    scores.set(Inputs.scoreCandidates(backend, model, batch, scoreOptions), offset)
+    scores.set(Inputs.scoreCandidates(backend, model, batch, options.score ?? {}), offset)
     offset += batch.size * C
   }
   return scores
@@ -55,7 +69,7 @@ export const evaluate = (
   users?: Int32Array,
   ks: ReadonlyArray<number> = [5, 10],
 ): Ranking.UserMetrics => {
-  const scores = scoreSplit(backend, model, data, split, users)
+  const scores = scoreSplit(backend, model, data, split, users === undefined ? {} : { users })
   // Scores come from a model, so a failure here is a NaN score: a defect of training.
   return Result.getOrThrow(Ranking.sampled(scores, 1 + data.config.candidates, { ks }))
 }
