@@ -7,7 +7,7 @@
  */
 import { Statistics } from "@causald/core"
 import { Result } from "effect"
-import type { Method } from "./Cli.ts"
+import { type Method, methodLabel } from "./Methods.ts"
 import * as Paper from "./PaperNumbers.ts"
 import {
   baseLabel,
@@ -16,7 +16,6 @@ import {
   findMethod,
   type Grouping,
   type MethodResult,
-  methodLabel,
   metricOf,
   type RankingMetric,
   type Results,

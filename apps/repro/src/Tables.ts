@@ -10,14 +10,12 @@
 import { Statistics } from "@causald/core"
 import { stringify } from "csv-stringify/sync"
 import { Result } from "effect"
-import type { Base, Method } from "./Cli.ts"
+import { type Base, type Method, methodLabel, overallMethods, paperTable } from "./Methods.ts"
 import * as Paper from "./PaperNumbers.ts"
 import {
   baseLabel,
   direction,
   findMethod,
-  mainTableMethods,
-  methodLabel,
   type RankingMetric,
   type RankingSummaries,
   type Results,
@@ -122,7 +120,7 @@ const seedsNote = (results: Results): string => {
 
 const setting = (results: Results): string => `${results.dataset.name}, base ${baseLabel(results)}`
 
-const paperTableNumber = (base: Base): string => (base === "din" ? "3" : "4")
+const paperTableNumber = (base: Base): string => String(paperTable[base])
 
 /** Table 2: users, items, interactions and density of this run's data, then the paper's. */
 export const table2 = (results: Results): Table => {
@@ -166,7 +164,7 @@ export const table2 = (results: Results): Table => {
  * rows, the paper's row when the setting matches.
  */
 export const table3 = (results: Results): Table => {
-  const columns = mainTableMethods.filter((m) => findMethod(results, m) !== undefined)
+  const columns = overallMethods.filter((m) => findMethod(results, m) !== undefined)
   const base = results.manifest.configuration.base
   const labels = columns.map((m) => methodLabel(m, base))
   const match = paperMatch(results)
