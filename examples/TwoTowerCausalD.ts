@@ -19,7 +19,7 @@
  * pushes some users towards popular items in both their history and their next click), tiny, and
  * seeded, so the example runs in about a second.
  *
- * Run it: `bun packages/core/examples/TwoTowerCausalD.ts`.
+ * Run it: `bun examples/TwoTowerCausalD.ts`.
  *
  * @module
  */
