@@ -8,8 +8,8 @@
  *
  * Adding a baseline: its module and its entry in `packages/training/src/baselines/index.ts`; it
  * then is a `--methods` choice and a column of Tables 3-4 without an entry here (it has no paper
- * numbers). Adding a base model: its module and its entry in `packages/models/src/BaseModels.ts`,
- * plus its paper table in {@link paperTable}.
+ * numbers). Adding a base model: its module and its entry in `packages/models/src/BaseModels.ts`
+ * (the paper's tables of it, {@link paperTable} and `PaperNumbers.ts`, only if the paper ran it).
  *
  * @module
  */
@@ -31,8 +31,11 @@ export type Method = Training.MethodName
 export const bases = BaseModels.baseModelNames
 export type Base = BaseModels.BaseModelName
 
-/** The paper's table of overall performance for each base model (Table 3: DIN, Table 4: DeepFM). */
-export const paperTable: { readonly [B in Base]: number } = { din: 3, deepfm: 4 }
+/**
+ * The paper's table of overall performance for each base model it ran (Table 3: DIN, Table 4:
+ * DeepFM); a base model it did not run has none, and its runs are not set beside the paper's.
+ */
+export const paperTable: { readonly [B in Base]?: number } = { din: 3, deepfm: 4 }
 
 /** What the study knows about a method besides its training (`@causald/training`'s registry). */
 export interface StudyMethod {

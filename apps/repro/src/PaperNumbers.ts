@@ -67,7 +67,7 @@ const row = (
 
 /** Table 3 (base DIN) and Table 4 (base DeepFM). */
 export const overall: {
-  readonly [B in Base]: { readonly [D in PaperDataset]: ReadonlyArray<OverallRow> }
+  readonly [B in Base]?: { readonly [D in PaperDataset]: ReadonlyArray<OverallRow> }
 } = {
   din: {
     MovieLens: [
@@ -294,7 +294,7 @@ const short = (auc: number, ndcg: number, recall: number): ShortMetrics => ({
 
 /** Tables 5 (DIN) and 6 (DeepFM): ablations on Amazon and Alipay (no MovieLens in the paper). */
 export const ablation: {
-  readonly [B in Base]: {
+  readonly [B in Base]?: {
     readonly [D in "Amazon" | "Alipay"]: { readonly [M in Method]?: ShortMetrics }
   }
 } = {
