@@ -901,7 +901,8 @@ export const study = (
         : []
     const methodFolders = (method: Method, seed: number): ReadonlyArray<string> => [
       `${modelsDir}/${method}/seed-${seed}`,
-      ...(method === "kd" ? [`${modelsDir}/kd-teacher/seed-${seed}`] : []),
+      // a single teacher is KD's own, trained on all users (kdTeacher)
+      ...(methodSpec(method).teachers === "single" ? [`${modelsDir}/kd-teacher/seed-${seed}`] : []),
       ...teacherFolders(method, options.teachers, seed),
       ...baseFolder(method, seed),
     ]
