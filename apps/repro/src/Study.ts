@@ -82,6 +82,12 @@ import * as Workers from "./Workers.ts"
 export class StudyError extends Schema.TaggedError<StudyError>()("StudyError", {
   stage: Schema.String,
   reason: Schema.String,
+  /**
+   * The failure behind it, kept so that a caller (or a stack trace) can still tell its type
+   * (a typed `InvalidObjectiveOption`, a `PlatformError` with its errno) after `reason` put it in
+   * words.
+   */
+  cause: Schema.optionalKey(Schema.Unknown),
 }) {
   override get message(): string {
     return `${this.stage}: ${this.reason}`
@@ -242,7 +248,7 @@ interface Evaluation {
 }
 
 const stageError = (stage: string) => (error: unknown) =>
-  new StudyError({ stage, reason: explain(error) })
+  new StudyError({ stage, reason: explain(error), cause: error })
 
 /**
  * Runs the study described by `options` and writes its outputs. With `--workers N` (and

@@ -6,6 +6,7 @@
 
 export * as Baselines from "./baselines/index.ts"
 export * as CausalDObjective from "./CausalDObjective.ts"
+export * as Errors from "./Errors.ts"
 export * as Evaluate from "./Evaluate.ts"
 export * as FrozenTeachers from "./FrozenTeachers.ts"
 export * as Lease from "./Lease.ts"
