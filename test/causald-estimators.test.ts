@@ -7,12 +7,14 @@ import {
   CausalLabel,
   FeatureGuidance,
   Losses,
+  MetricAccumulator,
   Mlp,
   type Parameter,
   Random,
   type Tensor,
   type TensorBackend,
 } from "@causald/core"
+import { Result } from "effect"
 import { describeEachBackend } from "./backends.ts"
 
 const K = 3
@@ -237,9 +239,21 @@ describeEachBackend("loss routing of L_FDA (eq. 16)", (backend) => {
 
 describeEachBackend("feature guidance (eq. 17-20)", (backend) => {
   test("P(z_k) is proportional to the users of each teacher's group", () => {
-    const prior = FeatureGuidance.teacherPrior([10, 30, 60])
+    const prior = Result.getOrThrow(FeatureGuidance.teacherPrior([10, 30, 60]))
     expect(Array.from(prior).map((p) => Number(p.toFixed(6)))).toEqual([0.1, 0.3, 0.6])
-    expect(() => FeatureGuidance.teacherPrior([0, 0])).toThrow()
+    // no distribution to weight by: a typed failure naming the sizes
+    for (const sizes of [
+      [0, 0],
+      [1, -1],
+      [Number.NaN, 2],
+    ]) {
+      const failed = FeatureGuidance.teacherPrior(sizes)
+      expect(Result.isFailure(failed)).toBe(true)
+      if (Result.isFailure(failed)) {
+        expect(failed.failure).toBeInstanceOf(MetricAccumulator.InvalidGroups)
+        expect(failed.failure.message).toContain("teacher group sizes")
+      }
+    }
   })
 
   test("back-door guidance is the P(z_k)-weighted teacher mediator; with a uniform prior it is the vanilla mean", () => {
@@ -247,7 +261,7 @@ describeEachBackend("feature guidance (eq. 17-20)", (backend) => {
     const rng = Random.generator(5)
     const teachers = randomTensor(b, rng, [K, B, D])
     const values = b.read(teachers)
-    const prior = FeatureGuidance.teacherPrior([1, 2, 7])
+    const prior = Result.getOrThrow(FeatureGuidance.teacherPrior([1, 2, 7]))
     const adjusted = b.read(FeatureGuidance.backdoorGuidance(b, teachers, b.tensor(prior, [K])))
     for (let n = 0; n < B * D; n++) {
       let expected = 0
@@ -258,7 +272,7 @@ describeEachBackend("feature guidance (eq. 17-20)", (backend) => {
       FeatureGuidance.backdoorGuidance(
         b,
         teachers,
-        b.tensor(FeatureGuidance.teacherPrior([1, 1, 1]), [K]),
+        b.tensor(Result.getOrThrow(FeatureGuidance.teacherPrior([1, 1, 1])), [K]),
       ),
     )
     const mean = b.read(FeatureGuidance.vanillaGuidance(b, teachers))

@@ -16,225 +16,29 @@
  * @module
  */
 import { homedir } from "node:os"
-import { fileURLToPath } from "node:url"
 import { type DataSource, Sources } from "@causald/data"
-import { Console, Effect, FileSystem, Logger, Option, Path, Schema, Stdio } from "effect"
+import { Console, Effect, FileSystem, Logger, Option, Path, Stdio } from "effect"
 import { CliError, CliOutput, Command, Flag } from "effect/cli"
 import { fileSystemReason } from "./Explain.ts"
+import { bases, cliName, experimentNeeds, type Method, methodAliases, methods } from "./Methods.ts"
+import { repoRoot, type StudyOptions } from "./Options.ts"
 import * as Readings from "./Readings.ts"
-
-/**
- * Data sets the study reads; every one but the simulated worlds `simulated` and `frontdoor`
- * (`@causald/data`'s `Simulated` and `FrontDoor`) needs `--data`.
- */
-export const datasets = [
-  "simulated",
-  "frontdoor",
-  "movielens-100k",
-  "movielens-1m",
-  "amazon-csv",
-  "amazon-json",
-  "sequences",
-  "exposure-log",
-] as const
-export type Dataset = (typeof datasets)[number]
-
-/** The simulated worlds: their data come from a generator, not from `--data`. */
-export const simulatedDatasets = ["simulated", "frontdoor"] as const
-export type SimulatedDataset = (typeof simulatedDatasets)[number]
-export const isSimulated = (d: Dataset): d is SimulatedDataset =>
-  (simulatedDatasets as ReadonlyArray<Dataset>).includes(d)
-
-/** The confounding strengths of the strength figure (issue: agreement with the truth against s). */
-export const strengthGrid = [0, 0.25, 0.5, 0.75, 1] as const
-
-/** Base recommenders (section 5.1): DIN and DeepFM. */
-export const bases = ["din", "deepfm"] as const
-export type Base = (typeof bases)[number]
-
-/**
- * The methods of the study. `base` is the base recommender itself (DIN or DeepFM, `--base`);
- * on the command line `din`, `deepfm` and `base` all name it. `groupwise` is the base trained
- * once per user group (eq. 7, Fig. 1); `wo-fda` and `ho-teachers` are the ablations of Table 5.
- */
-export const methods = [
-  "base",
-  "groupwise",
-  "kd",
-  "ips",
-  "causalrec",
-  "derec",
-  "debiasd",
-  "ensctr",
-  "meal",
-  "causald",
-  "wo-fda",
-  "ho-teachers",
-] as const
-export type Method = (typeof methods)[number]
-
-/** What the teachers' user subsets are split by (section 3.3.1); `random` gives IID subsets. */
-export const splits = ["activeness", "consistency", "attribute", "random"] as const
-export type SplitBy = (typeof splits)[number]
-
-/**
- * In-batch partners x_j per row of CausalD's causal label (eq. 14): S sampled with replacement
- * (an unbiased Monte-Carlo estimate of the inner average, the default with S = 16) or `all`, the
- * exact average over the whole batch as the paper prints it, whose [K, B, B, h] tensor costs
- * O(K B²) and is refused above `CausalDObjective.EXACT_LIMIT` elements.
- */
-export type Partners = number | "all"
-export const defaultPartners = 16
-
-/** Tensor backends (see the repository README). */
-export const backends = ["auto", "tensorflow", "wasm", "cpu"] as const
-export type Backend = (typeof backends)[number]
-
-/**
- * The stated range of every numeric flag; a value outside is refused with the flag and its range.
- * The paper runs 5 seeds, K in {2, 4, 8, 16} and searches λ in {0.01, 0.1, 1, 10}; the upper
- * bounds leave ample room above that and refuse values that only make a run diverge or never end
- * (`--lambda-bda 1e30` trained to a loss of 1.7e30 and AUC 0.52).
- */
-export const bounds = {
-  seeds: { min: 1, max: 50 },
-  teachers: { min: 2, max: 64 },
-  epochs: { min: 1, max: 1000 },
-  workers: { min: 1, max: 64 },
-  partners: { min: 1, max: 1024 },
-  intents: { min: 2, max: 64 },
-  lambda: { min: 0, max: 1000 },
-  kCore: { min: 1, max: 1000 },
-  batchSize: { min: 16, max: 65536 },
-  learningRate: { min: 0, max: 10 },
-  fullRankingUsers: { min: 1, max: 10_000_000 },
-} as const
-
-/** The paper's tables and figures the study can produce. */
-export const experiments = [
-  "table2",
-  "table3",
-  "table5",
-  "table7",
-  "fig1",
-  "fig4",
-  "fig5",
-  "strength",
-  "readings",
-] as const
-export type Experiment = (typeof experiments)[number]
-
-/** The methods an experiment needs among `--methods`. */
-export const experimentNeeds: { readonly [E in Experiment]: ReadonlyArray<Method> } = {
-  table2: [],
-  table3: [],
-  table5: ["base", "ho-teachers", "wo-fda", "causald"],
-  table7: ["causald"],
-  fig1: ["base", "groupwise"],
-  fig4: ["base", "wo-fda", "causald"],
-  fig5: ["causald"],
-  strength: ["base", "causald"],
-  readings: ["base", "causald"],
-}
-
-/**
- * Experiments run only when `--experiments` names them: the readings screen trains a CausalD
- * student per reading and seed (`Readings.screen`), many times a study's cost.
- */
-export const optInExperiments: ReadonlyArray<Experiment> = ["readings"]
-
-/** Experiments only a data set with a confounding dial and exact oracles can run. */
-export const frontDoorOnly: ReadonlyArray<Experiment> = ["strength"]
-
-/** Where a real data set is read from: the `DataSource` of `@causald/data`, as a schema. */
-export const Source = Schema.Union([
-  Schema.Struct({ format: Schema.Literal("movielens-100k"), directory: Schema.String }),
-  Schema.Struct({
-    format: Schema.Literal("movielens-dat"),
-    ratings: Schema.String,
-    users: Schema.optionalKey(Schema.String),
-  }),
-  Schema.Struct({ format: Schema.Literal("amazon-ratings"), file: Schema.String }),
-  Schema.Struct({ format: Schema.Literal("amazon-json"), file: Schema.String }),
-  Schema.Struct({ format: Schema.Literal("sequences"), file: Schema.String }),
-  Schema.Struct({ format: Schema.Literal("exposure"), file: Schema.String }),
-])
-export type Source = typeof Source.Type
-
-/** The data package's loader input; a compile error here means {@link Source} drifted from it. */
-export const toDataSource = (source: Source): DataSource => source
-
-/** The study's configuration, as parsed from the command line (and recorded in the manifest). */
-export const StudyOptions = Schema.Struct({
-  dataset: Schema.Literals(datasets),
-  /** Absolute path given to (or defaulted for) `--data`; null for the simulated worlds. */
-  data: Schema.NullOr(Schema.String),
-  /** What `data` is read as; null for the simulated worlds. */
-  source: Schema.NullOr(Source),
-  base: Schema.Literals(bases),
-  methods: Schema.Array(Schema.Literals(methods)),
-  seeds: Schema.Int,
-  teachers: Schema.Int,
-  splitBy: Schema.Literals(splits),
-  /** The user attribute of `--split-by attribute` (e.g. ml-100k `gender`). */
-  attribute: Schema.String,
-  lambdaBda: Schema.Finite,
-  lambdaFda: Schema.Finite,
-  /**
-   * The reading of the paper's open points (`Readings.ts`), resolved from `--reading` and the
-   * explicit flags. Each key is absent in results written before its flag existed (read as the
-   * literal reading).
-   */
-  reading: Schema.optionalKey(Schema.Literals(Readings.presetNames)),
-  bdaDistance: Schema.optionalKey(Schema.Literals(Readings.dimensions.bdaDistance.choices)),
-  teacherInit: Schema.optionalKey(Schema.Literals(Readings.dimensions.teacherInit.choices)),
-  studentInit: Schema.optionalKey(Schema.Literals(Readings.dimensions.studentInit.choices)),
-  fdaItems: Schema.optionalKey(Schema.Literals(Readings.dimensions.fdaItems.choices)),
-  teacherPrior: Schema.optionalKey(Schema.Literals(Readings.dimensions.teacherPrior.choices)),
-  fdaWarmup: Schema.optionalKey(Schema.Literals(Readings.dimensions.fdaWarmup.choices)),
-  fdaHidden: Schema.optionalKey(Schema.Array(Schema.Int)),
-  /** `--partners`; absent in results written before the flag existed (read as 16). */
-  partners: Schema.optionalKey(Schema.Union([Schema.Int, Schema.Literal("all")])),
-  /** `--strength`: a simulated world's confounding strength s; absent: the world's default. */
-  strength: Schema.optionalKey(Schema.Finite),
-  /** `--intents`: the front-door world's mediator values; absent: the world's default. */
-  intents: Schema.optionalKey(Schema.Int),
-  /** `--kcore`: the k-core of a real data set; absent: the data set's default (`Sources.defaultKCore`). */
-  kCore: Schema.optionalKey(Schema.Int),
-  /** `--batch-size`: training rows per step; absent: the study's default for the data set. */
-  batchSize: Schema.optionalKey(Schema.Int),
-  /** `--learning-rate`: Adagrad's learning rate; absent: the study's default. */
-  learningRate: Schema.optionalKey(Schema.Finite),
-  /** Maximum training epochs; null leaves it to the study's defaults. */
-  epochs: Schema.NullOr(Schema.Int),
-  backend: Schema.Literals(backends),
-  /** Absolute output folder. */
-  out: Schema.String,
-  experiments: Schema.Array(Schema.Literals(experiments)),
-  quick: Schema.Boolean,
-  /**
-   * `--heterogeneity off` trains no group-wise models and leaves Heterogeneity (eq. 8) out;
-   * absent in results written before the flag existed (read as on).
-   */
-  heterogeneity: Schema.optionalKey(Schema.Literals(["on", "off"])),
-  /** `--screen`: the readings `--experiments readings` screens; absent: all of them. */
-  screen: Schema.optionalKey(Schema.Array(Schema.String)),
-  /**
-   * Also rank each test target against every item the user has not consumed (`--full-ranking`);
-   * absent in results written before the flag existed (read as false).
-   */
-  fullRanking: Schema.optionalKey(Schema.Boolean),
-  /** `--full-ranking-users`: full ranking over a seeded sample of this many users. */
-  fullRankingUsers: Schema.optionalKey(Schema.Int),
-  /** Search each method's loss coefficient on validation data (section 5.1) before the seeds. */
-  search: Schema.Boolean,
-  /**
-   * Processes training at once on the shared `out` (`--workers`); absent in results written
-   * before the flag existed (read as 1). It changes no number.
-   */
-  workers: Schema.optionalKey(Schema.Int),
-})
-export type StudyOptions = typeof StudyOptions.Type
+import {
+  backends,
+  bounds,
+  type Dataset,
+  datasets,
+  defaultPartners,
+  type Experiment,
+  experiments,
+  formatOf,
+  frontDoorOnly,
+  isSimulated,
+  optInExperiments,
+  type Partners,
+  type SimulatedDataset,
+  splits,
+} from "./Vocabulary.ts"
 
 /** What option resolution depends on besides the flags (fixed in tests). */
 export interface ParseContext {
@@ -247,9 +51,6 @@ export interface ParseContext {
   /** The user's home folder, refused (with its ancestors) as `--out`; unset: not checked. */
   readonly home?: string
 }
-
-/** The repository root of this checkout (three levels above this file). */
-export const repoRoot: string = fileURLToPath(new URL("../../../", import.meta.url))
 
 const defaultContext = (): ParseContext => ({
   now: new Date(),
@@ -299,8 +100,6 @@ const numberIn =
           ),
     )
 
-const methodAliases: { readonly [name: string]: Method } = { din: "base", deepfm: "base" }
-
 /** Parses a comma list against `accepted` (plus `all`), keeping the canonical order. */
 const commaList = <A extends string>(
   name: string,
@@ -328,18 +127,6 @@ const commaList = <A extends string>(
     }
     return Effect.succeed(accepted.filter((a) => chosen.has(a)))
   })
-
-/** The data set's loader format (`@causald/data`'s `DataSource`). */
-export const formatOf: {
-  readonly [D in Exclude<Dataset, SimulatedDataset>]: DataSource["format"]
-} = {
-  "movielens-100k": "movielens-100k",
-  "movielens-1m": "movielens-dat",
-  "amazon-csv": "amazon-ratings",
-  "amazon-json": "amazon-json",
-  sequences: "sequences",
-  "exposure-log": "exposure",
-}
 
 /** The default k-core of each real data set (`Sources.defaultKCore`), in words for `--help`. */
 export const kCoreDefaults = (): string => {
@@ -394,15 +181,18 @@ export const flags = {
   methods: Flag.String("methods").pipe(
     Flag.withMetavar("LIST"),
     Flag.withDescription(
-      "Comma list of methods: din (the base model, also 'base' or 'deepfm'), groupwise, kd, ips, " +
-        "causalrec, derec, debiasd, ensctr, meal, causald, wo-fda, ho-teachers; default all",
+      `Comma list of methods: ${methods
+        .map((m) =>
+          m === "base"
+            ? `${cliName(m)} (the base model, also ${["base", ...Object.keys(methodAliases)]
+                .filter((a) => a !== cliName(m))
+                .map((a) => `'${a}'`)
+                .join(" or ")})`
+            : m,
+        )
+        .join(", ")}; default all`,
     ),
-    commaList(
-      "methods",
-      methods,
-      methodAliases,
-      "din, groupwise, kd, ips, causalrec, derec, debiasd, ensctr, meal, causald, wo-fda, ho-teachers",
-    ),
+    commaList("methods", methods, methodAliases, methods.map(cliName).join(", ")),
     Flag.optional,
   ),
   seeds: Flag.Int("seeds").pipe(
@@ -639,8 +429,6 @@ export type RawOptions = {
 
 const fail = (message: string) => Effect.fail(new CliError.ValidationError({ message }))
 
-const label = (m: Method): string => (m === "base" ? "din" : m)
-
 /** `20260102T030405Z`: a UTC time usable in a folder name. */
 export const utcStamp = (date: Date): string =>
   date
@@ -663,7 +451,7 @@ const resolveSource = (
   data: Option.Option<string>,
   context: ParseContext,
 ): Effect.Effect<
-  { readonly data: string; readonly source: Source },
+  { readonly data: string; readonly source: DataSource },
   CliError.ValidationError,
   FileSystem.FileSystem | Path.Path
 > =>
@@ -706,7 +494,7 @@ const resolveSource = (
         const ratings = type === "Directory" ? path.join(dataPath, "ratings.dat") : dataPath
         if ((yield* kind(ratings)) !== "File") return yield* wrong("the folder has no ratings.dat")
         const users = path.join(path.dirname(ratings), "users.dat")
-        const source: Source =
+        const source: DataSource =
           (yield* kind(users)) === "File"
             ? { format: "movielens-dat", ratings, users }
             : { format: "movielens-dat", ratings }
@@ -714,15 +502,7 @@ const resolveSource = (
       }
       default: {
         if (type !== "File") return yield* wrong("not a file")
-        const format = (
-          {
-            "amazon-csv": "amazon-ratings",
-            "amazon-json": "amazon-json",
-            sequences: "sequences",
-            "exposure-log": "exposure",
-          } as const
-        )[dataset]
-        return { data: dataPath, source: { format, file: dataPath } }
+        return { data: dataPath, source: { format: formatOf[dataset], file: dataPath } }
       }
     }
   })
@@ -812,7 +592,7 @@ export const resolveStudyOptions = (
         const missing = experimentNeeds[e].filter((m) => !has(m))
         if (missing.length > 0) {
           return yield* fail(
-            `--experiments ${e} needs --methods to include ${experimentNeeds[e].map(label).join(", ")} (missing: ${missing.map(label).join(", ")})`,
+            `--experiments ${e} needs --methods to include ${experimentNeeds[e].map(cliName).join(", ")} (missing: ${missing.map(cliName).join(", ")})`,
           )
         }
       }
@@ -868,7 +648,7 @@ export const resolveStudyOptions = (
       )
     }
     let data: string | null = null
-    let source: Source | null = null
+    let source: DataSource | null = null
     if (isSimulated(raw.dataset)) {
       if (Option.isSome(raw.data)) {
         return yield* fail(

@@ -20,13 +20,12 @@ import { Resvg } from "@resvg/resvg-js"
 import { Effect, Result, Schema } from "effect"
 import * as vega from "vega"
 import { compile, type TopLevelSpec } from "vega-lite"
-import type { Method } from "./Cli.ts"
+import { experimentNeeds, type Method, methodLabel } from "./Methods.ts"
 import {
   baseLabel,
   findGrouping,
   findMethod,
   type Grouping,
-  methodLabel,
   type RankingMetric,
   type Results,
   type VariantPoint,
@@ -178,7 +177,7 @@ export const figure1Spec = (
 }
 
 /** The models Figure 4 compares, in legend order. */
-const figure4Methods: ReadonlyArray<Method> = ["base", "wo-fda", "causald"]
+const figure4Methods: ReadonlyArray<Method> = experimentNeeds.fig4
 
 /**
  * Figure 4: for the activeness and the consistency groupings, `metric` per group of the base

@@ -13,12 +13,12 @@ import { createRequire } from "node:module"
 import { cpus } from "node:os"
 import { dirname, join } from "node:path"
 import { Effect, FileSystem, Path, Result, Schema } from "effect"
-import type { Experiment } from "./Cli.ts"
 import { fileSystemReason } from "./Explain.ts"
 import * as Figures from "./Figures.ts"
 import { report } from "./Report.ts"
 import { decodeResults, encodeResults, type Manifest, type Results } from "./Results.ts"
 import * as Tables from "./Tables.ts"
+import type { Experiment } from "./Vocabulary.ts"
 
 /** A file could not be written or read; names the path. */
 export class OutputError extends Schema.TaggedError<OutputError>()("OutputError", {

@@ -15,7 +15,12 @@
  *
  * @module
  */
-import type { Base, Method } from "./Cli.ts"
+import {
+  ablationMethods as ablationRows,
+  type Base,
+  type Method,
+  paperOverallMethods,
+} from "./Methods.ts"
 import type { TableMetric } from "./Results.ts"
 
 /** The paper's data sets. */
@@ -34,18 +39,8 @@ export const table2: ReadonlyArray<{
   { dataset: "Alipay", users: 400594, items: 19503, interactions: 38710494, density: 0.00495 },
 ]
 
-/** The methods of Tables 3 and 4, in column order. */
-export const overallMethods: ReadonlyArray<Method> = [
-  "base",
-  "kd",
-  "ips",
-  "causalrec",
-  "derec",
-  "debiasd",
-  "ensctr",
-  "meal",
-  "causald",
-]
+/** The methods of Tables 3 and 4, in the paper's column order (`Methods.ts`). */
+export const overallMethods: ReadonlyArray<Method> = paperOverallMethods
 
 /** One row of Table 3 or 4. */
 export interface OverallRow {
@@ -72,7 +67,7 @@ const row = (
 
 /** Table 3 (base DIN) and Table 4 (base DeepFM). */
 export const overall: {
-  readonly [B in Base]: { readonly [D in PaperDataset]: ReadonlyArray<OverallRow> }
+  readonly [B in Base]?: { readonly [D in PaperDataset]: ReadonlyArray<OverallRow> }
 } = {
   din: {
     MovieLens: [
@@ -281,8 +276,8 @@ export const overall: {
   },
 }
 
-/** The models of the ablation Tables 5 and 6, in row order. */
-export const ablationMethods: ReadonlyArray<Method> = ["base", "ho-teachers", "wo-fda", "causald"]
+/** The models of the ablation Tables 5 and 6, in the paper's row order (`Methods.ts`). */
+export const ablationMethods: ReadonlyArray<Method> = ablationRows
 
 /** AUC, "NDCG" (NDCG@10) and "Recall" (R@10) of Tables 5-7. */
 export interface ShortMetrics {
@@ -299,7 +294,7 @@ const short = (auc: number, ndcg: number, recall: number): ShortMetrics => ({
 
 /** Tables 5 (DIN) and 6 (DeepFM): ablations on Amazon and Alipay (no MovieLens in the paper). */
 export const ablation: {
-  readonly [B in Base]: {
+  readonly [B in Base]?: {
     readonly [D in "Amazon" | "Alipay"]: { readonly [M in Method]?: ShortMetrics }
   }
 } = {

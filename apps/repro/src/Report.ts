@@ -7,7 +7,7 @@
  */
 import { Statistics } from "@causald/core"
 import { Result } from "effect"
-import type { Method } from "./Cli.ts"
+import { type Method, methodLabel, paperTable } from "./Methods.ts"
 import * as Paper from "./PaperNumbers.ts"
 import {
   baseLabel,
@@ -16,7 +16,6 @@ import {
   findMethod,
   type Grouping,
   type MethodResult,
-  methodLabel,
   metricOf,
   type RankingMetric,
   type Results,
@@ -245,8 +244,8 @@ const againstPaper = (results: Results): ReadonlyArray<string> => {
   const c = findMethod(results, "causald")
   const b = findMethod(results, "base")
   if (match === undefined || c === undefined || b === undefined) return []
-  const rows = Paper.overall[match.base][match.dataset]
-  const table = match.base === "din" ? "3" : "4"
+  const rows = Paper.overall[match.base]?.[match.dataset] ?? []
+  const table = String(paperTable[match.base])
   const parts: Array<string> = []
   for (const metric of ["AUC", "R@5", "R@10", "NDCG@5", "NDCG@10", "Heterogeneity"] as const) {
     const p = rows.find((r) => r.metric === metric)

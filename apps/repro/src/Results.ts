@@ -10,7 +10,9 @@
  */
 import { Statistics } from "@causald/core"
 import { Result, Schema } from "effect"
-import { type Base, datasets, type Method, methods, StudyOptions } from "./Cli.ts"
+import { type Method, methodLabel, methods, overallMethods } from "./Methods.ts"
+import { StudyOptions } from "./Options.ts"
+import { datasets } from "./Vocabulary.ts"
 
 /** The version this module writes and reads. */
 export const schemaVersion = 2
@@ -26,51 +28,6 @@ export type TableMetric = (typeof tableMetrics)[number]
 /** Heterogeneity (eq. 8) is the only metric where lower is better. */
 export const direction = (metric: TableMetric): "higher" | "lower" =>
   metric === "Heterogeneity" ? "lower" : "higher"
-
-/** The methods of the paper's Tables 3 and 4, in its column order. */
-export const mainTableMethods: ReadonlyArray<Method> = [
-  "base",
-  "kd",
-  "ips",
-  "causalrec",
-  "derec",
-  "debiasd",
-  "ensctr",
-  "meal",
-  "causald",
-]
-
-const baseNames: { readonly [B in Base]: string } = { din: "DIN", deepfm: "DeepFM" }
-
-/** A method's name as the paper prints it, the base one after `--base`. */
-export const methodLabel = (method: Method, base: Base): string => {
-  switch (method) {
-    case "base":
-      return baseNames[base]
-    case "groupwise":
-      return `${baseNames[base]} (Group-wise)`
-    case "kd":
-      return "KD"
-    case "ips":
-      return "IPS"
-    case "causalrec":
-      return "CausalRec"
-    case "derec":
-      return "DeRec"
-    case "debiasd":
-      return "DebiasD"
-    case "ensctr":
-      return "EnsCTR"
-    case "meal":
-      return "MEAL"
-    case "causald":
-      return "CausalD"
-    case "wo-fda":
-      return "w.o. FDA"
-    case "ho-teachers":
-      return "Ho Teachers"
-  }
-}
 
 /** One quantity over the seeds: the values in `manifest.seeds` order, their mean and sample std. */
 export const Summary = Schema.Struct({
@@ -403,7 +360,7 @@ export const metricOf = (m: MethodResult, metric: TableMetric): Summary | undefi
  */
 export const compareMethods = (
   methodResults: ReadonlyArray<MethodResult>,
-  candidates: ReadonlyArray<Method> = mainTableMethods,
+  candidates: ReadonlyArray<Method> = overallMethods,
 ): ReadonlyArray<Comparison> => {
   const out: Array<Comparison> = []
   for (const metric of tableMetrics) {
@@ -454,7 +411,7 @@ export const compareMethods = (
 export const ranking = (
   methodResults: ReadonlyArray<MethodResult>,
   metric: TableMetric,
-  candidates: ReadonlyArray<Method> = mainTableMethods,
+  candidates: ReadonlyArray<Method> = overallMethods,
 ): ReadonlyArray<{ readonly method: Method; readonly summary: Summary }> => {
   const sign = direction(metric) === "higher" ? -1 : 1
   const present: Array<{ method: Method; summary: Summary; order: number }> = []

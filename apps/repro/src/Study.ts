@@ -32,10 +32,9 @@ import {
   Sources,
   type UserGroups,
 } from "@causald/data"
-import { DeepFm, Din, forInference, type Recommender } from "@causald/models"
+import { BaseModels, forInference, type Recommender } from "@causald/models"
 import { layer as tensorsLayer } from "@causald/tfjs"
 import {
-  Baselines,
   CausalDObjective,
   Evaluate,
   Lease,
@@ -46,8 +45,9 @@ import {
 } from "@causald/training"
 import { Clock, Console, Effect, type FileSystem, Layer, type Path, Result, Schema } from "effect"
 import { truthAgreement } from "./Agreement.ts"
-import { defaultPartners, type Method, repoRoot, type StudyOptions, strengthGrid } from "./Cli.ts"
 import { explain } from "./Explain.ts"
+import { coefficientGrid, type Method, methodLabel, spec as methodSpec } from "./Methods.ts"
+import { repoRoot, type StudyOptions } from "./Options.ts"
 import { gitState, packageVersions, runtime, writeAtomic, writeStudyOutputs } from "./Output.ts"
 import {
   bindOutput,
@@ -63,7 +63,6 @@ import {
   compareMethods,
   type Grouping,
   type MethodResult,
-  methodLabel,
   type OracleResult,
   oracleLabel,
   type ReadingResult,
@@ -77,12 +76,19 @@ import {
 } from "./Results.ts"
 import * as Tables from "./Tables.ts"
 import * as Validate from "./Validate.ts"
+import { defaultPartners, strengthGrid } from "./Vocabulary.ts"
 import * as Workers from "./Workers.ts"
 
 /** A stage of the study failed: which one and why. */
 export class StudyError extends Schema.TaggedError<StudyError>()("StudyError", {
   stage: Schema.String,
   reason: Schema.String,
+  /**
+   * The failure behind it, kept so that a caller (or a stack trace) can still tell its type
+   * (a typed `InvalidObjectiveOption`, a `PlatformError` with its errno) after `reason` put it in
+   * words.
+   */
+  cause: Schema.optionalKey(Schema.Unknown),
 }) {
   override get message(): string {
     return `${this.stage}: ${this.reason}`
@@ -243,7 +249,7 @@ interface Evaluation {
 }
 
 const stageError = (stage: string) => (error: unknown) =>
-  new StudyError({ stage, reason: explain(error) })
+  new StudyError({ stage, reason: explain(error), cause: error })
 
 /**
  * Runs the study described by `options` and writes its outputs. With `--workers N` (and
@@ -363,9 +369,12 @@ export const study = (
       worker === null && workers > 1 ? yield* Workers.startWorkers(options, workers) : null
 
     const makeModel = (name: string, seed: number): Recommender =>
-      options.base === "din"
-        ? Din.make(backend, data, { embeddingSize: 8 }, seed + hash(name))
-        : DeepFm.make(backend, data, { embeddingSize: 8 }, seed + hash(name))
+      BaseModels.baseModels[options.base].make(
+        backend,
+        data,
+        { embeddingSize: 8 },
+        seed + hash(name),
+      )
 
     // --- groupings -----------------------------------------------------------------------------
     const G = profile.evaluationGroups
@@ -638,7 +647,7 @@ export const study = (
         yield* progress.note("search", `${name} = ${best} (validation AUC ${bestAuc.toFixed(4)})`)
         return best
       })
-    const lambdaGrid = [0.01, 0.1, 1, 10]
+    const lambdaGrid = coefficientGrid("causald", "lambdaFda")
     /** CausalD's λ_FDA, then λ_BDA given it, searched one after the other. */
     const causalDLambdas = Effect.gen(function* () {
       // the search's students (first seed), trained only when --search asks for them
@@ -699,7 +708,10 @@ export const study = (
           }
           default: {
             // A baseline of Tables 3-4: the same data, candidates, base model and teachers.
-            const spec = Baselines.baselines[method as Baselines.BaselineName]
+            const registered = methodSpec(method)
+            if (registered.objective._tag !== "Baseline")
+              return yield* Effect.die(`${method} has no baseline objective`)
+            const spec = registered.objective.baseline
             let teachers: ReadonlyArray<Recommender> = []
             let records: ReadonlyArray<TeacherRecord> = []
             if (spec.teachers === "multiple") {
@@ -711,11 +723,10 @@ export const study = (
               teachers = [kd.model]
               records = [kd.record]
             }
-            const name = method as Baselines.BaselineName
             const train = (coefficient: number | undefined, runName: string) =>
               Effect.gen(function* () {
                 const student = makeModel(method, seed)
-                const objective = Baselines.makeBaseline(name, backend, student, teachers, data, {
+                const objective = spec.make(backend, student, teachers, data, {
                   seed,
                   groups: teacherSplit(),
                   ...(coefficient === undefined ? {} : { coefficient }),
@@ -886,12 +897,15 @@ export const study = (
     const groupFolders = (name: string, groups: number) =>
       Array.from({ length: groups }, (_, g) => `${modelsDir}/${name}-${g}`)
     const teacherFolders = (method: Method, k: number, seed: number): ReadonlyArray<string> => {
-      if (method === "ho-teachers") return groupFolders(teachersName("random", k, seed), k)
-      if (method === "kd" || method === "base") return []
-      const spec = Baselines.baselines[method as Baselines.BaselineName]
-      return spec === undefined || spec.teachers === "multiple"
-        ? groupFolders(teachersName(options.splitBy, k, seed), k)
-        : []
+      switch (methodSpec(method).teachers) {
+        case "homogeneous":
+          return groupFolders(teachersName("random", k, seed), k)
+        case "multiple":
+          return groupFolders(teachersName(options.splitBy, k, seed), k)
+        default:
+          // none, or KD's own teacher, whose folder is among the method's (methodFolders)
+          return []
+      }
     }
     /** The base model's folder, when the reading starts teachers or students from it. */
     const baseFolder = (method: Method, seed: number): ReadonlyArray<string> =>
@@ -901,7 +915,8 @@ export const study = (
         : []
     const methodFolders = (method: Method, seed: number): ReadonlyArray<string> => [
       `${modelsDir}/${method}/seed-${seed}`,
-      ...(method === "kd" ? [`${modelsDir}/kd-teacher/seed-${seed}`] : []),
+      // a single teacher is KD's own, trained on all users (kdTeacher)
+      ...(methodSpec(method).teachers === "single" ? [`${modelsDir}/kd-teacher/seed-${seed}`] : []),
       ...teacherFolders(method, options.teachers, seed),
       ...baseFolder(method, seed),
     ]
@@ -1479,7 +1494,7 @@ const hash = (name: string): number => {
 }
 
 /** The methods trained with CausalD's objective (its causal label and feature guidance). */
-const usesLabel = (m: Method): boolean => m === "causald" || m === "wo-fda" || m === "ho-teachers"
+const usesLabel = (m: Method): boolean => methodSpec(m).objective._tag === "CausalD"
 
 /** {@link memo} per key: runs the effect once for each key and replays its result afterwards. */
 const memoBy = <K, A, E, R>(make: (key: K) => Effect.Effect<A, E, R>) => {

@@ -10,14 +10,12 @@
 import { Statistics } from "@causald/core"
 import { stringify } from "csv-stringify/sync"
 import { Result } from "effect"
-import type { Base, Method } from "./Cli.ts"
+import { type Base, type Method, methodLabel, overallMethods, paperTable } from "./Methods.ts"
 import * as Paper from "./PaperNumbers.ts"
 import {
   baseLabel,
   direction,
   findMethod,
-  mainTableMethods,
-  methodLabel,
   type RankingMetric,
   type RankingSummaries,
   type Results,
@@ -44,6 +42,7 @@ export interface PaperMatch {
 /** The paper's data set matching the run's, if any (MovieLens or Amazon, with DIN or DeepFM). */
 export const paperMatch = (results: Results): PaperMatch | undefined => {
   const base = results.manifest.configuration.base
+  if (Paper.overall[base] === undefined) return undefined
   switch (results.dataset.kind) {
     case "movielens-1m":
       return { dataset: "MovieLens", base, note: null }
@@ -122,7 +121,8 @@ const seedsNote = (results: Results): string => {
 
 const setting = (results: Results): string => `${results.dataset.name}, base ${baseLabel(results)}`
 
-const paperTableNumber = (base: Base): string => (base === "din" ? "3" : "4")
+/** The paper's number of the table of `base` (3 or 4); "3/4" for a base model the paper did not run. */
+const paperTableNumber = (base: Base): string => String(paperTable[base] ?? "3/4")
 
 /** Table 2: users, items, interactions and density of this run's data, then the paper's. */
 export const table2 = (results: Results): Table => {
@@ -166,11 +166,11 @@ export const table2 = (results: Results): Table => {
  * rows, the paper's row when the setting matches.
  */
 export const table3 = (results: Results): Table => {
-  const columns = mainTableMethods.filter((m) => findMethod(results, m) !== undefined)
+  const columns = overallMethods.filter((m) => findMethod(results, m) !== undefined)
   const base = results.manifest.configuration.base
   const labels = columns.map((m) => methodLabel(m, base))
   const match = paperMatch(results)
-  const paperRows = match === undefined ? undefined : Paper.overall[match.base][match.dataset]
+  const paperRows = match === undefined ? undefined : Paper.overall[match.base]?.[match.dataset]
   const mdRows: Array<Array<string>> = []
   const csvRows: Array<Array<string | number>> = []
   for (const metric of tableMetrics) {
@@ -352,7 +352,7 @@ export const table5 = (results: Results): Table | undefined => {
         label,
         key: m,
         ours: r.metrics,
-        paper: match === undefined ? undefined : Paper.ablation[match.base].Amazon[m],
+        paper: match === undefined ? undefined : Paper.ablation[match.base]?.Amazon[m],
       },
     ]
   })

@@ -19,9 +19,9 @@
  * @module
  */
 import type { PreparedDataset } from "@causald/data"
-import { Baselines } from "@causald/training"
 import { Effect, Schema } from "effect"
-import type { Method, StudyOptions } from "./Cli.ts"
+import { type Method, spec } from "./Methods.ts"
+import type { StudyOptions } from "./Options.ts"
 
 /** One option that does not fit the data: the flag and a one-line message starting with it. */
 export interface Problem {
@@ -52,13 +52,13 @@ export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("Invali
 }
 
 /** The methods that train the K teachers of `--split-by` (CausalD, w.o. FDA, multi-teacher baselines). */
-export const trainsTeachers = (m: Method): boolean =>
-  m === "causald" ||
-  m === "wo-fda" ||
-  Baselines.baselines[m as Baselines.BaselineName]?.teachers === "multiple"
+export const trainsTeachers = (m: Method): boolean => spec(m).teachers === "multiple"
 
 /** The methods whose objective reads the teacher split (every baseline, CausalD, w.o. FDA). */
-const readsSplit = (m: Method): boolean => m !== "base" && m !== "groupwise" && m !== "ho-teachers"
+const readsSplit = (m: Method): boolean => {
+  const { objective, teachers } = spec(m)
+  return objective._tag === "Baseline" || (objective._tag === "CausalD" && teachers === "multiple")
+}
 
 /** Users per value of an attribute, non-empty values only, largest first. */
 const attributeGroups = (

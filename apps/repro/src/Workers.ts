@@ -22,7 +22,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { Progress } from "@causald/training"
 import { Effect, Layer, Schema, type Scope } from "effect"
-import { StudyOptions } from "./Cli.ts"
+import { StudyOptions } from "./Options.ts"
 
 /** The environment variable that makes `src/main.ts` a worker: a JSON {@link WorkerTask}. */
 export const workerVariable = "CAUSALD_REPRO_WORKER"

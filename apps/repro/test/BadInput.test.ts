@@ -16,17 +16,9 @@ import { type PreparedDataset, Simulated, Sources } from "@causald/data"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, FileSystem, Layer, Option, PlatformError, Stdio } from "effect"
 import { type CliError, CliOutput } from "effect/cli"
-import {
-  bounds,
-  errorMessages,
-  main,
-  oneLine,
-  type ParseContext,
-  parse,
-  type StudyOptions,
-  toDataSource,
-} from "../src/Cli.ts"
+import { errorMessages, main, oneLine, type ParseContext, parse } from "../src/Cli.ts"
 import { explain, fileSystemReason } from "../src/Explain.ts"
+import type { StudyOptions } from "../src/Options.ts"
 import {
   bindOutput,
   dataFingerprint,
@@ -35,6 +27,7 @@ import {
 } from "../src/Provenance.ts"
 import { profileOf } from "../src/Study.ts"
 import { problems } from "../src/Validate.ts"
+import { bounds } from "../src/Vocabulary.ts"
 
 const root = mkdtempSync(join(tmpdir(), "causald-bad-input-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -154,7 +147,7 @@ const prepare = (options: StudyOptions) =>
   Effect.runPromiseExit(
     options.source === null
       ? Simulated.generate({ ...profileOf(options).simulation, seed: 0 })
-      : Sources.load(toDataSource(options.source), {
+      : Sources.load(options.source, {
           ...(options.kCore === undefined ? {} : { kCore: options.kCore }),
         }),
   )

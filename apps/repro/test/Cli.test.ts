@@ -5,16 +5,10 @@ import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Layer, Option } from "effect"
 import { type CliError, CliOutput } from "effect/cli"
-import {
-  errorMessages,
-  experiments,
-  flags,
-  methods,
-  type ParseContext,
-  parse,
-  type StudyOptions,
-  utcStamp,
-} from "../src/Cli.ts"
+import { errorMessages, flags, type ParseContext, parse, utcStamp } from "../src/Cli.ts"
+import { methods } from "../src/Methods.ts"
+import type { StudyOptions } from "../src/Options.ts"
+import { experiments } from "../src/Vocabulary.ts"
 
 /** A scratch tree: <root>/repo is the repository, <root>/shared/data/ml-100k the shared data. */
 const root = mkdtempSync(join(tmpdir(), "causald-cli-"))

@@ -49,7 +49,7 @@ describe.skipIf(!present)("PaperNumbers match the paper's text", () => {
       let dataset = ""
       r.forEach((cells, i) => {
         if (cells[0] !== "") dataset = cells[0]
-        const ours = Paper.overall[base][dataset as Paper.PaperDataset][i % 6]
+        const ours = Paper.overall[base]![dataset as Paper.PaperDataset][i % 6]
         expect(ours.metric).toBe(cells[1].replace(" ↓", "") as typeof ours.metric)
         const values = Paper.overallMethods.map((m) => ours.values[m])
         expect(values).toEqual(cells.slice(2, 11).map(num))
@@ -69,8 +69,8 @@ describe.skipIf(!present)("PaperNumbers match the paper's text", () => {
       expect(r.length).toBe(4)
       r.forEach((cells, i) => {
         const m = Paper.ablationMethods[i]
-        const amazon = Paper.ablation[base].Amazon[m]
-        const alipay = Paper.ablation[base].Alipay[m]
+        const amazon = Paper.ablation[base]!.Amazon[m]
+        const alipay = Paper.ablation[base]!.Alipay[m]
         expect([
           amazon?.AUC,
           amazon?.["NDCG@10"],

@@ -127,7 +127,7 @@ describe("Table 3", () => {
       const comparison = results.comparisons.find((c) => c.metric === metric)
       expect(Number(ours?.p_value)).toBe(comparison?.pValue ?? Number.NaN)
       const paper = records.find((r) => r.source.startsWith("paper") && r.metric === metric)
-      const paperRow = Paper.overall.din.MovieLens.find((r) => r.metric === metric)
+      const paperRow = Paper.overall.din!.MovieLens.find((r) => r.metric === metric)
       expect(Number(paper?.["DIN mean"])).toBe(paperRow?.values.base ?? Number.NaN)
       expect(Number(paper?.p_value)).toBe(paperRow?.pValue ?? Number.NaN)
     }

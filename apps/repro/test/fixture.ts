@@ -8,13 +8,13 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Result } from "effect"
-import type { Method, StudyOptions } from "../src/Cli.ts"
+import { type Method, methodLabel } from "../src/Methods.ts"
+import type { StudyOptions } from "../src/Options.ts"
 import {
   compareMethods,
   decodeResults,
   type Grouping,
   type MethodResult,
-  methodLabel,
   type RankingMetric,
   type RankingSummaries,
   type Results,

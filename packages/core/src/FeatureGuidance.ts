@@ -10,6 +10,8 @@
  *
  * @module
  */
+import { Result } from "effect"
+import { InvalidGroups } from "./MetricAccumulator.ts"
 import type { Tensor, TensorBackend } from "./Tensor.ts"
 
 /**
@@ -23,14 +25,22 @@ import type { Tensor, TensorBackend } from "./Tensor.ts"
  */
 export type Distance = "euclidean" | "squared-euclidean" | "mse" | "cosine"
 
-/** The prior P(z_k) of eq. (19): proportional to the number of users in teacher k's group. */
-export const teacherPrior = (groupUsers: ReadonlyArray<number>): Float32Array => {
+/**
+ * The prior P(z_k) of eq. (19): proportional to the number of users in teacher k's group. Fails
+ * with {@link InvalidGroups} when a size is negative or not a number, or all are 0: there is then
+ * no distribution to weight the teachers by, and the caller's split is what to fix.
+ */
+export const teacherPrior = (
+  groupUsers: ReadonlyArray<number>,
+): Result.Result<Float32Array, InvalidGroups> => {
   const total = groupUsers.reduce((a, b) => a + b, 0)
   if (!(total > 0) || groupUsers.some((n) => !(n >= 0)))
-    throw new Error(
-      `teacher group sizes must be non-negative with a positive total, got [${groupUsers.join(", ")}]`,
+    return Result.fail(
+      new InvalidGroups({
+        reason: `teacher group sizes must be non-negative with a positive total, got [${groupUsers.join(", ")}]`,
+      }),
     )
-  return Float32Array.from(groupUsers, (n) => n / total)
+  return Result.succeed(Float32Array.from(groupUsers, (n) => n / total))
 }
 
 /** π of eq. (18): the teachers' mean mediator, [K, B, d] -> [B, d]. */

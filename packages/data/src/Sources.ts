@@ -14,7 +14,7 @@
  */
 import { existsSync } from "node:fs"
 import { join } from "node:path"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import * as Cache from "./Cache.ts"
 import type { DataError } from "./Errors.ts"
 import { attempt } from "./Errors.ts"
@@ -31,25 +31,34 @@ import {
 } from "./readers/MovieLens.ts"
 import { readSequences } from "./readers/Sequences.ts"
 
-/** Where a data set comes from. */
-export type DataSource =
+/**
+ * Where a data set comes from, as a schema: one definition for the loader, the command line and
+ * the run manifest that records it.
+ */
+export const DataSource = Schema.Union([
   /**
    * MovieLens 100K folder with `u.data` and, when present, `u.user` (gender, age band,
    * occupation).
    */
-  | { readonly format: "movielens-100k"; readonly directory: string }
+  Schema.Struct({ format: Schema.Literal("movielens-100k"), directory: Schema.String }),
   /** MovieLens 1M/10M `ratings.dat`, with the 1M `users.dat` attributes when given. */
-  | { readonly format: "movielens-dat"; readonly ratings: string; readonly users?: string }
+  Schema.Struct({
+    format: Schema.Literal("movielens-dat"),
+    ratings: Schema.String,
+    users: Schema.optionalKey(Schema.String),
+  }),
   /** MovieLens 20M/25M `ratings.csv`. */
-  | { readonly format: "movielens-csv"; readonly ratings: string }
+  Schema.Struct({ format: Schema.Literal("movielens-csv"), ratings: Schema.String }),
   /** Amazon ratings-only CSV `item,user,rating,time`. */
-  | { readonly format: "amazon-ratings"; readonly file: string }
+  Schema.Struct({ format: Schema.Literal("amazon-ratings"), file: Schema.String }),
   /** Amazon 5-core JSON lines. */
-  | { readonly format: "amazon-json"; readonly file: string }
+  Schema.Struct({ format: Schema.Literal("amazon-json"), file: Schema.String }),
   /** `user item1 item2 ...` sequence file (Amazon Beauty / Toys of the shared data). */
-  | { readonly format: "sequences"; readonly file: string }
+  Schema.Struct({ format: Schema.Literal("sequences"), file: Schema.String }),
   /** Exposure log `user,item,clicked,time`. */
-  | { readonly format: "exposure"; readonly file: string }
+  Schema.Struct({ format: Schema.Literal("exposure"), file: Schema.String }),
+])
+export type DataSource = typeof DataSource.Type
 
 /** Protocol settings for {@link load}; unset ones take the defaults (paper section 5.1). */
 export interface LoadOptions {

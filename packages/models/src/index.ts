@@ -4,6 +4,7 @@
  *
  * @module
  */
+export * as BaseModels from "./BaseModels.ts"
 export * as DeepFm from "./DeepFm.ts"
 export * as Dense from "./Dense.ts"
 export * as Dice from "./Dice.ts"

@@ -20,6 +20,7 @@ import {
   type TensorBackend,
 } from "@causald/core"
 import { Din, type Recommender } from "@causald/models"
+import { InvalidObjectiveOption } from "./Errors.ts"
 import * as FrozenTeachers from "./FrozenTeachers.ts"
 import {
   type BatchContext,
@@ -149,19 +150,24 @@ export const causalD = (
   config: CausalDConfig,
   seed: number,
 ): CausalDObjective => {
-  if (teachers.length === 0) throw new Error("CausalD needs at least one teacher")
+  const invalid = (option: string, expected: string, found: string) =>
+    new InvalidObjectiveOption({ objective: "CausalD", option, expected, found })
+  if (teachers.length === 0) throw invalid("teachers", "at least one teacher", "none")
   if (config.teacherPrior !== null && config.teacherPrior.length !== teachers.length)
-    throw new Error(
-      `the teacher prior has ${config.teacherPrior.length} entries for ${teachers.length} teachers`,
+    throw invalid(
+      "teacherPrior",
+      `one entry per teacher (${teachers.length})`,
+      `${config.teacherPrior.length} entries`,
     )
   const odd = teachers.findIndex((t) => t.mediatorSize !== student.mediatorSize)
   if (odd >= 0)
-    throw new Error(
-      `teacher ${odd} has mediators of width ${teachers[odd]!.mediatorSize}, the student ${student.mediatorSize}: CausalD needs the same width`,
+    throw invalid(
+      "teachers",
+      `mediators of the student's width ${student.mediatorSize}`,
+      `teacher ${odd} of width ${teachers[odd]!.mediatorSize}`,
     )
   const overhead = config.teacherChunkOverhead ?? defaultChunkOverhead
-  if (!(overhead >= 0))
-    throw new Error(`teacherChunkOverhead must be a number >= 0, got ${overhead}`)
+  if (!(overhead >= 0)) throw invalid("teacherChunkOverhead", "a number >= 0", String(overhead))
   const estimator = CausalLabel.make(
     backend,
     {
@@ -202,7 +208,12 @@ export const causalD = (
     if (config.partners._tag === "Exact") {
       const tooLarge = exactLabelTooLarge(teachers.length, rows, config)
       if (tooLarge !== null)
-        throw new Error(`${tooLarge}; use Monte-Carlo partners for batches this large`)
+        throw new InvalidObjectiveOption({
+          objective: "CausalD",
+          option: "partners",
+          expected: "Monte-Carlo partners for batches this large",
+          found: `the exact label: ${tooLarge}`,
+        })
       partnerIds = CausalLabel.allPartners(rows)
       width = rows
     } else {

@@ -37,6 +37,7 @@ import {
   LengthChunks,
   type Recommender,
 } from "@causald/models"
+import { InvalidObjectiveOption } from "./Errors.ts"
 import type { BatchContext } from "./Objective.ts"
 
 export interface FrozenTeachersOptions {
@@ -303,9 +304,13 @@ class PositiveCache {
         continue
       }
       if (this.items[slot] !== batch.item[r] || this.lengths[slot] !== batch.historyLength[r])
-        throw new Error(
-          `teachers' positive cache: positive ${index} was item ${this.items[slot]} with ${this.lengths[slot]} history items, now item ${batch.item[r]} with ${batch.historyLength[r]}; one objective must train on one data set and history width (or set cachePositives: false)`,
-        )
+        throw new InvalidObjectiveOption({
+          objective: "CausalD's frozen teachers",
+          option: "cachePositives",
+          expected:
+            "false unless one objective trains on one data set and history width (the cache keys positives by index)",
+          found: `true, and positive ${index} was item ${this.items[slot]} with ${this.lengths[slot]} history items, now item ${batch.item[r]} with ${batch.historyLength[r]}`,
+        })
     }
     return out.subarray(0, n)
   }

@@ -8,6 +8,7 @@
 import { Losses, type Parameter, type Random, type Tensor, type TensorBackend } from "@causald/core"
 import type { Batches } from "@causald/data"
 import type { Recommender, RecommenderInputs } from "@causald/models"
+import { InvalidObjectiveOption } from "./Errors.ts"
 
 /** The batch a loss sees: its inputs as tensors and the data batch they came from. */
 export interface BatchContext {
@@ -76,7 +77,12 @@ export const recommendationLoss = (
   const { batch } = context
   const negatives = batch.groupSize - 1
   if (negatives < 1)
-    throw new Error(`the ${kind} loss needs at least one sampled negative per positive`)
+    throw new InvalidObjectiveOption({
+      objective: `the ${kind} loss`,
+      option: "negatives",
+      expected: "at least one sampled negative per positive",
+      found: String(negatives),
+    })
   const grouped = backend.reshape(logits, [batch.positives, batch.groupSize])
   const positive = backend.reshape(backend.slice(grouped, [0, 0], [-1, 1]), [batch.positives])
   const negative = backend.slice(grouped, [0, 1], [-1, -1]) // [P, n]

@@ -16,6 +16,7 @@ import {
   EXACT_LIMIT,
   exactLabelTooLarge,
 } from "../src/CausalDObjective.ts"
+import { InvalidObjectiveOption } from "../src/Errors.ts"
 import type { BatchContext } from "../src/Objective.ts"
 import { trainStep } from "../src/Train.ts"
 import { counting, maxDiff } from "./teachers.ts"
@@ -185,6 +186,26 @@ describeEachBackend("CausalD positive cache", (backend) => {
     free()
   }, 30_000)
 
+  test("options CausalD cannot use are typed failures naming the option", () => {
+    const { b, dins, free } = setup()
+    const student = Din.make(b, vocabulary, din, 7)
+    const noTeachers = (() => {
+      try {
+        causalD(b, student, [], config(true), 1)
+        return undefined
+      } catch (error) {
+        return error
+      }
+    })()
+    expect(noTeachers).toBeInstanceOf(InvalidObjectiveOption)
+    expect((noTeachers as InvalidObjectiveOption).option).toBe("teachers")
+    expect(() =>
+      causalD(b, student, dins, { ...config(true), teacherPrior: new Float32Array(1) }, 1),
+    ).toThrow("CausalD: teacherPrior must be one entry per teacher")
+    b.dispose([...student.parameters, ...student.buffers])
+    free()
+  })
+
   test("a batch whose positive index names another row is refused", () => {
     const { b, dins, free } = setup()
     const student = Din.make(b, vocabulary, din, 7)
@@ -195,8 +216,12 @@ describeEachBackend("CausalD positive cache", (backend) => {
     })
     // the same positive indices with other target items: a different data set
     const other = { ...batch, item: batch.item.map((i) => (i % data.numItems) + 1) }
+    // a typed failure naming the option to change
     expect(() => b.tidy(() => objective.prepare(contextOf(b, other, 1)))).toThrow(
-      /positive cache: positive \d+ was item/,
+      InvalidObjectiveOption,
+    )
+    expect(() => b.tidy(() => objective.prepare(contextOf(b, other, 1)))).toThrow(
+      /cachePositives must be false .* positive \d+ was item/,
     )
     objective.dispose()
     b.dispose([...student.parameters, ...student.buffers])

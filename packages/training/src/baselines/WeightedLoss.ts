@@ -11,6 +11,7 @@
 import { Losses, type Tensor, type TensorBackend } from "@causald/core"
 import type { Batches } from "@causald/data"
 import type { Recommender } from "@causald/models"
+import { InvalidObjectiveOption } from "../Errors.ts"
 import type { BatchContext, Objective, RecommendationLoss } from "../Objective.ts"
 
 /**
@@ -33,7 +34,12 @@ export const weightedRecommendationLoss = (
   const { batch } = context
   const negatives = batch.groupSize - 1
   if (negatives < 1)
-    throw new Error(`the ${kind} loss needs at least one sampled negative per positive`)
+    throw new InvalidObjectiveOption({
+      objective: `the ${kind} loss`,
+      option: "negatives",
+      expected: "at least one sampled negative per positive",
+      found: String(negatives),
+    })
   const grouped = backend.reshape(logits, [batch.positives, batch.groupSize])
   const positive = backend.slice(grouped, [0, 0], [-1, 1]) // [P, 1]
   const negative = backend.slice(grouped, [0, 1], [-1, -1]) // [P, n]

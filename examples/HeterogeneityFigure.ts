@@ -15,7 +15,7 @@
  * `Statistics.studentTTest` compares the two models' figures over seeds, as the paper's p-values
  * do (two-sided, pooled variance, scipy.stats.ttest_ind).
  *
- * Run it: `bun packages/core/examples/HeterogeneityFigure.ts [file.csv]`.
+ * Run it: `bun examples/HeterogeneityFigure.ts [file.csv]`.
  *
  * @module
  */

@@ -19,7 +19,7 @@
  * pushes some users towards popular items in both their history and their next click), tiny, and
  * seeded, so the example runs in about a second.
  *
- * Run it: `bun packages/core/examples/TwoTowerCausalD.ts`.
+ * Run it: `bun examples/TwoTowerCausalD.ts`.
  *
  * @module
  */
@@ -34,7 +34,7 @@ import {
   Tensors,
 } from "@causald/core"
 import { layer } from "@causald/tfjs"
-import { Effect } from "effect"
+import { Effect, Result } from "effect"
 
 // --- a synthetic click log --------------------------------------------------------------------
 
@@ -343,7 +343,10 @@ export const program = (
         }
 
         // 2. The prior P(z_k) of eq. (19): proportional to the users of teacher k's group.
-        const prior = FeatureGuidance.teacherPrior(teacherReports.map((t) => t.users))
+        // every group has users here (the log is drawn so), so the prior always exists
+        const prior = Result.getOrThrow(
+          FeatureGuidance.teacherPrior(teacherReports.map((t) => t.users)),
+        )
         const priorTensor = yield* Effect.acquireRelease(
           Effect.sync(() => backend.keep(backend.tensor(prior, [prior.length]))),
           (t) => Effect.sync(() => backend.dispose(t)),

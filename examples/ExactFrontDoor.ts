@@ -9,7 +9,7 @@
  * - the truth, `CausalModel.interventional`, computed by intervening on the model itself;
  * - the naive observational P(Y | X), `Adjustment.naive`, which U biases.
  *
- * Run it: `bun packages/core/examples/ExactFrontDoor.ts`.
+ * Run it: `bun examples/ExactFrontDoor.ts`.
  *
  * @module
  */
