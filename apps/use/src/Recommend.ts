@@ -227,12 +227,12 @@ export const recommendRows = (
       const backend = yield* Tensors
       const lists = Scoring.recommend(backend, loaded.model, data, queries, o.k)
       const rows: Array<Row> = []
-      lists.forEach((list, q) => {
+      for (let q = 0; q < lists.length; q++) {
         const u = queries[q]!.user
-        list.forEach((s, r) =>
-          rows.push({ user: u < 0 ? null : data.userIds[u]!, rank: r + 1, ...s }),
-        )
-      })
+        lists[q]!.forEach((s, r) => {
+          rows.push({ user: u < 0 ? null : data.userIds[u]!, rank: r + 1, ...s })
+        })
+      }
       return { rows, run, method: loaded.method, seed: loaded.seed }
     } finally {
       loaded.dispose()
