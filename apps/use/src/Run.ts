@@ -176,6 +176,8 @@ export interface LoadedModel {
   readonly kind: "din" | "deepfm"
   /** The model as it scores (`forInference`). */
   readonly model: Recommender
+  /** The model as built (its configuration, for the ONNX export). */
+  readonly network: Recommender
   /** Its parameters and buffers, as loaded (for the ONNX export). */
   readonly parameters: ReadonlyArray<Parameter>
   /** The best epoch and its validation AUC (`best.ckpt`'s record). */
@@ -289,6 +291,7 @@ export const loadModel = (
       seed,
       kind: run.configuration.base,
       model: forInference(model),
+      network: model,
       parameters,
       bestEpoch: typeof best?.epoch === "number" ? best.epoch : null,
       validationAuc: typeof best?.validationAuc === "number" ? best.validationAuc : null,
