@@ -60,6 +60,12 @@ export const flags = {
     Flag.withDescription("Write there instead of standard output"),
     Flag.optional,
   ),
+  timings: Flag.Boolean("timings").pipe(
+    Flag.withDescription(
+      "Print on standard error how long opening the run, loading the model and scoring took",
+    ),
+    Flag.withDefault(false),
+  ),
 } as const
 
 export interface RecommendOptions {
@@ -73,6 +79,7 @@ export interface RecommendOptions {
   readonly k: number
   readonly format: Option.Option<Format>
   readonly output: Option.Option<string>
+  readonly timings?: boolean
 }
 
 /** Who is asked for: users by index, or one raw history (with an optional user). */
@@ -208,7 +215,9 @@ export const recommendRows = (
 > =>
   Effect.gen(function* () {
     yield* checkFlags(o)
+    const t0 = performance.now()
     const { run, loaded } = yield* openModel(o)
+    const t1 = performance.now()
     try {
       const data = run.data
       const target = yield* resolveTarget(run, o)
@@ -225,7 +234,12 @@ export const recommendRows = (
           ? target.users.map((u) => Scoring.userQuery(data, u))
           : [Scoring.historyQuery(data, target.history, target.user)]
       const backend = yield* Tensors
+      const t2 = performance.now()
       const lists = Scoring.recommend(backend, loaded.model, data, queries, o.k)
+      if (o.timings === true)
+        process.stderr.write(
+          `timings: open the run and load the model ${(t1 - t0).toFixed(1)} ms, resolve ids ${(t2 - t1).toFixed(1)} ms, score ${queries.length} ${queries.length === 1 ? "query" : "queries"} ${(performance.now() - t2).toFixed(1)} ms (backend ${backend.name})\n`,
+        )
       const rows: Array<Row> = []
       for (let q = 0; q < lists.length; q++) {
         const u = queries[q]!.user

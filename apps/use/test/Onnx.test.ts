@@ -12,6 +12,7 @@ import { Effect, Option } from "effect"
 import * as ort from "onnxruntime-node"
 import { openModel } from "../src/Cli.ts"
 import { exportModel } from "../src/Export.ts"
+import { recommendRows } from "../src/Recommend.ts"
 import { failureOf, runEffect, runUse, tempFolder, trainRun } from "./fixture.ts"
 
 const temp = tempFolder("causald-use-onnx-")
@@ -128,6 +129,22 @@ describe("export --format onnx", () => {
       }),
     )
     expect(failure.message).toContain("--method kd:")
+    // a DeepFM model reads the user id: a raw history alone is refused
+    const userless = await failureOf(
+      recommendRows({
+        run: deepFmRun,
+        method: "deepfm",
+        seed: Option.none(),
+        user: Option.none(),
+        usersFile: Option.none(),
+        userRange: Option.none(),
+        history: Option.some("i1,i2"),
+        k: 5,
+        format: Option.none(),
+        output: Option.none(),
+      }),
+    )
+    expect(userless.message).toContain("--history: a deepfm model reads the user id too")
     const bad = await runUse("export-main.ts", ["--run", dinRun, "--format", "tflite"])
     expect(bad.code).toBe(1)
     expect(bad.stderr).toContain("export:")
