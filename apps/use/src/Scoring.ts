@@ -160,6 +160,85 @@ export const score = (
   return queries.map((_, q) => scores.slice(q * C, q * C + candidates[q]!.length))
 }
 
+/** Scores each query's candidates: one Float32Array of logits per query. */
+export type Scorer = (
+  queries: ReadonlyArray<Query>,
+  candidates: ReadonlyArray<Int32Array>,
+) => Array<Float32Array>
+
+/** Rows per pass of the table scorer's predictor (bounds its host and tensor memory). */
+const TABLE_ROWS_PER_PASS = 65_536
+
+/**
+ * A scorer by the model's frozen encoder (DIN: the activation unit's output for every (history
+ * item, candidate) pair, computed once, `Recommender.frozenEncoder`), so that a query costs
+ * table look-ups for its mediators and one pass of ψ* over its candidates. Undefined when the
+ * model has none or the table would be too large (more than 2^24 pairs). The table is built on
+ * the first call (ml-100k: 1.0 M pairs). Its scores equal {@link score}'s up to float32 rounding.
+ */
+export const tableScorer = (backend: TensorBackend, model: Recommender): Scorer | undefined => {
+  const encoder = model.frozenEncoder?.()
+  if (encoder === undefined) return undefined
+  const d = model.mediatorSize
+  return (queries, candidates) => {
+    let width = 1
+    for (const q of queries) width = Math.max(width, q.history.length)
+    const out = queries.map((_, q) => new Float32Array(candidates[q]!.length))
+    // rows (query, candidate) in passes of at most TABLE_ROWS_PER_PASS
+    let q = 0
+    let c = 0
+    while (q < queries.length) {
+      const passQuery: Array<number> = []
+      const passCandidate: Array<number> = []
+      while (q < queries.length && passQuery.length < TABLE_ROWS_PER_PASS) {
+        if (c >= candidates[q]!.length) {
+          q++
+          c = 0
+          continue
+        }
+        passQuery.push(q)
+        passCandidate.push(c++)
+      }
+      const rows = passQuery.length
+      if (rows === 0) break
+      const history = new Int32Array(rows * width)
+      const historyLength = new Int32Array(rows)
+      const item = new Int32Array(rows)
+      const user = new Int32Array(rows)
+      for (let r = 0; r < rows; r++) {
+        const query = queries[passQuery[r]!]!
+        history.set(query.history, r * width)
+        historyLength[r] = query.history.length
+        item[r] = candidates[passQuery[r]!]![passCandidate[r]!]!
+        user[r] = Math.max(0, query.user)
+      }
+      const all = new Int32Array(rows)
+      for (let r = 0; r < rows; r++) all[r] = r
+      const mediators = encoder.mediators({ history, width, historyLength, item }, all)
+      const scores = backend.tidy(
+        () =>
+          backend.read(
+            model.predict(backend.tensor(mediators, [rows, d]), {
+              user: backend.tensor(user, [rows], "int32"),
+              // ψ* reads the mediator and the item (DIN); the history is in the mediator
+              history: backend.tensor(new Int32Array(rows), [rows, 1], "int32"),
+              historyMask: backend.tensor(new Float32Array(rows), [rows, 1]),
+              item: backend.tensor(item, [rows], "int32"),
+            }),
+          ) as Float32Array,
+      )
+      for (let r = 0; r < rows; r++) out[passQuery[r]!]![passCandidate[r]!] = scores[r]!
+    }
+    return out
+  }
+}
+
+/** {@link score} as a {@link Scorer}. */
+export const directScorer =
+  (backend: TensorBackend, model: Recommender): Scorer =>
+  (queries, candidates) =>
+    score(backend, model, queries, candidates)
+
 /** One recommended or scored item. */
 export interface Scored {
   /** The item's id as spelled in the data. */
@@ -185,23 +264,33 @@ export const topK = (
   return order.slice(0, k).map((c) => ({ item: data.itemIds[candidates[c]!]!, score: scores[c]! }))
 }
 
-/** The top-K recommendations of each query, all items as candidates. */
+/**
+ * The top-K recommendations of each query, all items as candidates. With many queries (more
+ * (history position, item) pairs than the model's item-pair table holds) the table scorer is
+ * used when the model has one, else (and for a few users, where building the table would cost
+ * more than it saves) {@link score}; `scorer` overrides the choice.
+ */
 export const recommend = (
   backend: TensorBackend,
   model: Recommender,
   data: PreparedDataset,
   queries: ReadonlyArray<Query>,
   k: number,
+  scorer?: Scorer,
 ): Array<Array<Scored>> => {
   const items = allItems(data)
+  let pairs = 0
+  for (const q of queries) pairs += q.history.length * items.length
+  const chosen =
+    scorer ??
+    (pairs > (data.numItems + 1) ** 2 ? tableScorer(backend, model) : undefined) ??
+    directScorer(backend, model)
   // a bounded number of (query, item) scores at a time
   const perPass = Math.max(1, Math.floor(4_000_000 / items.length))
   const out: Array<Array<Scored>> = []
   for (let first = 0; first < queries.length; first += perPass) {
     const group = queries.slice(first, first + perPass)
-    const scores = score(
-      backend,
-      model,
+    const scores = chosen(
       group,
       group.map(() => items),
     )

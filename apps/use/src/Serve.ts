@@ -16,10 +16,12 @@
  * or path (404).
  *
  * Requests are scored in batches: a request's query joins a queue, and the queue is scored in
- * one pass of the model (`Scoring.score`, up to {@link Limits.batchQueries} queries) on the next
- * turn of the event loop. Scoring is synchronous, so the requests that arrive while one batch
- * is scored form the next: concurrent callers share tensor work, a lone caller waits for no
- * timer.
+ * one pass of the model (up to {@link Limits.batchQueries} queries) on the next turn of the event
+ * loop. Scoring is synchronous, so the requests that arrive while one batch is scored form the
+ * next: concurrent callers share tensor work, a lone caller waits for no timer. A DIN model
+ * scores through its item-pair table (`Scoring.tableScorer`, built once at start: a(h, t) of
+ * every pair of items), so that a request costs look-ups and one pass of ψ* over its candidates;
+ * DeepFM (and DIN over more than 4,095 items) through `Scoring.score`.
  *
  * @module
  */
@@ -95,11 +97,7 @@ interface Pending {
  * The batching queue of {@link make}: `submit` queues a query, and the queue is scored on the
  * next turn of the event loop, up to `batchQueries` queries a pass.
  */
-export const batcher = (
-  backend: TensorBackend,
-  model: LoadedModel["model"],
-  batchQueries: number,
-) => {
+export const batcher = (scorer: Scoring.Scorer, batchQueries: number) => {
   const queue: Array<Pending> = []
   let scheduled = false
   const stats = { batches: 0, queries: 0, largest: 0 }
@@ -112,9 +110,7 @@ export const batcher = (
     stats.queries += batch.length
     stats.largest = Math.max(stats.largest, batch.length)
     try {
-      const scores = Scoring.score(
-        backend,
-        model,
+      const scores = scorer(
         batch.map((p) => p.query),
         batch.map((p) => p.candidates),
       )
@@ -158,7 +154,12 @@ export const make = (
   const data: PreparedDataset = run.data
   const ids = Scoring.idsOf(data)
   const items = Scoring.allItems(data)
-  const queue = batcher(backend, loaded.model, limits.batchQueries)
+  // DIN: the item-pair table of the frozen encoder, built now (one query), so that no request
+  // waits for it; a model without one (DeepFM) or too many items: the candidate scorer
+  const table = Scoring.tableScorer(backend, loaded.model)
+  if (table !== undefined) table([Scoring.userQuery(data, 0)], [items.subarray(0, 1)])
+  const scorer = table ?? Scoring.directScorer(backend, loaded.model)
+  const queue = batcher(scorer, limits.batchQueries)
   const health = {
     status: "ok",
     run: run.dir,
@@ -175,6 +176,7 @@ export const make = (
     },
     reading: { preset: run.configuration.reading ?? "literal", settings: loaded.settings },
     backend: backend.name,
+    scoring: table === undefined ? "candidate scorer" : "item-pair table",
   }
 
   const fromUse = (e: UseError) => new Rejected(404, `${e.subject}: ${e.reason}`)
