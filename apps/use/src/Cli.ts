@@ -65,6 +65,18 @@ export const openModel = (
     return { run, loaded }
   })
 
+/**
+ * Runs `use` with the run and model the flags name; the model's parameters are freed after it,
+ * whether it succeeds or fails.
+ */
+export const withModel = <A, E, R>(
+  options: ModelOptions,
+  use: (opened: { readonly run: OpenRun; readonly loaded: LoadedModel }) => Effect.Effect<A, E, R>,
+): Effect.Effect<A, E | UseError, R | FileSystem.FileSystem | Tensors> =>
+  Effect.acquireUseRelease(openModel(options), use, ({ loaded }) =>
+    Effect.sync(() => loaded.dispose()),
+  )
+
 /** The tensor backend a command runs on, a failure to start it as one line. */
 export const backendLayer = (choice: BackendChoice) => tensorsLayer(choice)
 

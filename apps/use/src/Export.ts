@@ -9,7 +9,7 @@
 import { Tensors } from "@causald/core"
 import { Effect, FileSystem, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { backendLayer, modelFlags, openModel } from "./Cli.ts"
+import { backendLayer, modelFlags, withModel } from "./Cli.ts"
 import * as Onnx from "./Onnx.ts"
 import { UseError } from "./Run.ts"
 
@@ -62,69 +62,71 @@ export const exportModel = (o: {
   readonly output: Option.Option<string>
 }) =>
   Effect.gen(function* () {
-    const { run, loaded } = yield* openModel(o)
-    try {
-      const backend = yield* Tensors
-      const fs = yield* FileSystem.FileSystem
-      const why = Onnx.unsupported(loaded.network)
-      if (why !== undefined)
-        return yield* new UseError({ subject: `--method ${o.method}`, reason: why })
-      const output = Option.getOrElse(
-        o.output,
-        () => `${run.dir}/export/${loaded.method}-seed-${loaded.seed}.onnx`,
-      )
-      const provenance = {
-        run: run.dir,
-        method: loaded.method,
-        seed: String(loaded.seed),
-        model: loaded.kind,
-        dataFingerprint: run.fingerprint,
-        reading: run.configuration.reading ?? "literal",
-      }
-      const bytes = Onnx.toOnnx(backend, loaded.network, loaded.parameters, provenance)
-      const write = (file: string, data: Uint8Array | string) =>
-        (typeof data === "string" ? fs.writeFileString(file, data) : fs.writeFile(file, data)).pipe(
+    return yield* withModel(o, ({ run, loaded }) =>
+      Effect.gen(function* () {
+        const backend = yield* Tensors
+        const fs = yield* FileSystem.FileSystem
+        const why = Onnx.unsupported(loaded.network)
+        if (why !== undefined)
+          return yield* new UseError({ subject: `--method ${o.method}`, reason: why })
+        const output = Option.getOrElse(
+          o.output,
+          () => `${run.dir}/export/${loaded.method}-seed-${loaded.seed}.onnx`,
+        )
+        const provenance = {
+          run: run.dir,
+          method: loaded.method,
+          seed: String(loaded.seed),
+          model: loaded.kind,
+          dataFingerprint: run.fingerprint,
+          reading: run.configuration.reading ?? "literal",
+        }
+        const bytes = Onnx.toOnnx(backend, loaded.network, loaded.parameters, provenance)
+        const write = (file: string, data: Uint8Array | string) =>
+          (typeof data === "string"
+            ? fs.writeFileString(file, data)
+            : fs.writeFile(file, data)
+          ).pipe(
+            Effect.mapError(
+              (e) =>
+                new UseError({
+                  subject: `--output ${output}`,
+                  reason: `cannot write ${file}: ${e.message}`,
+                }),
+            ),
+          )
+        const folder = output.includes("/") ? output.slice(0, output.lastIndexOf("/")) : "."
+        yield* fs.makeDirectory(folder, { recursive: true }).pipe(
           Effect.mapError(
             (e) =>
               new UseError({
                 subject: `--output ${output}`,
-                reason: `cannot write ${file}: ${e.message}`,
+                reason: `cannot make ${folder}: ${e.message}`,
               }),
           ),
         )
-      const folder = output.includes("/") ? output.slice(0, output.lastIndexOf("/")) : "."
-      yield* fs.makeDirectory(folder, { recursive: true }).pipe(
-        Effect.mapError(
-          (e) =>
-            new UseError({
-              subject: `--output ${output}`,
-              reason: `cannot make ${folder}: ${e.message}`,
-            }),
-        ),
-      )
-      yield* write(output, bytes)
-      yield* write(
-        `${output}.json`,
-        `${JSON.stringify(
-          {
-            ...provenance,
-            seed: loaded.seed,
-            opset: Onnx.OPSET,
-            settings: loaded.settings,
-            historyLength: run.data.config.historyLength,
-            ...signature,
-            userIds: run.data.userIds,
-            itemIds: run.data.itemIds,
-          },
-          null,
-          1,
-        )}\n`,
-      )
-      process.stderr.write(`wrote ${output} (${bytes.length} bytes) and ${output}.json\n`)
-      return output
-    } finally {
-      loaded.dispose()
-    }
+        yield* write(output, bytes)
+        yield* write(
+          `${output}.json`,
+          `${JSON.stringify(
+            {
+              ...provenance,
+              seed: loaded.seed,
+              opset: Onnx.OPSET,
+              settings: loaded.settings,
+              historyLength: run.data.config.historyLength,
+              ...signature,
+              userIds: run.data.userIds,
+              itemIds: run.data.itemIds,
+            },
+            null,
+            1,
+          )}\n`,
+        )
+        process.stderr.write(`wrote ${output} (${bytes.length} bytes) and ${output}.json\n`)
+        return output
+      }),
+    )
   })
 
 export const command = Command.make("export", flags).pipe(

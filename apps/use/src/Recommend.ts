@@ -11,7 +11,7 @@ import { Tensors } from "@causald/core"
 import type { PreparedDataset } from "@causald/data"
 import { Effect, FileSystem, Option, Result } from "effect"
 import { Command, Flag } from "effect/cli"
-import { backendLayer, modelFlags, openModel } from "./Cli.ts"
+import { backendLayer, modelFlags, withModel } from "./Cli.ts"
 import type { OpenRun } from "./Run.ts"
 import { UseError } from "./Run.ts"
 import * as Scoring from "./Scoring.ts"
@@ -216,41 +216,41 @@ export const recommendRows = (
   Effect.gen(function* () {
     yield* checkFlags(o)
     const t0 = performance.now()
-    const { run, loaded } = yield* openModel(o)
-    const t1 = performance.now()
-    try {
-      const data = run.data
-      const target = yield* resolveTarget(run, o)
-      if (o.k > data.numItems)
-        return yield* fail(`--k ${o.k}`, `expected at most the data's ${data.numItems} items`)
-      const userless = target._tag === "History" && target.user < 0
-      if (userless && Scoring.needsUser(loaded.model))
-        return yield* fail(
-          "--history",
-          `a ${loaded.kind} model reads the user id too: add --user ID (the history then replaces that user's)`,
-        )
-      const queries =
-        target._tag === "Users"
-          ? target.users.map((u) => Scoring.userQuery(data, u))
-          : [Scoring.historyQuery(data, target.history, target.user)]
-      const backend = yield* Tensors
-      const t2 = performance.now()
-      const lists = Scoring.recommend(backend, loaded.model, data, queries, o.k)
-      if (o.timings === true)
-        process.stderr.write(
-          `timings: open the run and load the model ${(t1 - t0).toFixed(1)} ms, resolve ids ${(t2 - t1).toFixed(1)} ms, score ${queries.length} ${queries.length === 1 ? "query" : "queries"} ${(performance.now() - t2).toFixed(1)} ms (backend ${backend.name})\n`,
-        )
-      const rows: Array<Row> = []
-      for (let q = 0; q < lists.length; q++) {
-        const u = queries[q]!.user
-        lists[q]!.forEach((s, r) => {
-          rows.push({ user: u < 0 ? null : data.userIds[u]!, rank: r + 1, ...s })
-        })
-      }
-      return { rows, run, method: loaded.method, seed: loaded.seed }
-    } finally {
-      loaded.dispose()
-    }
+    return yield* withModel(o, ({ run, loaded }) =>
+      Effect.gen(function* () {
+        const t1 = performance.now()
+
+        const data = run.data
+        const target = yield* resolveTarget(run, o)
+        if (o.k > data.numItems)
+          return yield* fail(`--k ${o.k}`, `expected at most the data's ${data.numItems} items`)
+        const userless = target._tag === "History" && target.user < 0
+        if (userless && Scoring.needsUser(loaded.model))
+          return yield* fail(
+            "--history",
+            `a ${loaded.kind} model reads the user id too: add --user ID (the history then replaces that user's)`,
+          )
+        const queries =
+          target._tag === "Users"
+            ? target.users.map((u) => Scoring.userQuery(data, u))
+            : [Scoring.historyQuery(data, target.history, target.user)]
+        const backend = yield* Tensors
+        const t2 = performance.now()
+        const lists = Scoring.recommend(backend, loaded.model, data, queries, o.k)
+        if (o.timings === true)
+          process.stderr.write(
+            `timings: open the run and load the model ${(t1 - t0).toFixed(1)} ms, resolve ids ${(t2 - t1).toFixed(1)} ms, score ${queries.length} ${queries.length === 1 ? "query" : "queries"} ${(performance.now() - t2).toFixed(1)} ms (backend ${backend.name})\n`,
+          )
+        const rows: Array<Row> = []
+        for (let q = 0; q < lists.length; q++) {
+          const u = queries[q]!.user
+          lists[q]!.forEach((s, r) => {
+            rows.push({ user: u < 0 ? null : data.userIds[u]!, rank: r + 1, ...s })
+          })
+        }
+        return { rows, run, method: loaded.method, seed: loaded.seed }
+      }),
+    )
   })
 
 const csvField = (s: string): string => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s)

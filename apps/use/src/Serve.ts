@@ -329,7 +329,9 @@ export const serve = (o: {
       return yield* new UseError({ subject: `--port ${o.port}`, reason: "expected 0..65535" })
     if (!Number.isInteger(o.batch) || o.batch < 1 || o.batch > 4096)
       return yield* new UseError({ subject: `--batch ${o.batch}`, reason: "expected 1..4096" })
-    const { run, loaded } = yield* openModel(o)
+    const { run, loaded } = yield* Effect.acquireRelease(openModel(o), ({ loaded }) =>
+      Effect.sync(() => loaded.dispose()),
+    )
     const backend = yield* Tensors
     const service = make(backend, run, loaded, { ...defaultLimits, batchQueries: o.batch })
     const server = yield* Effect.acquireRelease(
