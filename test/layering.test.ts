@@ -29,6 +29,13 @@ const allowed: { readonly [name: string]: ReadonlyArray<string> } = {
     "@causald/training",
     "@causald/tfjs",
   ],
+  "@causald/use": [
+    "@causald/core",
+    "@causald/data",
+    "@causald/models",
+    "@causald/training",
+    "@causald/tfjs",
+  ],
   "@causald/bench": [
     "@causald/core",
     "@causald/data",

@@ -21,8 +21,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto"
-import type { PreparedDataset } from "@causald/data"
+import { Fingerprint, type PreparedDataset } from "@causald/data"
 import type { Train } from "@causald/training"
 import { Effect, FileSystem, Schema } from "effect"
 import { fileSystemReason } from "./Explain.ts"
@@ -159,41 +158,10 @@ export type OutputFingerprint = typeof OutputFingerprint.Type
 export const fingerprintFile = "fingerprint.json"
 
 /**
- * SHA-256 of what models train and are selected on: the sizes and protocol settings (k-core,
- * history length, negatives, candidates, the split's seed, rating threshold), the sequences, the
- * validation and test targets and candidates, the attributes and exposure negatives, and the
- * front-door world's interventional test. Integer arrays only: the simulators' float truths
- * never reach a model. Neither do the ids' spellings, so a renamed copy of a file binds alike.
+ * SHA-256 of what models train and are selected on (`@causald/data`'s `Fingerprint`, shared with
+ * `apps/use`, which checks a run's re-prepared data against it).
  */
-export const dataFingerprint = (data: PreparedDataset): string => {
-  const hash = createHash("sha256")
-  hash.update(
-    `causald-fingerprint v1\n${JSON.stringify({ users: data.numUsers, items: data.numItems, config: data.config })}\n`,
-  )
-  const add = (key: string, a: Int32Array) => {
-    hash.update(`${key} ${a.length}\n`)
-    hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
-  }
-  add("sequenceOffsets", data.sequenceOffsets)
-  add("sequenceItems", data.sequenceItems)
-  add("validation.target", data.validation.target)
-  add("validation.candidates", data.validation.candidates)
-  add("test.target", data.test.target)
-  add("test.candidates", data.test.candidates)
-  for (const a of data.attributes ?? []) {
-    hash.update(`attribute ${JSON.stringify([a.name, a.labels])}\n`)
-    add(`attribute.${a.name}`, a.codes)
-  }
-  if (data.exposureNegatives !== undefined) {
-    add("exposure.offsets", data.exposureNegatives.offsets)
-    add("exposure.items", data.exposureNegatives.items)
-  }
-  if (data.oracles !== undefined) {
-    add("interventional.target", data.oracles.interventionalTest.target)
-    add("interventional.candidates", data.oracles.interventionalTest.candidates)
-  }
-  return hash.digest("hex")
-}
+export const dataFingerprint: (data: PreparedDataset) => string = Fingerprint.dataFingerprint
 
 /** The fingerprint of a study: its prepared data, base recommender and training settings. */
 export const outputFingerprint = (
