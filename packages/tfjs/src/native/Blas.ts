@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { dlopen, FFIType } from "bun:ffi"
+import { dlopen, FFIType, type Pointer } from "bun:ffi"
 import { Effect, Schema } from "effect"
 
 /** The choices a user has: a library, `auto` (the first found) or `none` (wasm kernels only). */
@@ -186,12 +186,12 @@ const loadOneDnn = (): NativeBlas | string => {
         n,
         k,
         1,
-        a as never,
+        a as Pointer,
         lda,
-        b as never,
+        b as Pointer,
         ldb,
         0,
-        c as never,
+        c as Pointer,
         ldc,
       )
       // Only invalid arguments fail (dnnl_invalid_arguments); the kernel checks them first.
@@ -235,10 +235,27 @@ const CblasRowMajor = 101
 const CblasNoTrans = 111
 const CblasTrans = 112
 
+type CblasSgemm = (
+  order: number,
+  transA: number,
+  transB: number,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Pointer,
+  lda: number,
+  b: Pointer,
+  ldb: number,
+  beta: number,
+  c: Pointer,
+  ldc: number,
+) => void
+
 const cblasSgemm =
-  (f: (...args: Array<never>) => void): NativeBlas["sgemm"] =>
+  (f: CblasSgemm): NativeBlas["sgemm"] =>
   (transA, transB, m, n, k, a, lda, b, ldb, c, ldc) =>
-    (f as (...args: Array<unknown>) => void)(
+    f(
       CblasRowMajor,
       transA ? CblasTrans : CblasNoTrans,
       transB ? CblasTrans : CblasNoTrans,
@@ -246,12 +263,12 @@ const cblasSgemm =
       n,
       k,
       1,
-      a,
+      a as Pointer,
       lda,
-      b,
+      b as Pointer,
       ldb,
       0,
-      c,
+      c as Pointer,
       ldc,
     )
 
@@ -268,7 +285,7 @@ const loadOpenBlas = (): NativeBlas | string => {
     name: "openblas",
     path: opened.path,
     detail: String(s.openblas_get_config()),
-    sgemm: cblasSgemm(s.cblas_sgemm as never),
+    sgemm: cblasSgemm(s.cblas_sgemm),
     setThreads: (threads) => {
       s.openblas_set_num_threads(threads)
       return true
@@ -286,7 +303,7 @@ const loadAccelerate = (): NativeBlas | string => {
     name: "accelerate",
     path: opened.path,
     detail: "",
-    sgemm: cblasSgemm(opened.lib.symbols.cblas_sgemm as never),
+    sgemm: cblasSgemm(opened.lib.symbols.cblas_sgemm),
     // Accelerate reads VECLIB_MAXIMUM_THREADS at load time only.
     setThreads: () => false,
     threads: () => undefined,
