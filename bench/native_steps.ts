@@ -4,6 +4,10 @@
  * 2 threads, timed interleaved (wasm, onednn/1, onednn/2, openblas/1, ... each round), so that a
  * background load shifts every variant alike. Medians after the warm-up rounds.
  *
+ * CPU time of the process per step is printed beside the wall time: with one library thread it
+ * counts the step's work without the time the process waited for a core, so it is steadier
+ * under load (with two it also counts OpenMP's spinning).
+ *
  * What it decides: which library `auto` should prefer and whether the library's second thread
  * pays in one process (bench/NOTES.md, "Native matrix products"). `bun run bench` measures one
  * configuration against PyTorch; this one compares configurations with each other.
@@ -45,25 +49,38 @@ const objective = Objective.recommendation(b, model)
 const step = () => Train.trainStep(b, objective, optimizer, batch, rng)
 
 const ms = variants.map(() => [] as Array<number>)
+const cpuMs = variants.map(() => [] as Array<number>)
 for (let i = 0; i < warmup + rounds; i++)
   variants.forEach((v, j) => {
     setNativeBlas(v.blas)
     v.blas?.setThreads(v.threads)
+    const c0 = process.cpuUsage()
     const t0 = performance.now()
     step()
-    if (i >= warmup) ms[j]!.push(performance.now() - t0)
+    const wall = performance.now() - t0
+    const cpu = process.cpuUsage(c0)
+    if (i >= warmup) {
+      ms[j]!.push(wall)
+      cpuMs[j]!.push((cpu.user + cpu.system) / 1000)
+    }
   })
 setNativeBlas(undefined)
 const medians = ms.map(median)
+const cpuMedians = cpuMs.map(median)
 for (const [j, v] of variants.entries())
   console.log(
-    `${stepName} step ${v.name.padEnd(12)} ${medians[j]!.toFixed(1).padStart(8)} ms  ${((4096 * 1000) / medians[j]!).toFixed(0).padStart(7)} samples/s  ${(medians[0]! / medians[j]!).toFixed(2)}x of wasm`,
+    `${stepName} step ${v.name.padEnd(12)} ${medians[j]!.toFixed(1).padStart(8)} ms  ${((4096 * 1000) / medians[j]!).toFixed(0).padStart(7)} samples/s  ${(medians[0]! / medians[j]!).toFixed(2)}x of wasm   CPU ${cpuMedians[j]!.toFixed(1).padStart(8)} ms  ${(cpuMedians[0]! / cpuMedians[j]!).toFixed(2)}x`,
   )
 console.log(
   JSON.stringify({
     bench: "native_steps",
     step: stepName,
     rounds,
-    variants: variants.map((v, j) => ({ name: v.name, msPerStep: medians[j], all: ms[j] })),
+    variants: variants.map((v, j) => ({
+      name: v.name,
+      msPerStep: medians[j],
+      cpuMsPerStep: cpuMedians[j],
+      all: ms[j],
+    })),
   }),
 )
