@@ -14,14 +14,25 @@
  * Prints a summary table with the targets, the detailed tables, and one JSON line.
  *
  *   bun run bench [--backend auto|tensorflow|wasm|cpu] [--only din,deepfm,causal,eval,memory,torch]
+ *     [--blas auto|none|onednn|openblas|accelerate] [--blas-threads N]
  *     [--quick] [--steps N] [--warmup N] [--torch-threads N]
+ *
+ * The summary names the CPU model and its vector extensions (from /proc/cpuinfo) beside the
+ * ratios, since they decide what a native library (and PyTorch) can use.
  */
 import { spawnSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
 import { join } from "node:path"
 import type { TensorBackend } from "@causald/core"
-import { type BackendChoice, backendChoices, startBackend } from "@causald/tfjs"
+import {
+  type BackendChoice,
+  type BlasChoice,
+  backendChoices,
+  blasChoices,
+  nativeBlas,
+  startBackend,
+} from "@causald/tfjs"
 import { Effect } from "effect"
 import {
   type CausalStepRow,
@@ -53,6 +64,10 @@ export interface BenchOptions {
   readonly warmup: number
   /** `--threads` of the PyTorch reference; null = the script's default. */
   readonly torchThreads: number | null
+  /** The native BLAS of wasm's products; null = `CAUSALD_BLAS`, else auto. */
+  readonly blas: BlasChoice | null
+  /** Its threads; null = `CAUSALD_BLAS_THREADS`, else 1. */
+  readonly blasThreads: number | null
 }
 
 /** A rejected command line: names the flag and what it accepts. */
@@ -67,13 +82,24 @@ export const usage = `bun run bench [options]
   --steps N           timed steps per step benchmark (default 5; quick 2)
   --warmup N          untimed warm-up steps (default 2; quick 1)
   --torch-threads N   --threads of the PyTorch reference (default: the script's own)
+  --blas ${blasChoices.join("|")}   native BLAS of wasm's matrix products
+                      (default CAUSALD_BLAS, else auto: the first found; none = wasm kernels)
+  --blas-threads N    threads of the native BLAS (default CAUSALD_BLAS_THREADS, else 1)
   --help              this text`
 
 /** Parses the command line (arguments after the script). */
 export const parseOptions = (argv: ReadonlyArray<string>): BenchOptions | "help" => {
   const values = new Map<string, string>()
   let quick = false
-  const valued = ["--backend", "--only", "--steps", "--warmup", "--torch-threads"]
+  const valued = [
+    "--backend",
+    "--only",
+    "--steps",
+    "--warmup",
+    "--torch-threads",
+    "--blas",
+    "--blas-threads",
+  ]
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     if (arg === "--help" || arg === "-h") return "help"
@@ -111,6 +137,11 @@ export const parseOptions = (argv: ReadonlyArray<string>): BenchOptions | "help"
     return n
   }
   const threads = values.has("--torch-threads") ? integer("--torch-threads", 0, 1) : null
+  const blas = values.get("--blas") ?? null
+  if (blas !== null && !(blasChoices as ReadonlyArray<string>).includes(blas))
+    throw new BenchOptionError(
+      `--blas: unknown BLAS "${blas}"; accepted: ${blasChoices.join(", ")}`,
+    )
   return {
     backend: backend as BackendChoice,
     only,
@@ -118,7 +149,40 @@ export const parseOptions = (argv: ReadonlyArray<string>): BenchOptions | "help"
     steps: integer("--steps", quick ? 2 : 5, 1),
     warmup: integer("--warmup", quick ? 1 : 2, 0),
     torchThreads: threads,
+    blas: blas as BlasChoice | null,
+    blasThreads: values.has("--blas-threads") ? integer("--blas-threads", 0, 1) : null,
   }
+}
+
+// --- the machine ----------------------------------------------------------------------------------
+
+/** Vector extensions worth naming, in the order printed. */
+export const vectorFlags = [
+  "sse4_2",
+  "avx",
+  "avx2",
+  "fma",
+  "avx512f",
+  "avx512bw",
+  "avx512_vnni",
+  "avx512_bf16",
+  "avx512_fp16",
+  "amx_tile",
+  "amx_bf16",
+  "amx_int8",
+] as const
+
+/** The CPU model and which of {@link vectorFlags} it has (Linux: /proc/cpuinfo; else the model only). */
+export const cpuDescription = (): { model: string; vectorExtensions: ReadonlyArray<string> } => {
+  const model = cpus()[0]?.model ?? "unknown CPU"
+  let flags: ReadonlySet<string> = new Set()
+  try {
+    const line = /^flags\s*:(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))
+    if (line !== null) flags = new Set(line[1]!.trim().split(/\s+/))
+  } catch {
+    // not Linux: the model alone
+  }
+  return { model, vectorExtensions: vectorFlags.filter((f) => flags.has(f)) }
 }
 
 // --- the PyTorch reference ---------------------------------------------------------------------
@@ -231,7 +295,13 @@ export const runMemoryChild = async (
     return { _tag: "Skipped", reason: `${defaultBeautyFile} not found` }
   const args = ["run", join(import.meta.dir, "memory.ts"), "--backend", backend]
   if (options.quick) args.push("--max-users", "600", "--epochs", "2")
-  const child = Bun.spawn([process.execPath, ...args], { stdout: "pipe", stderr: "pipe" })
+  // The child reads the native BLAS choice from the environment, as the parent was told.
+  const env = {
+    ...process.env,
+    ...(options.blas === null ? {} : { CAUSALD_BLAS: options.blas }),
+    ...(options.blasThreads === null ? {} : { CAUSALD_BLAS_THREADS: String(options.blasThreads) }),
+  }
+  const child = Bun.spawn([process.execPath, ...args], { stdout: "pipe", stderr: "pipe", env })
   let outside: number | null = null
   const timer = setInterval(() => {
     const rss = rssOf(child.pid)
@@ -275,10 +345,22 @@ const thousands = (n: number): string => Math.round(n).toLocaleString("en-US")
 const runSuite = async (options: BenchOptions): Promise<void> => {
   const started = performance.now()
   const loadStart = loadavg()[0]!
-  const b: TensorBackend = await Effect.runPromise(startBackend(options.backend))
+  const b: TensorBackend = await Effect.runPromise(
+    startBackend(options.backend, {
+      ...(options.blas === null ? {} : { blas: options.blas }),
+      ...(options.blasThreads === null ? {} : { blasThreads: options.blasThreads }),
+    }),
+  )
+  const blas = nativeBlas()
+  const blasLine =
+    b.name.includes("+") && blas !== undefined
+      ? `native BLAS ${blas.name} (${blas.path}${blas.detail === "" ? "" : `, ${blas.detail}`}), ${blas.threads() ?? "?"} threads`
+      : "no native BLAS"
+  const cpu = cpuDescription()
   const timing = { steps: options.steps, warmup: options.warmup }
   const paper = { batchSize: 4096, historyLength: 50 }
   const log = (message: string) => process.stderr.write(`bench: ${message}\n`)
+  log(`backend ${b.name}; ${blasLine}`)
 
   const trainRows: Array<TrainStepResult> = []
   for (const model of ["din", "deepfm"] as const) {
@@ -307,7 +389,7 @@ const runSuite = async (options: BenchOptions): Promise<void> => {
   let memory: MemoryOutcome | null = null
   if (options.only.has("memory")) {
     log("memory: CausalD run on Amazon Beauty in a child process ...")
-    memory = await runMemoryChild(b.name, options)
+    memory = await runMemoryChild(b.name.split("+")[0]!, options)
   }
 
   let torch: TorchResult | null = null
@@ -324,6 +406,8 @@ const runSuite = async (options: BenchOptions): Promise<void> => {
   say(
     `CausalD performance suite: backend ${b.name}, ${cpus().length} cores, load average ${loadStart.toFixed(2)} at start, ${loadEnd.toFixed(2)} at end${options.quick ? ", QUICK smoke run (not a measurement)" : ""}`,
   )
+  say(`CPU: ${cpu.model}; vector extensions: ${cpu.vectorExtensions.join(" ") || "none named"}`)
+  say(blasLine)
   for (const r of trainRows)
     targets.push({
       measure: `${r.model === "din" ? "DIN" : "DeepFM"} training, B ${r.batch}, L ${r.history}`,
@@ -465,6 +549,16 @@ const runSuite = async (options: BenchOptions): Promise<void> => {
     JSON.stringify({
       bench: "causald-suite",
       backend: b.name,
+      blas:
+        blas === undefined || !b.name.includes("+")
+          ? null
+          : {
+              name: blas.name,
+              path: blas.path,
+              detail: blas.detail,
+              threads: blas.threads() ?? null,
+            },
+      cpu,
       quick: options.quick,
       cores: cpus().length,
       loadAverage: { start: loadStart, end: loadEnd },

@@ -154,6 +154,9 @@ export const study = (
     const profile = profileOf(options)
     const seeds = Array.from({ length: options.seeds }, (_, s) => s + 1)
     const modelsDir = `${options.out}/models`
+    // Which backend runs, with wasm's native BLAS if any (e.g. wasm+onednn; CAUSALD_BLAS=none
+    // turns it off): printed here and recorded in results.json's manifest.
+    yield* progress.note("backend", backend.name)
 
     // --- data ----------------------------------------------------------------------------------
     const data: PreparedDataset = yield* timed(

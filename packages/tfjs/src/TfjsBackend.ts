@@ -141,8 +141,11 @@ const makeOptimizer = (spec: OptimizerSpec): Optimizer => {
   return { spec, apply, state, load, dispose }
 }
 
-/** The tensor interface over the currently active tfjs backend. */
-export const makeTfjsBackend = (name: string): TensorBackend => ({
+/**
+ * The tensor interface over the currently active tfjs backend `tfjsName`; `name` is what outputs
+ * record (e.g. `wasm+onednn` when wasm's products run on oneDNN).
+ */
+export const makeTfjsBackend = (tfjsName: string, name: string = tfjsName): TensorBackend => ({
   name,
 
   tensor: (values, shape, dtype) =>
@@ -151,7 +154,7 @@ export const makeTfjsBackend = (name: string): TensorBackend => ({
         // The cpu backend keeps a reference to a typed array it is given: copy, so the caller may
         // reuse it. The wasm backend copies into its heap at once: a copy would be garbage.
         values instanceof Float32Array || values instanceof Int32Array
-          ? name === "wasm"
+          ? tfjsName === "wasm"
             ? values
             : values.slice()
           : [...values],

@@ -12,6 +12,11 @@
  * The choice comes from an explicit option, else the `CAUSALD_BACKEND` environment variable,
  * else `auto`. Applications map their `--backend` flag onto the option.
  *
+ * On wasm, matrix products run on the machine's native BLAS when one is found (`native/Blas.ts`,
+ * `kernels/NativeMatMul.ts`): option `blas`, else `CAUSALD_BLAS`, else `auto` (oneDNN, then
+ * OpenBLAS, then Accelerate; none found: the wasm kernels). The backend's name says which ran,
+ * e.g. `wasm+onednn`, and every output records that name.
+ *
  * @module
  */
 import { dirname, join } from "node:path"
@@ -20,7 +25,15 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer, Schema } from "effect"
 import { registerKernels } from "./kernels/index.ts"
+import { setNativeBlas } from "./kernels/NativeMatMul.ts"
 import { loadTransposedProduct } from "./kernels/TransposedProduct.ts"
+import {
+  type BlasChoice,
+  type NativeBlas,
+  resolveBlasChoice,
+  resolveBlasThreads,
+  selectBlas,
+} from "./native/Blas.ts"
 import { makeTfjsBackend } from "./TfjsBackend.ts"
 import { configureWasmThreads, resolveWasmThreads } from "./WasmThreads.ts"
 import "@tensorflow/tfjs-core/dist/register_all_gradients"
@@ -102,7 +115,32 @@ export interface BackendOptions {
    * `CAUSALD_WASM_THREADS`, else the idle cores. Read when wasm first starts.
    */
   readonly wasmThreads?: number
+  /**
+   * The native BLAS of wasm's matrix products: a library, `auto` (the first found) or `none`;
+   * default `CAUSALD_BLAS`, else `auto`. A library asked for by name that does not load fails
+   * the backend. Read at every start of wasm.
+   */
+  readonly blas?: BlasChoice
+  /** Threads of the native BLAS; default `CAUSALD_BLAS_THREADS`, else 1. */
+  readonly blasThreads?: number
 }
+
+/** The native library wasm products use, threads applied; undefined for the wasm kernels. */
+const configureBlas = (options: BackendOptions) =>
+  Effect.gen(function* () {
+    const unavailable = (error: { readonly message: string }) =>
+      new BackendUnavailable({ backend: "wasm", reason: error.message })
+    const choice = yield* resolveBlasChoice(options.blas).pipe(Effect.mapError(unavailable))
+    const threads = yield* resolveBlasThreads(options.blasThreads).pipe(
+      Effect.mapError(unavailable),
+    )
+    const blas: NativeBlas | undefined = yield* selectBlas(choice).pipe(
+      Effect.mapError(unavailable),
+    )
+    blas?.setThreads(threads)
+    setNativeBlas(blas)
+    return blas
+  })
 
 let wasmConfigured = false
 const configureWasm = (options: BackendOptions) =>
@@ -145,6 +183,8 @@ const activate = (name: "tensorflow" | "wasm" | "cpu", options: BackendOptions =
       // The weight gradients' SIMD kernel; without it they keep the blocked XNNPACK form.
       const failure = yield* Effect.promise(() => loadTransposedProduct(tf.backend()))
       if (failure !== undefined) yield* Effect.logWarning(`@causald/tfjs: ${failure}`)
+      const blas = yield* configureBlas(options)
+      if (blas !== undefined) return makeTfjsBackend(name, `wasm+${blas.name}`)
     }
     return makeTfjsBackend(name)
   })

@@ -4,6 +4,23 @@
  * @module
  */
 
+export { nativeBlas, nativeProductOptions } from "./kernels/NativeMatMul.ts"
+export {
+  BLAS_ENV,
+  BLAS_THREADS_ENV,
+  type BlasChoice,
+  type BlasName,
+  BlasUnavailable,
+  blasChoices,
+  blasOrder,
+  detectBlas,
+  InvalidBlasThreads,
+  type NativeBlas,
+  openBlas,
+  parseBlasChoice,
+  parseBlasThreads,
+  UnknownBlas,
+} from "./native/Blas.ts"
 export { makeTfjsBackend } from "./TfjsBackend.ts"
 export * from "./TfjsTensors.ts"
 export * from "./WasmThreads.ts"

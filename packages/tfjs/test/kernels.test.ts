@@ -28,6 +28,7 @@ import {
   productOptions,
   SIMD_REDUCTION,
 } from "../src/kernels/MatMul.ts"
+import { setNativeBlas } from "../src/kernels/NativeMatMul.ts"
 import { sliceWasm } from "../src/kernels/Slice.ts"
 import { sumGradConfig, sumWasm } from "../src/kernels/Sum.ts"
 import { tileWasm } from "../src/kernels/Tile.ts"
@@ -69,6 +70,9 @@ beforeAll(async () => {
   }
   registerKernels()
   registerKernels()
+  // The wasm kernels themselves: a native BLAS left active by an earlier test file of this
+  // process would take their products (native.test.ts tests that path).
+  setNativeBlas(undefined)
   const threads = process.env[WASM_THREADS_ENV] ? undefined : 2
   await Effect.runPromise(Effect.flatMap(resolveWasmThreads(threads), configureWasmThreads))
   // Initialise wasm now so that every later `setBackend` is instant.

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { ptr } from "bun:ffi"
 import type { DataType, TensorInfo } from "@tensorflow/tfjs-core"
 
 /** The slice of the wasm backend (`BackendWasm`) these helpers use. */
@@ -28,10 +29,11 @@ let cached: {
   float32: Float32Array
   int32: Int32Array
   bool: Uint8Array
+  /** The heap's native address (bun:ffi), taken on first use. */
+  address: number | undefined
 } | null = null
 
-/** A view of the whole heap for `dtype` (re-created after the heap grew). */
-export const heapView = (backend: WasmHeapBackend, dtype: DataType): HeapView => {
+const refresh = (backend: WasmHeapBackend): NonNullable<typeof cached> => {
   const buffer = backend.wasm.HEAPU8.buffer
   if (cached === null || cached.buffer !== buffer)
     cached = {
@@ -39,11 +41,28 @@ export const heapView = (backend: WasmHeapBackend, dtype: DataType): HeapView =>
       float32: new Float32Array(buffer),
       int32: new Int32Array(buffer),
       bool: new Uint8Array(buffer),
+      address: undefined,
     }
-  if (dtype === "float32") return cached.float32
-  if (dtype === "int32") return cached.int32
-  if (dtype === "bool") return cached.bool
+  return cached
+}
+
+/** A view of the whole heap for `dtype` (re-created after the heap grew). */
+export const heapView = (backend: WasmHeapBackend, dtype: DataType): HeapView => {
+  const views = refresh(backend)
+  if (dtype === "float32") return views.float32
+  if (dtype === "int32") return views.int32
+  if (dtype === "bool") return views.bool
   throw new Error(`no wasm heap view for dtype ${dtype}`)
+}
+
+/**
+ * The native address of the heap's first byte, for native code that reads and writes tensors in
+ * place (`NativeMatMul.ts`). Take it after allocating outputs: growing the heap may move it.
+ */
+export const heapAddress = (backend: WasmHeapBackend): number => {
+  const views = refresh(backend)
+  if (views.address === undefined) views.address = ptr(views.bool)
+  return views.address
 }
 
 /** The element index of a tensor's first value in {@link heapView} of its dtype. */

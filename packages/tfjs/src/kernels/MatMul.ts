@@ -19,6 +19,7 @@ import {
   tidy,
   transpose,
 } from "@tensorflow/tfjs-core"
+import { nativeProductApplies } from "./NativeMatMul.ts"
 import { transposedProduct, transposedProductApplies } from "./TransposedProduct.ts"
 
 /** Swaps the last two axes. */
@@ -81,10 +82,12 @@ export const blockedTransposedProduct = (x: Tensor, y: Tensor): Tensor =>
 /**
  * op(x) op(y), op = transpose where the flag is set, computed with plain products only. Of the
  * two equal forms, op(x) op(y) with explicit transposes or (op(y)^T op(x)^T)^T, it takes the
- * one that moves fewer elements.
+ * one that moves fewer elements. Products that the native BLAS computes (`NativeMatMul.ts`) keep
+ * their flags: `sgemm` transposes as it reads.
  */
 export const product = (x: Tensor, tx: boolean, y: Tensor, ty: boolean): Tensor => {
   if (!tx && !ty) return matMul(x, y)
+  if (nativeProductApplies(x, tx, y, ty)) return matMul(x, y, tx, ty)
   if (tx && !ty && x.rank === 2 && y.rank === 2 && getBackend() === "wasm") {
     const k = x.shape[0]!
     if (

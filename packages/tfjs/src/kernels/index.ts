@@ -26,6 +26,7 @@ import {
 import { concatWasmConfig } from "./Concat.ts"
 import { gatherV2WasmConfig } from "./GatherV2.ts"
 import { identityWasmConfig } from "./Identity.ts"
+import { nativeBatchMatMulWasmConfig } from "./NativeMatMul.ts"
 import { sliceWasmConfig } from "./Slice.ts"
 import { rememberStock } from "./Stock.ts"
 import { sumGradConfig, sumWasmConfig } from "./Sum.ts"
@@ -50,6 +51,7 @@ export const kernelConfigs: ReadonlyArray<KernelConfig> = [
   transposeWasmConfig,
   tileWasmConfig,
   transposedProductWasmConfig,
+  nativeBatchMatMulWasmConfig,
 ]
 
 /** Gradients this folder provides; they replace the stock ones for every backend. */
