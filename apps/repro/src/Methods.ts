@@ -136,3 +136,6 @@ export const methodAliases: { readonly [name: string]: Method } = Object.fromEnt
 
 /** A method as the command line names it (`din` for the base model). */
 export const cliName = (m: Method): string => (m === "base" ? bases[0] : m)
+
+/** The methods trained with CausalD's objective (its causal label and feature guidance). */
+export const usesLabel = (m: Method): boolean => spec(m).objective._tag === "CausalD"
