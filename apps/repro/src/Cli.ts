@@ -684,6 +684,40 @@ export const resolveStudyOptions = (
         `--out ${out} is ${harm}: a run writes results.json, models/ and its tables there; give a folder of its own, e.g. runs/<name>`,
       )
     yield* checkOut(out)
+    // the reading of the paper's open points: the preset, explicit flags on top
+    const reading = Readings.resolve(raw.reading, {
+      ...Option.match(raw.bdaDistance, {
+        onNone: () => ({}),
+        onSome: (v) => ({ bdaDistance: v }),
+      }),
+      ...Option.match(raw.teacherInit, {
+        onNone: () => ({}),
+        onSome: (v) => ({ teacherInit: v }),
+      }),
+      ...Option.match(raw.studentInit, {
+        onNone: () => ({}),
+        onSome: (v) => ({ studentInit: v }),
+      }),
+      ...Option.match(raw.fdaItems, { onNone: () => ({}), onSome: (v) => ({ fdaItems: v }) }),
+      ...Option.match(raw.teacherPrior, {
+        onNone: () => ({}),
+        onSome: (v) => ({ teacherPrior: v }),
+      }),
+      ...Option.match(raw.fdaWarmup, { onNone: () => ({}), onSome: (v) => ({ fdaWarmup: v }) }),
+      ...Option.match(raw.fdaHidden, { onNone: () => ({}), onSome: (v) => ({ fdaHidden: v }) }),
+    })
+    const screened = chosenExperiments.includes("readings")
+      ? Readings.screen.filter((e) =>
+          Option.isNone(raw.screen) ? true : raw.screen.value.includes(e.name),
+        )
+      : []
+    if (
+      Option.getOrNull(raw.epochs) === 1 &&
+      [reading, ...screened.map((e) => e.reading)].some((r) => r.fdaWarmup === "epoch")
+    )
+      return yield* fail(
+        "--epochs 1 leaves no epoch after --fda-warmup epoch (the estimator's warm-up) for the student: give --epochs 2 or more",
+      )
     return {
       dataset: raw.dataset,
       data,
@@ -697,27 +731,7 @@ export const resolveStudyOptions = (
       lambdaBda: raw.lambdaBda,
       lambdaFda: raw.lambdaFda,
       reading: raw.reading,
-      ...Readings.resolve(raw.reading, {
-        ...Option.match(raw.bdaDistance, {
-          onNone: () => ({}),
-          onSome: (v) => ({ bdaDistance: v }),
-        }),
-        ...Option.match(raw.teacherInit, {
-          onNone: () => ({}),
-          onSome: (v) => ({ teacherInit: v }),
-        }),
-        ...Option.match(raw.studentInit, {
-          onNone: () => ({}),
-          onSome: (v) => ({ studentInit: v }),
-        }),
-        ...Option.match(raw.fdaItems, { onNone: () => ({}), onSome: (v) => ({ fdaItems: v }) }),
-        ...Option.match(raw.teacherPrior, {
-          onNone: () => ({}),
-          onSome: (v) => ({ teacherPrior: v }),
-        }),
-        ...Option.match(raw.fdaWarmup, { onNone: () => ({}), onSome: (v) => ({ fdaWarmup: v }) }),
-        ...Option.match(raw.fdaHidden, { onNone: () => ({}), onSome: (v) => ({ fdaHidden: v }) }),
-      }),
+      ...reading,
       partners: raw.partners,
       ...(Option.isSome(raw.strength) ? { strength: raw.strength.value } : {}),
       ...(Option.isSome(raw.intents) ? { intents: raw.intents.value } : {}),

@@ -130,6 +130,14 @@ describe("Cli: defaults", () => {
       "epoch",
     ])
     expect((await ok(["--fda-warmup", "epoch"])).fdaWarmup).toBe("epoch")
+    for (const args of [
+      ["--fda-warmup", "epoch", "--epochs", "1"],
+      ["--experiments", "readings", "--screen", "aligned-warmup", "--epochs", "1"],
+    ])
+      expect((await errors(args)).join("\n"), args.join(" ")).toContain(
+        "--epochs 1 leaves no epoch after --fda-warmup epoch",
+      )
+    expect((await ok(["--fda-warmup", "epoch", "--epochs", "2"])).epochs).toBe(2)
     const mixed = await ok([
       "--reading",
       "aligned",

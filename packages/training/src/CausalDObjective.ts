@@ -181,7 +181,7 @@ export const causalD = (
   const useLabel = config.lambdaFda !== 0
   const warmupEpochs = config.estimatorWarmupEpochs ?? 0
   if (!(Number.isInteger(warmupEpochs) && warmupEpochs >= 0))
-    throw new Error(`estimatorWarmupEpochs must be an integer >= 0, got ${warmupEpochs}`)
+    throw invalid("estimatorWarmupEpochs", "an integer >= 0", String(warmupEpochs))
   const parameters: ReadonlyArray<Parameter> = useLabel
     ? [...student.parameters, ...estimator.parameters]
     : student.parameters
@@ -290,6 +290,7 @@ export const causalD = (
     parameters,
     prepare,
     loss,
+    warmupEpochs: useLabel ? warmupEpochs : 0,
     estimator,
     cachedPositives: frozen.cachedPositives,
     dispose,

@@ -58,6 +58,12 @@ export interface Objective<Prepared = undefined> {
   readonly prepare: (context: BatchContext) => Prepared
   /** The batch's loss; an objective with several terms reports each through `record`. */
   readonly loss: (context: BatchContext, prepared: Prepared, record?: RecordTerm) => Tensor
+  /**
+   * Epochs at the start in which the loss leaves `model` untouched (it trains auxiliary
+   * parameters only, e.g. CausalD's estimator warm-up): none of them can be the run's result.
+   * Default 0.
+   */
+  readonly warmupEpochs?: number
 }
 
 /** The recommendation losses L_Rec of section 3.4. */

@@ -215,6 +215,15 @@ export const train = <Prepared>(
         : 1,
     )
 
+    // The objective's warm-up epochs train only auxiliary parameters (CausalD's estimator): the
+    // model is not trained in them, so none of them can be the run's result.
+    const warmupEpochs = objective.warmupEpochs ?? 0
+    if (warmupEpochs >= rule.maxEpochs)
+      return yield* new InvalidTrainingOption({
+        run: run.name,
+        reason: `its objective warms up for ${warmupEpochs} epoch(s) but the run has at most ${rule.maxEpochs}: raise the epochs`,
+      })
+
     yield* fs.makeDirectory(run.directory, { recursive: true }).pipe(
       Effect.mapError(
         (e) =>
@@ -298,7 +307,7 @@ export const train = <Prepared>(
         liveTensors: backend.liveTensors(),
         ...(terms === undefined ? {} : { terms }),
       }
-      const improved = auc > state.bestValidationAuc
+      const improved = epoch > warmupEpochs && auc > state.bestValidationAuc
       const bestEpoch = improved ? epoch : state.bestEpoch
       const stoppedBy = rule.stoppedBy(epoch, bestEpoch)
       state = {

@@ -283,7 +283,7 @@ describeEachBackend("CausalD estimator warm-up (estimatorWarmupEpochs)", (backen
         { ...config(true), teacherPrior: null, estimatorWarmupEpochs: 0.5 },
         1,
       ),
-    ).toThrow(/estimatorWarmupEpochs must be an integer >= 0, got 0.5/)
+    ).toThrow(/estimatorWarmupEpochs must be an integer >= 0, found 0.5/)
     b.dispose([
       ...student.parameters,
       ...student.buffers,

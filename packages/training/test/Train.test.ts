@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Checkpoint, type TensorBackend, Tensors } from "@causald/core"
+import { Checkpoint, Losses, type TensorBackend, Tensors } from "@causald/core"
 import { Batches } from "@causald/data"
 import { startBackend } from "@causald/tfjs"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Exit, Layer } from "effect"
 import { causalD, defaultCausalDConfig } from "../src/CausalDObjective.ts"
-import { recommendation } from "../src/Objective.ts"
+import { type BatchContext, recommendation } from "../src/Objective.ts"
 import { layerSilent, Progress } from "../src/Progress.ts"
 import {
   defaultTrainingConfig,
@@ -68,6 +68,49 @@ const withoutTimes = (result: TrainingResult) => ({
 })
 
 describe("training runs", () => {
+  test("an objective's warm-up epochs are never the run's result, and a warm-up as long as the run is refused", async () => {
+    // learns in epoch 1, then unlearns (inverted labels): epoch 1 is the best epoch by validation
+    const unlearning = (model: ReturnType<typeof meanPool>, warmupEpochs: number) => ({
+      model,
+      parameters: model.parameters,
+      prepare: () => undefined,
+      loss: (context: BatchContext) => {
+        const logits = model.predict(model.encode(context.inputs), context.inputs)
+        const labels =
+          context.epoch === 1 ? context.labels : backend.sub(backend.scalar(1), context.labels)
+        return Losses.binaryCrossEntropy(backend, logits, labels)
+      },
+      warmupEpochs,
+    })
+    const run = (name: string, warmupEpochs: number) =>
+      Effect.runPromiseExit(
+        train({
+          name,
+          directory: join(dir, name),
+          data,
+          objective: unlearning(meanPool(backend, data.numItems, 8, 1), warmupEpochs),
+          config,
+        }).pipe(Effect.provide(layers())),
+      )
+    const plain = await run("unlearning", 0)
+    const warmed = await run("unlearning-warm-up", 1)
+    if (!Exit.isSuccess(plain) || !Exit.isSuccess(warmed)) throw new Error("a run failed")
+    expect(plain.value.bestEpoch).toBe(1)
+    expect(warmed.value.history.map((h) => h.validationAuc)).toEqual(
+      plain.value.history.map((h) => h.validationAuc),
+    )
+    expect(warmed.value.bestEpoch).toBeGreaterThan(1)
+    expect(warmed.value.bestValidationAuc).toBe(
+      Math.max(...warmed.value.history.slice(1).map((h) => h.validationAuc)),
+    )
+    expect(warmed.value.bestValidationAuc).toBeLessThan(plain.value.bestValidationAuc)
+    const refused = await run("warm-up-too-long", 4)
+    expect(Exit.isFailure(refused)).toBe(true)
+    expect(String(Exit.isFailure(refused) ? refused.cause : "")).toContain(
+      "warms up for 4 epoch(s) but the run has at most 4",
+    )
+  })
+
   test("a run learns: validation AUC after training is well above chance", async () => {
     const { exit } = runBase("learns", undefined, { maxEpochs: 6, minEpochs: 6 })
     const result = await exit
