@@ -48,7 +48,7 @@ for (let r = 0; r < repeats; r++) {
   const stderr = cli.stderr.toString()
   if (cli.exitCode !== 0) throw new Error(stderr)
   const m =
-    /load the model ([\d.]+) ms, resolve ids [\d.]+ ms, score 1 query ([\d.]+) ms \(backend (\w+)\)/.exec(
+    /load the model ([\d.]+) ms, resolve ids [\d.]+ ms, score 1 query ([\d.]+) ms \(backend ([\w+]+)\)/.exec(
       stderr,
     )
   if (m === null) throw new Error(`no timings in: ${stderr}`)
