@@ -267,7 +267,7 @@ export const train = <Prepared>(
       // patience): it goes on as if the rule had always been this one (epochs are seeded by
       // their number and the optimiser's state is in last.ckpt).
       if (state.finished) {
-        const stoppedBy = rule.stoppedBy(state.epoch, state.bestEpoch)
+        const stoppedBy = rule.stoppedBy(state.epoch, Math.max(state.bestEpoch, warmupEpochs))
         state = { ...state, finished: stoppedBy !== "", stoppedBy }
       }
       yield* progress.note(
@@ -309,7 +309,8 @@ export const train = <Prepared>(
       }
       const improved = epoch > warmupEpochs && auc > state.bestValidationAuc
       const bestEpoch = improved ? epoch : state.bestEpoch
-      const stoppedBy = rule.stoppedBy(epoch, bestEpoch)
+      // patience runs from the end of the warm-up, which no epoch can improve on
+      const stoppedBy = rule.stoppedBy(epoch, Math.max(bestEpoch, warmupEpochs))
       state = {
         epoch,
         bestEpoch,

@@ -82,14 +82,14 @@ describe("training runs", () => {
       },
       warmupEpochs,
     })
-    const run = (name: string, warmupEpochs: number) =>
+    const run = (name: string, warmupEpochs: number, overrides: Partial<TrainingConfig> = {}) =>
       Effect.runPromiseExit(
         train({
           name,
           directory: join(dir, name),
           data,
           objective: unlearning(meanPool(backend, data.numItems, 8, 1), warmupEpochs),
-          config,
+          config: { ...config, ...overrides },
         }).pipe(Effect.provide(layers())),
       )
     const plain = await run("unlearning", 0)
@@ -104,6 +104,11 @@ describe("training runs", () => {
       Math.max(...warmed.value.history.slice(1).map((h) => h.validationAuc)),
     )
     expect(warmed.value.bestValidationAuc).toBeLessThan(plain.value.bestValidationAuc)
+    // patience counts from the end of the warm-up: the shortest rule still reaches epoch 2
+    const impatient = await run("unlearning-impatient", 1, { minEpochs: 1, patience: 1 })
+    if (!Exit.isSuccess(impatient)) throw new Error("the impatient run failed")
+    expect(impatient.value.bestEpoch).toBe(2)
+    expect(impatient.value.epochs).toBe(3)
     const refused = await run("warm-up-too-long", 4)
     expect(Exit.isFailure(refused)).toBe(true)
     expect(String(Exit.isFailure(refused) ? refused.cause : "")).toContain(
