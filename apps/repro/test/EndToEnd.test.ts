@@ -3,7 +3,7 @@
  * parses, the figures render, and a run killed in the middle resumes to the same numbers.
  */
 import { afterAll, describe, expect, test } from "bun:test"
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Checkpoint } from "@causald/core"
@@ -138,6 +138,33 @@ describe("bun run repro --quick", () => {
     expect(again.manifest.training.map((t) => [t.model, t.epochs])).toEqual(
       readRunResults(reference).manifest.training.map((t) => [t.model, t.epochs]),
     )
+  }, 300_000)
+
+  test("each trained model is scored once: its evaluation is kept by its parameters' hash, read back on a rerun, scored again when unreadable", async () => {
+    const out = join(root, "evaluations")
+    const args = ["--seeds", "1", "--methods", "base,causald", "--experiments", "table3"]
+    expect((await finish(run([...args, "--out", out]))).code).toBe(0)
+    const reference = readRunResults(out)
+    const stored = readdirSync(join(out, "evaluations"))
+    // DIN and CausalD of seed 1
+    expect(stored.length).toBe(2)
+    const auc = (r: Results) => r.methods.map((m) => m.metrics.AUC.mean)
+    // a rerun reads the stored evaluations: planted figures come back out
+    for (const f of stored) {
+      const path = join(out, "evaluations", f)
+      const e = JSON.parse(readFileSync(path, "utf8"))
+      writeFileSync(path, JSON.stringify({ ...e, overall: { ...e.overall, AUC: 0.123 } }))
+    }
+    expect((await finish(run([...args, "--out", out]))).code).toBe(0)
+    expect(auc(readRunResults(out))).toEqual([0.123, 0.123])
+    // unreadable files are scored again, to the first run's figures, and rewritten
+    for (const f of stored) writeFileSync(join(out, "evaluations", f), "{")
+    expect((await finish(run([...args, "--out", out]))).code).toBe(0)
+    expect(numbers(readRunResults(out))).toEqual(numbers(reference))
+    const rewritten = stored.map(
+      (f) => JSON.parse(readFileSync(join(out, "evaluations", f), "utf8")).overall.AUC,
+    )
+    expect(rewritten.sort()).toEqual(auc(reference).sort())
   }, 300_000)
 
   test("--partners all trains CausalD on the exact causal label, records it, and refuses what it cannot hold", async () => {

@@ -10,8 +10,9 @@ import { MetricAccumulator, Random, Ranking } from "@causald/core"
 import type { PreparedDataset } from "@causald/data"
 import { forInference, type Recommender } from "@causald/models"
 import { Evaluate, type PerGroup } from "@causald/training"
-import { Result } from "effect"
+import { Effect, FileSystem, Result, Schema } from "effect"
 import { truthAgreement } from "../Agreement.ts"
+import { writeAtomic } from "../Output.ts"
 import { type OracleResult, oracleLabel } from "../Results.ts"
 import type { StudyContext } from "./Context.ts"
 
@@ -29,6 +30,77 @@ export interface Evaluation {
   /** `--full-ranking`: the ranking metrics against every item the user has not consumed. */
   readonly fullRanking: { readonly [metric: string]: number } | null
 }
+
+const Metrics = Schema.Record(Schema.String, Schema.Number)
+
+/** An {@link Evaluation} as `evaluations/<key>.json` holds it. */
+const EvaluationSchema = Schema.Struct({
+  overall: Metrics,
+  groups: Schema.Record(Schema.String, Schema.Array(Metrics)),
+  truth: Schema.NullOr(
+    Schema.Struct({ rankCorrelation: Schema.Number, pairwiseAccuracy: Schema.Number }),
+  ),
+  interventional: Schema.NullOr(Metrics),
+  fullRanking: Schema.NullOr(Metrics),
+})
+
+/**
+ * Bump when what an evaluation computes changes (a metric, the protocol), so that no evaluation
+ * stored before is read again.
+ */
+const EVALUATION_VERSION = 1
+
+/**
+ * The key of a model's evaluation: its parameters' values (every bit) and what the study's
+ * evaluation computes on this folder's data (the folder is bound to its data by
+ * `fingerprint.json`): the groupings, full ranking and its users.
+ */
+export const evaluationKey = (ctx: StudyContext, model: Recommender): string => {
+  const hasher = new Bun.CryptoHasher("sha256")
+  hasher.update(
+    JSON.stringify({
+      version: EVALUATION_VERSION,
+      groupings: ctx.groupings.map((g) => [g.name, g.sizes]),
+      fullRanking:
+        ctx.options.fullRanking === true ? (ctx.options.fullRankingUsers ?? "all") : false,
+    }),
+  )
+  for (const { name, data } of ctx.backend.snapshot([
+    ...model.parameters,
+    ...(model.buffers ?? []),
+  ])) {
+    hasher.update(name)
+    hasher.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+  }
+  return hasher.digest("hex").slice(0, 32)
+}
+
+/**
+ * `evaluate` with its results kept in `<out>/evaluations/<key>.json` ({@link evaluationKey}): a
+ * study resumed or extended (another reading screened, full ranking added) scores each trained
+ * model once, not on every invocation; full ranking on a data set like Amazon Beauty costs
+ * minutes per model. The key holds every bit of the parameters, so a retrained or different model
+ * is scored again; a stored file that does not decode is scored again and rewritten.
+ */
+export const cachedEvaluator =
+  (ctx: StudyContext, evaluate: (model: Recommender) => Evaluation) => (model: Recommender) =>
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const file = `${ctx.options.out}/evaluations/${evaluationKey(ctx, model)}.json`
+      const stored = yield* fs.readFileString(file).pipe(
+        Effect.flatMap((text) =>
+          Effect.try(() => JSON.parse(text) as unknown).pipe(
+            Effect.flatMap(Schema.decodeUnknownEffect(EvaluationSchema)),
+          ),
+        ),
+        Effect.option,
+      )
+      if (stored._tag === "Some") return stored.value as Evaluation
+      const evaluation = evaluate(model)
+      yield* fs.makeDirectory(`${ctx.options.out}/evaluations`, { recursive: true })
+      yield* writeAtomic(file, JSON.stringify(evaluation))
+      return evaluation
+    })
 
 /** The metrics of each group, in group order. */
 export type GroupRows = ReadonlyArray<{ readonly [metric: string]: number }>

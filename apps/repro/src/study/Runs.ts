@@ -5,12 +5,17 @@
  *
  * @module
  */
-import type { Recommender } from "@causald/models"
 import { Effect } from "effect"
 import type { Method } from "../Methods.ts"
 import { rankingMetrics, summarize, type VariantPoint } from "../Results.ts"
 import { type StudyContext, type StudyEffect, stageError, timed } from "./Context.ts"
-import { type Evaluation, evaluator, type GroupRows, groupWiseScores } from "./Evaluation.ts"
+import {
+  cachedEvaluator,
+  type Evaluation,
+  evaluator,
+  type GroupRows,
+  groupWiseScores,
+} from "./Evaluation.ts"
 import { ordinary, screenEntries, wants, withGroupWise } from "./Jobs.ts"
 import {
   dispose,
@@ -42,11 +47,14 @@ export interface Evaluations {
   }
 }
 
+/** A trained model's test metrics, scored once per model (`cachedEvaluator`). */
+type Evaluate = ReturnType<typeof cachedEvaluator>
+
 /** Every run of the study, trained (or reloaded) and scored. */
 export const runs = (trainer: Trainer): StudyEffect<Evaluations> =>
   Effect.gen(function* () {
     const { ctx } = trainer
-    const evaluate = evaluator(ctx)
+    const evaluate = cachedEvaluator(ctx, evaluator(ctx))
     const { perSeed, groupWise } = yield* seedRuns(trainer, evaluate)
     // The configured K and λ reuse the first seed's CausalD.
     const defaultCausalD = perSeed.get("causald")?.[0]
@@ -81,7 +89,7 @@ export const runs = (trainer: Trainer): StudyEffect<Evaluations> =>
   })
 
 /** Per seed: the group-wise models (scored on their own users), then every method. */
-const seedRuns = (trainer: Trainer, evaluate: (model: Recommender) => Evaluation) =>
+const seedRuns = (trainer: Trainer, evaluate: Evaluate) =>
   Effect.gen(function* () {
     const { ctx } = trainer
     const { seeds, progress, ledger } = ctx
@@ -110,7 +118,7 @@ const seedRuns = (trainer: Trainer, evaluate: (model: Recommender) => Evaluation
           `${method} seed ${seed}`,
           trainMethod(trainer, method, seed),
         ).pipe(Effect.mapError(stageError(`${method} seed ${seed}`)))
-        const evaluation = evaluate(trained.model)
+        const evaluation = yield* evaluate(trained.model)
         ctx.backend.dispose(trained.model.parameters)
         trained.release()
         perSeed.set(method, [...(perSeed.get(method) ?? []), evaluation])
@@ -124,7 +132,7 @@ const seedRuns = (trainer: Trainer, evaluate: (model: Recommender) => Evaluation
 /** The readings screen: each entry on every seed; the study's own reading is its CausalD. */
 const screenRuns = (
   trainer: Trainer,
-  evaluate: (model: Recommender) => Evaluation,
+  evaluate: Evaluate,
   perSeed: ReadonlyMap<Method, ReadonlyArray<Evaluation>>,
 ) =>
   Effect.gen(function* () {
@@ -139,7 +147,7 @@ const screenRuns = (
               const trained = yield* timed(ctx.ledger, name, screenRun(trainer, entry, seed)).pipe(
                 Effect.mapError(stageError(name)),
               )
-              const e = evaluate(trained.model)
+              const e = yield* evaluate(trained.model)
               dispose(ctx, trained)
               return e
             })
@@ -162,14 +170,14 @@ const variantPoint = (value: number, evaluation: Evaluation): VariantPoint => ({
 /** A variant of CausalD trained (or reloaded), scored and freed. */
 const variant = <E, R>(
   ctx: StudyContext,
-  evaluate: (model: Recommender) => Evaluation,
+  evaluate: Evaluate,
   name: string,
   value: number,
   run: Effect.Effect<Trained, E, R>,
 ) =>
   Effect.gen(function* () {
     const trained = yield* timed(ctx.ledger, name, run).pipe(Effect.mapError(stageError(name)))
-    const evaluation = evaluate(trained.model)
+    const evaluation = yield* evaluate(trained.model)
     ctx.backend.dispose(trained.model.parameters)
     trained.release()
     return variantPoint(value, evaluation)
