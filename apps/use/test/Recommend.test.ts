@@ -12,7 +12,15 @@ import { Effect, Option } from "effect"
 import { openModel } from "../src/Cli.ts"
 import { type RecommendOptions, recommend, recommendRows } from "../src/Recommend.ts"
 import * as Scoring from "../src/Scoring.ts"
-import { failureOf, markUnfinished, runEffect, runUse, tempFolder, trainRun } from "./fixture.ts"
+import {
+  failureOf,
+  markUnfinished,
+  recommendOptions,
+  runEffect,
+  runUse,
+  tempFolder,
+  trainRun,
+} from "./fixture.ts"
 
 const temp = tempFolder("causald-use-recommend-")
 const run = join(temp.dir, "run")
@@ -21,19 +29,7 @@ beforeAll(async () => {
   await trainRun(run, "din,causald")
 }, 120_000)
 
-const options = (over: Partial<RecommendOptions>): RecommendOptions => ({
-  run,
-  method: "causald",
-  seed: Option.none(),
-  user: Option.none(),
-  usersFile: Option.none(),
-  userRange: Option.none(),
-  history: Option.none(),
-  k: 10,
-  format: Option.none(),
-  output: Option.none(),
-  ...over,
-})
+const options = (over: Partial<RecommendOptions>) => recommendOptions(run, over)
 
 const messageOf = async (over: Partial<RecommendOptions>): Promise<string> =>
   (await failureOf(recommendRows(options(over)))).message

@@ -12,7 +12,13 @@ import { openModel } from "../src/Cli.ts"
 import { type RecommendOptions, type Row, recommendRows } from "../src/Recommend.ts"
 import type { LoadedModel } from "../src/Run.ts"
 import * as Serve from "../src/Serve.ts"
-import { runEffect, runUse, tempFolder, trainRun } from "./fixture.ts"
+import {
+  recommendOptions as optionsFor,
+  runEffect,
+  runUse,
+  tempFolder,
+  trainRun,
+} from "./fixture.ts"
 
 const temp = tempFolder("causald-use-serve-")
 const run = join(temp.dir, "run")
@@ -47,19 +53,7 @@ const post = (path: string, body: unknown) =>
     }),
   )
 
-const recommendOptions = (over: Partial<RecommendOptions>): RecommendOptions => ({
-  run,
-  method: "causald",
-  seed: Option.none(),
-  user: Option.none(),
-  usersFile: Option.none(),
-  userRange: Option.none(),
-  history: Option.none(),
-  k: 10,
-  format: Option.none(),
-  output: Option.none(),
-  ...over,
-})
+const recommendOptions = (over: Partial<RecommendOptions>) => optionsFor(run, over)
 
 const expectSame = (
   served: ReadonlyArray<{ item: string; score: number }>,

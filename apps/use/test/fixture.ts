@@ -8,7 +8,8 @@ import { join } from "node:path"
 import { Checkpoint, type Tensors } from "@causald/core"
 import { layer as tensorsLayer } from "@causald/tfjs"
 import { NodeServices } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
+import type { RecommendOptions } from "../src/Recommend.ts"
 
 export const repoRoot = join(import.meta.dir, "..", "..", "..")
 const reproMain = join(repoRoot, "apps", "repro", "src", "main.ts")
@@ -94,3 +95,21 @@ export const markUnfinished = (file: string) =>
     const meta = contents.meta as Record<string, unknown>
     yield* Checkpoint.save(file, { arrays: contents.arrays, meta: { ...meta, finished: false } })
   })
+
+/** `recommend`'s options for `run`: the CausalD student's top 10, with `over` on top. */
+export const recommendOptions = (
+  run: string,
+  over: Partial<RecommendOptions>,
+): RecommendOptions => ({
+  run,
+  method: "causald",
+  seed: Option.none(),
+  user: Option.none(),
+  usersFile: Option.none(),
+  userRange: Option.none(),
+  history: Option.none(),
+  k: 10,
+  format: Option.none(),
+  output: Option.none(),
+  ...over,
+})
