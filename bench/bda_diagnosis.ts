@@ -28,26 +28,61 @@ import { startBackend } from "@causald/tfjs"
 import { Train } from "@causald/training"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { benchArguments } from "./Arguments.ts"
+import { CliError, Flag } from "effect/cli"
+import { choice, failWith, integer, parseFlags, text } from "./Cli.ts"
 
-const { fail, option, integer, choice } = benchArguments("bda_diagnosis.ts")
-const out = option("--out") ?? fail("--out DIR (a study's output folder) is required")
-const dataDir =
-  option("--data") ?? resolve(import.meta.dir, "..", "..", "shared", "data", "ml-100k")
-const student = option("--student") ?? "causald"
-const seed = integer("--seed", 1, 1)
-const K = integer("--teachers", 4, 2)
-const batchCount = integer("--batches", 4, 1)
-const teacherFolders = option("--teacher-folders") ?? `teachers-activeness-${K}`
-const distance = choice(
-  "--bda-distance",
-  ["euclidean", "squared-euclidean", "cosine"] as const,
-  "euclidean",
+const fail = failWith("bda_diagnosis.ts")
+const flags = await parseFlags(
+  "bench/bda_diagnosis.ts",
+  "Why CausalD's feature distillation can hold a student back: mediator norms, loss terms and their gradients, and the teachers' alignment, read from a finished study's models",
+  {
+    out: Flag.String("out").pipe(
+      Flag.withMetavar("DIR"),
+      Flag.withDescription("the study's output folder (required)"),
+    ),
+    data: text("data", "DIR", "the ml-100k folder (default ../shared/data/ml-100k)"),
+    student: Flag.String("student").pipe(
+      Flag.withMetavar("NAME"),
+      Flag.withDescription("the student's folder under models/ (default causald)"),
+      Flag.withDefault("causald"),
+    ),
+    seed: integer("seed", 1, 1, "the student's seed"),
+    teachers: integer("teachers", 4, 2, "K, the activeness teachers"),
+    batches: integer("batches", 4, 1, "training batches measured"),
+    teacherFolders: text(
+      "teacher-folders",
+      "PREFIX",
+      "the teachers' folders models/PREFIX-k (default teachers-activeness-K)",
+    ),
+    bdaDistance: choice(
+      "bda-distance",
+      ["euclidean", "squared-euclidean", "cosine"],
+      "euclidean",
+      "the distance d of L_BDA the student was trained with",
+    ),
+    lambdaBda: Flag.Finite("lambda-bda").pipe(
+      Flag.withMetavar("X"),
+      Flag.withDescription("λ_BDA the student was trained with (default 1)"),
+      Flag.withDefault(1),
+      Flag.mapEffect((x) =>
+        x >= 0
+          ? Effect.succeed(x)
+          : Effect.fail(
+              new CliError.InvalidValue({
+                option: "lambda-bda",
+                value: String(x),
+                expected: "a number >= 0",
+                kind: "flag",
+              }),
+            ),
+      ),
+    ),
+  },
 )
-const lambdaText = option("--lambda-bda") ?? "1"
-const lambdaBda = Number(lambdaText)
-if (!Number.isFinite(lambdaBda) || lambdaBda < 0)
-  fail(`--lambda-bda ${lambdaText}: expected a number >= 0`)
+const { out, student, seed, batches: batchCount, bdaDistance: distance, lambdaBda } = flags
+const K = flags.teachers
+const dataDir = flags.data ?? resolve(import.meta.dir, "..", "..", "shared", "data", "ml-100k")
+const teacherFolders = flags.teacherFolders ?? `teachers-activeness-${K}`
 
 const b = await Effect.runPromise(startBackend("wasm", { wasmThreads: 1 }))
 const layer = Layer.mergeAll(NodeFileSystem.layer, Layer.succeed(Tensors, b))

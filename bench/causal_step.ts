@@ -41,7 +41,7 @@ import { DeepFm, Din, forInference, Inputs, type Recommender } from "@causald/mo
 import { startBackend } from "@causald/tfjs"
 import { CausalDObjective, Objective, Train } from "@causald/training"
 import { Effect } from "effect"
-import { benchArguments } from "./Arguments.ts"
+import { choice, failWith, integer, parseFlags, text } from "./Cli.ts"
 import {
   median,
   randomBatch,
@@ -310,20 +310,35 @@ export const formatCausalRows = (rows: ReadonlyArray<CausalStepRow>): Array<stri
 ]
 
 const main = async (): Promise<void> => {
-  const { fail, option, integer, choice } = benchArguments("causal_step.ts")
-  const backendName = choice("--backend", ["wasm", "cpu"] as const, "wasm")
+  const fail = failWith("causal_step.ts")
   const d = defaultCausalStepOptions
-  const options: CausalStepOptions = {
-    steps: integer("--steps", d.steps, 1),
-    warmup: integer("--warmup", d.warmup, 0),
-    batchSize: integer("--batch", d.batchSize, 2),
-    exactBatchSize: integer("--exact-batch", d.exactBatchSize, 2),
-    historyLength: integer("--history", d.historyLength, 1),
-    teachers: integer("--teachers", d.teachers, 1),
-    partners: integer("--partners", d.partners, 1),
-    base: choice("--base", ["din", "deepfm"] as const, "din"),
-  }
-  const sequences = option("--sequences")
+  const {
+    backend: backendName,
+    sequences,
+    ...options
+  }: CausalStepOptions & {
+    backend: "wasm" | "cpu"
+    sequences: string | undefined
+  } = await parseFlags(
+    "bench/causal_step.ts",
+    "The CausalD student step over the base step (K DIN teachers, Monte-Carlo and exact labels), timed interleaved",
+    {
+      backend: choice("backend", ["wasm", "cpu"], "wasm", "tensor backend"),
+      steps: integer("steps", d.steps, 1, "timed steps"),
+      warmup: integer("warmup", d.warmup, 0, "untimed warm-up steps"),
+      batchSize: integer("batch", d.batchSize, 2, "batch of the Monte-Carlo label"),
+      exactBatchSize: integer("exact-batch", d.exactBatchSize, 2, "batch of the exact label"),
+      historyLength: integer("history", d.historyLength, 1, "history length L"),
+      teachers: integer("teachers", d.teachers, 1, "K, the teachers"),
+      partners: integer("partners", d.partners, 1, "S, the Monte-Carlo partners"),
+      base: choice("base", ["din", "deepfm"], "din", "the base recommender"),
+      sequences: text(
+        "sequences",
+        "FILE",
+        "time the first batch of a real epoch of this `user item1 item2 ...` file instead of random full histories",
+      ),
+    },
+  )
   const data =
     sequences === undefined
       ? undefined

@@ -21,7 +21,7 @@ import { Din, type Inputs } from "@causald/models"
 import { startBackend } from "@causald/tfjs"
 import { Evaluate } from "@causald/training"
 import { Effect } from "effect"
-import { benchArguments } from "./Arguments.ts"
+import { choice, integer, onOff, parseFlags, text } from "./Cli.ts"
 import { median } from "./train_step.ts"
 
 /** `../shared/data/ml-100k` from the repository root. */
@@ -110,17 +110,32 @@ export const measureEvaluation = (
 }
 
 const main = async (): Promise<void> => {
-  const { option, integer, choice, onOff } = benchArguments("evaluation.ts")
-  const backendName = choice("--backend", ["wasm", "cpu"] as const, "wasm")
-  const runs = integer("--runs", 3, 1)
-  const directory = option("--data") ?? defaultMovieLensDirectory
-  const batchUsers = integer("--batch-users", Evaluate.DEFAULT_EVAL_BATCH_USERS, 1)
-  const rowsPerChunk = integer("--rows-per-chunk", 4096, 1)
+  const flags = await parseFlags(
+    "bench/evaluation.ts",
+    "Evaluation of every ml-100k user with 1 + 100 candidates",
+    {
+      backend: choice("backend", ["wasm", "cpu"], "wasm", "tensor backend"),
+      runs: integer("runs", 3, 1, "timed runs"),
+      data: text("data", "DIR", "the ml-100k folder (default ../shared/data/ml-100k)"),
+      batchUsers: integer(
+        "batch-users",
+        Evaluate.DEFAULT_EVAL_BATCH_USERS,
+        1,
+        "users per evaluation batch",
+      ),
+      rowsPerChunk: integer("rows-per-chunk", 4096, 1, "scored rows per chunk"),
+      share: onOff("share", true, "the history part once per user"),
+      trim: onOff("trim", true, "histories trimmed to the batch's longest"),
+      pairTable: onOff("pair-table", true, "DIN's item-pair table when it pays"),
+    },
+  )
+  const { backend: backendName, runs, batchUsers, rowsPerChunk } = flags
+  const directory = flags.data ?? defaultMovieLensDirectory
   const scoreOptions: Inputs.ScoreOptions = {
     rowsPerChunk,
-    shareHistory: onOff("--share", true),
-    trimHistory: onOff("--trim", true),
-    pairTable: onOff("--pair-table", true),
+    shareHistory: flags.share,
+    trimHistory: flags.trim,
+    pairTable: flags.pairTable,
   }
   const missing = movieLensMissing(directory)
   if (missing !== null) {

@@ -34,6 +34,8 @@ import {
   startBackend,
 } from "@causald/tfjs"
 import { Effect } from "effect"
+import type { Command } from "effect/cli"
+import { choice, list, optionalChoice, optionalInteger, parseFlags, present } from "./Cli.ts"
 import {
   type CausalStepRow,
   defaultCausalStepOptions,
@@ -70,89 +72,43 @@ export interface BenchOptions {
   readonly blasThreads: number | null
 }
 
-/** A rejected command line: names the flag and what it accepts. */
-export class BenchOptionError extends Error {
-  override readonly name = "BenchOptionError"
+/** The flags of `bun run bench`, each with its default (`--help` lists them). */
+export const benchFlags = {
+  backend: choice("backend", backendChoices, "auto", "tensor backend"),
+  only: list("only", parts, "run only these parts"),
+  quick: present("quick", "a fast smoke run (fewer steps, a capped memory run); not a measurement"),
+  steps: optionalInteger("steps", 1, "timed steps per step benchmark (default 5; quick 2)"),
+  warmup: optionalInteger("warmup", 0, "untimed warm-up steps (default 2; quick 1)"),
+  torchThreads: optionalInteger(
+    "torch-threads",
+    1,
+    "--threads of the PyTorch reference (default: the script's own)",
+  ),
+  blas: optionalChoice(
+    "blas",
+    blasChoices,
+    "native BLAS of wasm's matrix products (default CAUSALD_BLAS, else auto: the first found; none = wasm kernels)",
+  ),
+  blasThreads: optionalInteger(
+    "blas-threads",
+    1,
+    "threads of the native BLAS (default CAUSALD_BLAS_THREADS, else 1)",
+  ),
 }
 
-export const usage = `bun run bench [options]
-  --backend ${backendChoices.join("|")}   tensor backend (default auto)
-  --only ${parts.join(",")}   run only these parts (comma-separated)
-  --quick             a fast smoke run (fewer steps, a capped memory run); not a measurement
-  --steps N           timed steps per step benchmark (default 5; quick 2)
-  --warmup N          untimed warm-up steps (default 2; quick 1)
-  --torch-threads N   --threads of the PyTorch reference (default: the script's own)
-  --blas ${blasChoices.join("|")}   native BLAS of wasm's matrix products
-                      (default CAUSALD_BLAS, else auto: the first found; none = wasm kernels)
-  --blas-threads N    threads of the native BLAS (default CAUSALD_BLAS_THREADS, else 1)
-  --help              this text`
-
-/** Parses the command line (arguments after the script). */
-export const parseOptions = (argv: ReadonlyArray<string>): BenchOptions | "help" => {
-  const values = new Map<string, string>()
-  let quick = false
-  const valued = [
-    "--backend",
-    "--only",
-    "--steps",
-    "--warmup",
-    "--torch-threads",
-    "--blas",
-    "--blas-threads",
-  ]
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    if (arg === "--help" || arg === "-h") return "help"
-    if (arg === "--quick") {
-      quick = true
-      continue
-    }
-    const [flag, inline] = arg.includes("=") ? arg.split("=", 2) : [arg, undefined]
-    if (!valued.includes(flag!))
-      throw new BenchOptionError(
-        `unknown option ${arg}; accepted: ${[...valued, "--quick", "--help"].join(", ")}`,
-      )
-    const value = inline ?? argv[++i]
-    if (value === undefined || value.startsWith("--"))
-      throw new BenchOptionError(`${flag} expects a value`)
-    values.set(flag!, value)
-  }
-  const backend = values.get("--backend") ?? "auto"
-  if (!(backendChoices as ReadonlyArray<string>).includes(backend))
-    throw new BenchOptionError(
-      `--backend: unknown backend "${backend}"; accepted: ${backendChoices.join(", ")}`,
-    )
-  const only = new Set<Part>()
-  for (const p of (values.get("--only") ?? parts.join(",")).split(",")) {
-    if (!(parts as ReadonlyArray<string>).includes(p))
-      throw new BenchOptionError(`--only: unknown part "${p}"; accepted: ${parts.join(", ")}`)
-    only.add(p as Part)
-  }
-  const integer = (flag: string, fallback: number, min: number): number => {
-    const raw = values.get(flag)
-    if (raw === undefined) return fallback
-    const n = Number(raw)
-    if (!Number.isInteger(n) || n < min)
-      throw new BenchOptionError(`${flag} expects an integer >= ${min}, got "${raw}"`)
-    return n
-  }
-  const threads = values.has("--torch-threads") ? integer("--torch-threads", 0, 1) : null
-  const blas = values.get("--blas") ?? null
-  if (blas !== null && !(blasChoices as ReadonlyArray<string>).includes(blas))
-    throw new BenchOptionError(
-      `--blas: unknown BLAS "${blas}"; accepted: ${blasChoices.join(", ")}`,
-    )
-  return {
-    backend: backend as BackendChoice,
-    only,
-    quick,
-    steps: integer("--steps", quick ? 2 : 5, 1),
-    warmup: integer("--warmup", quick ? 1 : 2, 0),
-    torchThreads: threads,
-    blas: blas as BlasChoice | null,
-    blasThreads: values.has("--blas-threads") ? integer("--blas-threads", 0, 1) : null,
-  }
-}
+/** The suite's options from its flags' values (the defaults that depend on `--quick`). */
+export const toOptions = (
+  flags: Command.Command.Config.Infer<typeof benchFlags>,
+): BenchOptions => ({
+  backend: flags.backend,
+  only: new Set(flags.only),
+  quick: flags.quick,
+  steps: flags.steps ?? (flags.quick ? 2 : 5),
+  warmup: flags.warmup ?? (flags.quick ? 1 : 2),
+  torchThreads: flags.torchThreads ?? null,
+  blas: flags.blas ?? null,
+  blasThreads: flags.blasThreads ?? null,
+})
 
 // --- the machine ----------------------------------------------------------------------------------
 
@@ -575,18 +531,13 @@ const runSuite = async (options: BenchOptions): Promise<void> => {
 }
 
 if (import.meta.main) {
-  let options: BenchOptions | "help"
-  try {
-    options = parseOptions(process.argv.slice(2))
-  } catch (error) {
-    if (!(error instanceof BenchOptionError)) throw error
-    console.error(`bun run bench: ${error.message}\n\n${usage}`)
-    process.exit(2)
-  }
-  if (options === "help") console.log(usage)
-  else
-    await runSuite(options).catch((error: unknown) => {
-      console.error(`bun run bench: ${error instanceof Error ? error.message : String(error)}`)
-      process.exit(1)
-    })
+  const flags = await parseFlags(
+    "bench",
+    "The performance suite, measured in one invocation on one backend: DIN and DeepFM training throughput, the CausalD student step, evaluation, peak memory, and the PyTorch CPU reference",
+    benchFlags,
+  )
+  await runSuite(toOptions(flags)).catch((error: unknown) => {
+    console.error(`bun run bench: ${error instanceof Error ? error.message : String(error)}`)
+    process.exit(1)
+  })
 }

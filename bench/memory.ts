@@ -28,7 +28,7 @@ import { type BackendChoice, backendChoices, startBackend } from "@causald/tfjs"
 import { CausalDObjective, Objective, PerGroup, Progress, Train } from "@causald/training"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { benchArguments } from "./Arguments.ts"
+import { choice, failWith, integer, parseFlags, text } from "./Cli.ts"
 
 /** `../shared/data/amazon/Beauty.txt` from the repository root. */
 export const defaultBeautyFile = join(
@@ -204,9 +204,21 @@ export const runMemory = async (options: MemoryOptions): Promise<MemoryResult> =
 }
 
 const main = async (): Promise<void> => {
-  const { fail, option, integer, choice } = benchArguments("memory.ts")
-  const backend = choice("--backend", backendChoices, "auto")
-  const file = option("--data") ?? defaultBeautyFile
+  const fail = failWith("memory.ts")
+  const flags = await parseFlags(
+    "bench/memory.ts",
+    "Peak memory of a short CausalD run on Amazon Beauty (teachers, then the student)",
+    {
+      backend: choice("backend", backendChoices, "auto", "tensor backend"),
+      data: text("data", "FILE", `the Beauty sequences (default ${defaultBeautyFile})`),
+      teachers: integer("teachers", 4, 1, "K, the teachers"),
+      teacherEpochs: integer("teacher-epochs", 1, 1, "epochs of each teacher"),
+      epochs: integer("epochs", 2, 1, "epochs of the student"),
+      maxUsers: integer("max-users", 0, 0, "users kept, 0 = all"),
+    },
+  )
+  const backend = flags.backend
+  const file = flags.data ?? defaultBeautyFile
   if (!existsSync(file)) {
     console.log(JSON.stringify({ bench: "memory", skipped: `${file} not found` }))
     return
@@ -214,10 +226,10 @@ const main = async (): Promise<void> => {
   const options: MemoryOptions = {
     backend: backend as BackendChoice,
     file,
-    teachers: integer("--teachers", 4, 1),
-    teacherEpochs: integer("--teacher-epochs", 1, 1),
-    epochs: integer("--epochs", 2, 1),
-    maxUsers: integer("--max-users", 0, 0),
+    teachers: flags.teachers,
+    teacherEpochs: flags.teacherEpochs,
+    epochs: flags.epochs,
+    maxUsers: flags.maxUsers,
   }
   try {
     const result = await runMemory(options)

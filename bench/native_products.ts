@@ -17,12 +17,17 @@ import { Effect } from "effect"
 import { product } from "../packages/tfjs/src/kernels/MatMul.ts"
 import { nativeProductOptions, setNativeBlas } from "../packages/tfjs/src/kernels/NativeMatMul.ts"
 import type { NativeBlas } from "../packages/tfjs/src/native/Blas.ts"
-import { benchArguments } from "./Arguments.ts"
+import { integer, parseFlags } from "./Cli.ts"
 import { median } from "./train_step.ts"
 
-const { integer } = benchArguments("native_products.ts")
-const rounds = integer("--rounds", 5, 1)
-const msPerRound = integer("--ms-per-round", 40, 1)
+const { rounds, msPerRound } = await parseFlags(
+  "bench/native_products.ts",
+  "One matrix product on the wasm backend per library: the wasm kernels and each native BLAS found at 1 and 2 threads, timed interleaved",
+  {
+    rounds: integer("rounds", 5, 1, "rounds of every variant (medians are reported)"),
+    msPerRound: integer("ms-per-round", 40, 1, "milliseconds of products per round and variant"),
+  },
+)
 
 await Effect.runPromise(startBackend("wasm", { blas: "none" }))
 nativeProductOptions.minMultiplyAdds = 0

@@ -21,13 +21,22 @@ import { Objective, Train } from "@causald/training"
 import { Effect } from "effect"
 import { setNativeBlas } from "../packages/tfjs/src/kernels/NativeMatMul.ts"
 import type { NativeBlas } from "../packages/tfjs/src/native/Blas.ts"
-import { benchArguments } from "./Arguments.ts"
+import { choice, integer, parseFlags } from "./Cli.ts"
 import { median, randomBatch, vocabulary } from "./train_step.ts"
 
-const { integer, choice } = benchArguments("native_steps.ts")
-const stepName = choice("--step", ["din", "deepfm"] as const, "din")
-const rounds = integer("--rounds", 5, 1)
-const warmup = integer("--warmup", 2, 0)
+const {
+  step: stepName,
+  rounds,
+  warmup,
+} = await parseFlags(
+  "bench/native_steps.ts",
+  "Whole DIN or DeepFM training steps on the wasm backend, on the wasm kernels and on each native BLAS found at 1 and 2 threads, timed interleaved",
+  {
+    step: choice("step", ["din", "deepfm"], "din", "the training step timed"),
+    rounds: integer("rounds", 5, 1, "timed rounds of every variant"),
+    warmup: integer("warmup", 2, 0, "untimed warm-up rounds"),
+  },
+)
 
 const b = await Effect.runPromise(startBackend("wasm", { blas: "none" }))
 const variants: Array<{ name: string; blas: NativeBlas | undefined; threads: number }> = [

@@ -24,17 +24,27 @@ import {
   unsortedSegmentSumCpu,
   unsortedSegmentSumWasm,
 } from "../packages/tfjs/src/kernels/UnsortedSegmentSum.ts"
-import { benchArguments } from "./Arguments.ts"
+import { integer, parseFlags, present } from "./Cli.ts"
 
 const ROWS = 200_000
 const DIM = 8
 const SEGMENTS = 3_900
 
-const { integer, has } = benchArguments("segment_sum.ts")
-const runs = integer("--runs", 15, 1)
-const stockRuns = integer("--stock-runs", 3, 1)
-const stockSegments = integer("--stock-segments", 32, 1)
-const stockFull = has("--stock-full")
+const { runs, stockRuns, stockSegments, stockFull } = await parseFlags(
+  "bench/segment_sum.ts",
+  "A segment sum of 200,000 rows into 3,900 segments: the wasm kernel against tfjs's stock one",
+  {
+    runs: integer("runs", 15, 1, "timed runs of the kernel"),
+    stockRuns: integer("stock-runs", 3, 1, "timed runs of the stock kernel"),
+    stockSegments: integer(
+      "stock-segments",
+      32,
+      1,
+      "segments the stock kernel is timed on (scaled to 3,900)",
+    ),
+    stockFull: present("stock-full", "time one exact full pass of the stock kernel instead"),
+  },
+)
 
 type KernelFunc = tf.KernelFunc
 

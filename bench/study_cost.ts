@@ -21,13 +21,28 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Batches, Groups, type PreparedDataset, Sources, type UserGroups } from "@causald/data"
-import { benchArguments } from "./Arguments.ts"
+import { Flag } from "effect/cli"
+import { failWith, parseFlags, text } from "./Cli.ts"
 import { median } from "./train_step.ts"
 
-const { fail, option } = benchArguments("study_cost.ts")
-const resultsPath = option("--results") ?? fail("--results expects a study's results.json")
-const benchList = option("--bench") ?? fail("--bench expects LABEL=FILE[,LABEL=FILE...]")
-const directory = option("--data") ?? join(import.meta.dir, "..", "..", "shared", "data", "ml-100k")
+const fail = failWith("study_cost.ts")
+const flags = await parseFlags(
+  "bench/study_cost.ts",
+  "What a whole study's training costs on one process, from its results.json and the step times bench/study_step.ts measured, for one or more commits",
+  {
+    results: Flag.String("results").pipe(
+      Flag.withMetavar("FILE"),
+      Flag.withDescription("a study's results.json (required)"),
+    ),
+    bench: Flag.String("bench").pipe(
+      Flag.withMetavar("LABEL=FILE,..."),
+      Flag.withDescription("the JSON lines of study_step.ts runs, one file per label (required)"),
+    ),
+    data: text("data", "DIR", "the ml-100k folder (default ../shared/data/ml-100k)"),
+  },
+)
+const { results: resultsPath, bench: benchList } = flags
+const directory = flags.data ?? join(import.meta.dir, "..", "..", "shared", "data", "ml-100k")
 const BATCH = 512
 
 const readJson = (path: string, what: string): unknown => {

@@ -26,7 +26,7 @@ import { Din, forInference, type Recommender } from "@causald/models"
 import { startBackend } from "@causald/tfjs"
 import { Baselines, CausalDObjective, Evaluate, Objective, Train } from "@causald/training"
 import { Effect } from "effect"
-import { benchArguments } from "./Arguments.ts"
+import { failWith, integer, list, parseFlags, text } from "./Cli.ts"
 import { median } from "./train_step.ts"
 
 const methods = [
@@ -42,14 +42,20 @@ const methods = [
 ] as const
 type Method = (typeof methods)[number]
 
-const { fail, option, integer } = benchArguments("study_step.ts")
-const directory = option("--data") ?? join(import.meta.dir, "..", "..", "shared", "data", "ml-100k")
-const batches = integer("--batches", 12, 1)
-const rounds = integer("--rounds", 3, 1)
-const chosen = (option("--methods") ?? methods.join(",")).split(",")
-for (const m of chosen)
-  if (!(methods as ReadonlyArray<string>).includes(m))
-    fail(`--methods: unknown method ${m} (expected some of ${methods.join(", ")})`)
+const fail = failWith("study_step.ts")
+const flags = await parseFlags(
+  "bench/study_step.ts",
+  "The training step of every method of the study on ml-100k at the study's real-data profile, and the validation pass: what one epoch of each model costs",
+  {
+    data: text("data", "DIR", "the ml-100k folder (default ../shared/data/ml-100k)"),
+    batches: integer("batches", 12, 1, "training batches timed per round"),
+    rounds: integer("rounds", 3, 1, "timed rounds"),
+    methods: list("methods", methods, "the methods timed"),
+  },
+)
+const directory = flags.data ?? join(import.meta.dir, "..", "..", "shared", "data", "ml-100k")
+const { batches, rounds } = flags
+const chosen: ReadonlyArray<string> = flags.methods
 
 const BATCH = 512
 const K = 4

@@ -13,7 +13,7 @@
  *   bun run bench/train_step.ts [--backend wasm|cpu] [--models din,deepfm] [--steps N]
  *     [--warmup N] [--batch N] [--history N] [--din-form fast|naive]
  *     [--din-activation sigmoid|dice] [--din-layout padded|chunks|packed] [--wasm-threads N]
- *     [--movielens [DIR]]
+ *     [--movielens[=DIR]]
  *
  * `--movielens` times real training batches instead of random full ones: the first batch of an
  * epoch of MovieLens 100K (`../shared/data/ml-100k` by default), most of whose histories are
@@ -30,7 +30,16 @@ import { Batches, Sources } from "@causald/data"
 import { DeepFm, Din, Inputs, logits, type Recommender } from "@causald/models"
 import { startBackend, wasmThreadsStatus } from "@causald/tfjs"
 import { Effect } from "effect"
-import { benchArguments } from "./Arguments.ts"
+import { Flag } from "effect/cli"
+import {
+  choice,
+  failWith,
+  integer,
+  list,
+  optionalChoice,
+  optionalInteger,
+  parseFlags,
+} from "./Cli.ts"
 
 export const NUM_ITEMS = 3_700
 export const NUM_USERS = 6_000
@@ -193,33 +202,53 @@ export const measureModel = (
 }
 
 const main = async (): Promise<void> => {
-  const { fail, option, integer, choice } = benchArguments("train_step.ts")
-
-  const backendName = choice("--backend", ["wasm", "cpu"] as const, "wasm")
-  const dinForm = choice("--din-form", ["fast", "naive"] as const, "fast")
-  const dinActivation = choice("--din-activation", ["sigmoid", "dice"] as const, "sigmoid")
-  const steps = integer("--steps", 5, 1)
-  const warmup = integer("--warmup", 2, 0)
-  const batchSize = integer("--batch", 4096, 1)
-  const historyLength = integer("--history", 50, 1)
-  const wasmThreads =
-    option("--wasm-threads") === undefined ? undefined : integer("--wasm-threads", 1, 1)
-  const dinLayout = choice(
-    "--din-layout",
-    ["padded", "chunks", "packed"] as const,
-    Din.defaultLayoutFor(backendName),
+  const fail = failWith("train_step.ts")
+  const flags = await parseFlags(
+    "bench/train_step.ts",
+    "DIN and DeepFM training throughput at the paper's configuration (Adagrad, batch 4096, history 50)",
+    {
+      backend: choice("backend", ["wasm", "cpu"], "wasm", "tensor backend"),
+      models: list("models", ["din", "deepfm"], "the models timed"),
+      steps: integer("steps", 5, 1, "timed steps"),
+      warmup: integer("warmup", 2, 0, "untimed warm-up steps"),
+      batch: integer("batch", 4096, 1, "rows per batch"),
+      history: integer("history", 50, 1, "history length L"),
+      dinForm: choice("din-form", ["fast", "naive"], "fast", "DIN's first attention layer"),
+      dinActivation: choice(
+        "din-activation",
+        ["sigmoid", "dice"],
+        "sigmoid",
+        "DIN's attention activation",
+      ),
+      dinLayout: optionalChoice(
+        "din-layout",
+        ["padded", "chunks", "packed"],
+        "how DIN treats padded positions (default Din.defaultLayoutFor(backend))",
+      ),
+      wasmThreads: optionalInteger(
+        "wasm-threads",
+        1,
+        "the wasm binary: 1 = single-threaded SIMD, N >= 2 = N XNNPACK threads (default CAUSALD_WASM_THREADS, else the idle cores)",
+      ),
+      movielens: Flag.String("movielens").pipe(
+        Flag.withMetavar("DIR"),
+        Flag.withDescription(
+          "time the first training batch of MovieLens 100K (--movielens=DIR; default ../shared/data/ml-100k) instead of random full ones",
+        ),
+        Flag.withOptionalValue(join(import.meta.dir, "..", "..", "shared", "data", "ml-100k")),
+        Flag.optional,
+      ),
+    },
   )
-  const models = (option("--models") ?? "din,deepfm").split(",")
-  for (const m of models) if (m !== "din" && m !== "deepfm") fail(`--models: unknown model ${m}`)
-  const movielensAt = process.argv.indexOf("--movielens")
+  const { backend: backendName, dinForm, dinActivation, steps, warmup, wasmThreads } = flags
+  const batchSize = flags.batch
+  const historyLength = flags.history
+  const dinLayout = flags.dinLayout ?? Din.defaultLayoutFor(backendName)
+  const models: ReadonlyArray<string> = flags.models
   let realBatch: Batches.TrainingBatch | undefined
   let vocab: { numUsers: number; numItems: number } = vocabulary
-  if (movielensAt >= 0) {
-    const next = process.argv[movielensAt + 1]
-    const directory =
-      next !== undefined && !next.startsWith("--")
-        ? next
-        : join(import.meta.dir, "..", "..", "shared", "data", "ml-100k")
+  if (flags.movielens._tag === "Some") {
+    const directory = flags.movielens.value
     const data = await Sources.loadPromise({ format: "movielens-100k", directory }).catch(
       (error: unknown) => fail(`--movielens ${directory}: ${String(error)}`),
     )

@@ -20,11 +20,11 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { productOptions } from "../packages/tfjs/src/kernels/MatMul.ts"
 import { stockKernel } from "../packages/tfjs/src/kernels/Stock.ts"
-import { benchArguments } from "./Arguments.ts"
+import { choice, failWith, integer, list, parseFlags } from "./Cli.ts"
 import { defaultMovieLensDirectory, loadMovieLens100k, movieLensMissing } from "./evaluation.ts"
 import { median, randomBatch, vocabulary } from "./train_step.ts"
 
-const { fail, option, integer, choice } = benchArguments("wasm_kernels.ts")
+const fail = failWith("wasm_kernels.ts")
 const accepted = [
   "GatherV2",
   "Identity",
@@ -35,13 +35,21 @@ const accepted = [
   "Tile",
   "BlockedReduction",
 ]
-const names = (option("--kernels") ?? accepted.join(",")).split(",")
-for (const n of names)
-  if (!accepted.includes(n))
-    fail(`--kernels: unknown kernel ${n}; accepted: ${accepted.join(", ")}`)
-const stepName = choice("--step", ["din", "deepfm", "causald", "eval"] as const, "din")
-const rounds = integer("--rounds", 7, 1)
-const warmup = integer("--warmup", 2, 0)
+const {
+  kernels: names,
+  step: stepName,
+  rounds,
+  warmup,
+} = await parseFlags(
+  "bench/wasm_kernels.ts",
+  "A/B of the wasm kernels of packages/tfjs/src/kernels against the stock tfjs-backend-wasm kernels they replace, on whole training steps timed interleaved",
+  {
+    kernels: list("kernels", accepted, "the kernels swapped"),
+    step: choice("step", ["din", "deepfm", "causald", "eval"], "din", "the step timed"),
+    rounds: integer("rounds", 7, 1, "timed rounds of both variants"),
+    warmup: integer("warmup", 2, 0, "untimed warm-up rounds"),
+  },
+)
 
 const b = await Effect.runPromise(startBackend("wasm"))
 const kernelNames = names.filter((n) => n !== "BlockedReduction")

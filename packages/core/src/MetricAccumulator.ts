@@ -3,15 +3,14 @@
  * and combined afterwards.
  *
  * An {@link Accumulator} holds, per metric name (e.g. "AUC", "R@5", "NDCG@10"), the number of
- * users, the sum and the sum of squares of their values. Accumulators form a commutative
- * {@link monoid} under {@link combine} with {@link empty} as identity, so any split of the users
+ * users, the sum and the sum of squares of their values. Accumulators form a commutative monoid
+ * ({@link reducer}) under {@link combine} with {@link empty} as identity, so any split of the users
  * merged in any order yields the same {@link means} — exactly for counts, and up to floating-point
  * rounding of the sums (a relative error of the order of n * 2^-53).
  *
  * @since 0.1.0
  */
-import { Result, Schema } from "effect"
-import type { Monoid } from "fp-ts/Monoid"
+import { Reducer, Result, Schema } from "effect"
 
 /**
  * Count, sum and sum of squares of one metric over a set of users.
@@ -61,11 +60,12 @@ export const combine = (a: Accumulator, b: Accumulator): Accumulator => {
 }
 
 /**
- * The fp-ts monoid of accumulators ({@link combine}, {@link empty}).
+ * The monoid of accumulators as an Effect `Reducer`: {@link combine} with {@link empty} as its
+ * initial value; `combineAll` merges any number of shards.
  *
  * @since 0.1.0
  */
-export const monoid: Monoid<Accumulator> = { concat: combine, empty }
+export const reducer: Reducer.Reducer<Accumulator> = Reducer.make(combine, empty)
 
 /**
  * The accumulator of one metric's values, one per user (a plain loop over the typed array).
@@ -143,18 +143,21 @@ export const fromGroupedValues = (
 }
 
 /**
- * The monoid of per-group accumulators, entry by entry (the shorter array is padded with
- * {@link empty}), so per-group evaluations of several shards merge like single accumulators.
+ * The monoid of per-group accumulators as a `Reducer`, entry by entry (the shorter array is
+ * padded with {@link empty}), so per-group evaluations of several shards merge like single
+ * accumulators.
  *
  * @since 0.1.0
  */
-export const groupedMonoid: Monoid<ReadonlyArray<Accumulator>> = {
-  concat: (a, b) =>
+export const groupedReducer: Reducer.Reducer<ReadonlyArray<Accumulator>> = Reducer.make<
+  ReadonlyArray<Accumulator>
+>(
+  (a, b) =>
     Array.from({ length: Math.max(a.length, b.length) }, (_, g) =>
       combine(a[g] ?? empty, b[g] ?? empty),
     ),
-  empty: [],
-}
+  [],
+)
 
 /**
  * Mean, sample standard deviation (denominator count - 1; NaN below two users) and count of a

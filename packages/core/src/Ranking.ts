@@ -278,7 +278,7 @@ export const means = (metrics: UserMetrics): { readonly [metric: string]: number
  * Per-group accumulators over a partition of the users: `groups[u]` in 0..groupCount-1 is user u's
  * group. Entry g holds group g's metrics ({@link MetricAccumulator.means} gives its averages); a
  * group without users has the empty accumulator. Merge shards with
- * {@link MetricAccumulator.groupedMonoid}.
+ * {@link MetricAccumulator.groupedReducer}.
  *
  * @since 0.1.0
  */
@@ -292,11 +292,12 @@ export const byGroup = (
     ...metrics.ks.map((k, j) => [`R@${k}`, metrics.recall[j]] as const),
     ...metrics.ks.map((k, j) => [`NDCG@${k}`, metrics.ndcg[j]] as const),
   ]
-  let out: ReadonlyArray<MetricAccumulator.Accumulator> = MetricAccumulator.groupedMonoid.empty
+  let out: ReadonlyArray<MetricAccumulator.Accumulator> =
+    MetricAccumulator.groupedReducer.initialValue
   for (const [name, values] of columns) {
     const grouped = MetricAccumulator.fromGroupedValues(name, values, groups, groupCount)
     if (Result.isFailure(grouped)) return Result.fail(grouped.failure)
-    out = MetricAccumulator.groupedMonoid.concat(out, grouped.success)
+    out = MetricAccumulator.groupedReducer.combine(out, grouped.success)
   }
   return Result.succeed(out)
 }

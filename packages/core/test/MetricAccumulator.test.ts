@@ -1,7 +1,6 @@
 import { describe, expect, test } from "bun:test"
 import { Result } from "effect"
 import fc from "fast-check"
-import { concatAll } from "fp-ts/Monoid"
 import * as MetricAccumulator from "../src/MetricAccumulator.ts"
 import * as Ranking from "../src/Ranking.ts"
 import * as Statistics from "../src/Statistics.ts"
@@ -31,12 +30,12 @@ const expectClose = (a: MetricAccumulator.Accumulator, b: MetricAccumulator.Accu
 }
 
 describe("the accumulator monoid", () => {
-  const { monoid } = MetricAccumulator
+  const { reducer } = MetricAccumulator
   test("empty is a left and right identity", () => {
     fc.assert(
       fc.property(accumulator, (a) => {
-        expect(monoid.concat(monoid.empty, a)).toEqual(a)
-        expect(monoid.concat(a, monoid.empty)).toEqual(a)
+        expect(reducer.combine(reducer.initialValue, a)).toEqual(a)
+        expect(reducer.combine(a, reducer.initialValue)).toEqual(a)
       }),
       RUNS,
     )
@@ -45,7 +44,10 @@ describe("the accumulator monoid", () => {
   test("concat is associative (exactly for counts, to rounding for sums)", () => {
     fc.assert(
       fc.property(accumulator, accumulator, accumulator, (a, b, c) => {
-        expectClose(monoid.concat(monoid.concat(a, b), c), monoid.concat(a, monoid.concat(b, c)))
+        expectClose(
+          reducer.combine(reducer.combine(a, b), c),
+          reducer.combine(a, reducer.combine(b, c)),
+        )
       }),
       RUNS,
     )
@@ -54,7 +56,7 @@ describe("the accumulator monoid", () => {
   test("concat is commutative", () => {
     fc.assert(
       fc.property(accumulator, accumulator, (a, b) => {
-        expectClose(monoid.concat(a, b), monoid.concat(b, a))
+        expectClose(reducer.combine(a, b), reducer.combine(b, a))
       }),
       RUNS,
     )
@@ -74,7 +76,7 @@ describe("the accumulator monoid", () => {
           const shards = bounds
             .slice(1)
             .map((end, i) => MetricAccumulator.fromValues("AUC", values.slice(bounds[i], end)))
-          const merged = concatAll(monoid)(shards.reverse())
+          const merged = reducer.combineAll(shards.reverse())
           const onePass = MetricAccumulator.fromValues("AUC", values)
           expect(merged["AUC"].count).toBe(values.length)
           expect(MetricAccumulator.means(merged)["AUC"]).toBeCloseTo(
@@ -106,7 +108,7 @@ describe("the accumulator monoid", () => {
           }
           const k = cut % (users.length + 1)
           const shards = [users.slice(0, k), users.slice(k)].filter((s) => s.length > 0)
-          const merged = concatAll(MetricAccumulator.groupedMonoid)(shards.map(evaluate))
+          const merged = MetricAccumulator.groupedReducer.combineAll(shards.map(evaluate))
           const whole = evaluate(users)
           expect(merged.length).toBe(whole.length)
           whole.forEach((acc, g) => {

@@ -1,0 +1,355 @@
+/**
+ * The op specs: every op of the tensor interface, with the arbitraries of its arguments and its
+ * float64 reference.
+ *
+ * @module
+ */
+import * as fc from "fast-check"
+import type { Tensor, TensorBackend } from "../../Tensor.ts"
+import type { NdArray } from "../Reference.ts"
+import * as R from "../Reference.ts"
+import {
+  arbAxes,
+  arbBroadcastShapes,
+  arbBroadcastTo,
+  arbDistinctNd,
+  arbGridNd,
+  arbNd,
+  arbShape,
+  arbSmallIntNd,
+  type Domain,
+  defaultDomain,
+  range,
+} from "./Arbitraries.ts"
+import { toTensor } from "./HostValues.ts"
+import type { OpSpec } from "./OpSpec.ts"
+
+type Unary = (x: Tensor) => Tensor
+
+const unary = (
+  name: string,
+  op: (b: TensorBackend) => Unary,
+  ref: (x: NdArray) => NdArray,
+  domain: Domain,
+): OpSpec<null> => ({
+  name,
+  arb: arbShape().chain((shape) => arbNd(shape, domain).map((x) => ({ xs: [x], args: null }))),
+  op: (b, [x]) => op(b)(x),
+  ref: ([x]) => ref(x),
+})
+
+type Binary = (a: Tensor, b: Tensor) => Tensor
+
+const arbPair = (values: (shape: ReadonlyArray<number>, side: 0 | 1) => fc.Arbitrary<NdArray>) =>
+  arbBroadcastShapes(2).chain(([sa, sb]) =>
+    fc.tuple(values(sa, 0), values(sb, 1)).map((xs) => ({ xs, args: null })),
+  )
+
+const binary = (
+  name: string,
+  op: (b: TensorBackend) => Binary,
+  ref: (a: NdArray, b: NdArray) => NdArray,
+  values: (shape: ReadonlyArray<number>, side: 0 | 1) => fc.Arbitrary<NdArray>,
+  rest: Partial<OpSpec<null>> = {},
+): OpSpec<null> => ({
+  name,
+  arb: arbPair(values),
+  op: (b, [x, y]) => op(b)(x, y),
+  ref: ([x, y]) => ref(x, y),
+  ...rest,
+})
+
+const plain = (shape: ReadonlyArray<number>) => arbNd(shape)
+const grid = (shape: ReadonlyArray<number>, side: 0 | 1) => arbGridNd(shape, side === 0)
+
+const reduction = (
+  name: string,
+  op: (b: TensorBackend) => TensorBackend["sum"],
+  ref: typeof R.sum,
+  values: (shape: ReadonlyArray<number>) => fc.Arbitrary<NdArray>,
+): OpSpec<{ axes: number | Array<number> | undefined; keepDims: boolean | undefined }> => ({
+  name,
+  arb: arbShape().chain((shape) =>
+    fc
+      .tuple(values(shape), arbAxes(shape.length), fc.option(fc.boolean(), { nil: undefined }))
+      .map(([x, axes, keepDims]) => ({ xs: [x], args: { axes, keepDims } })),
+  ),
+  op: (b, [x], { axes, keepDims }) => op(b)(x, axes, keepDims),
+  ref: ([x], { axes, keepDims }) => ref(x, axes, keepDims ?? false),
+})
+
+const normalisation = (
+  name: string,
+  op: (b: TensorBackend) => TensorBackend["softmax"],
+  ref: typeof R.softmax,
+  lastAxis: boolean,
+): OpSpec<{ axis: number | undefined }> => ({
+  name: `${name} (${lastAxis ? "last axis" : "non-last axis"})`,
+  arb: arbShape({ minRank: lastAxis ? 1 : 2 }).chain((shape) => {
+    const r = shape.length
+    const axis: fc.Arbitrary<number | undefined> = lastAxis
+      ? fc.constantFrom(undefined, -1, r - 1)
+      : fc.integer({ min: 0, max: r - 2 }).chain((a) => fc.constantFrom(a, a - r))
+    return fc
+      .tuple(arbNd(shape, { min: -3, max: 3 }), axis)
+      .map(([x, a]) => ({ xs: [x], args: { axis: a } }))
+  }),
+  op: (b, [x], { axis }) => op(b)(x, axis),
+  ref: ([x], { axis }) => ref(x, axis),
+})
+
+/** Reshape targets: the same factors regrouped (and reordered), one size possibly -1. */
+const arbReshape = fc
+  .record({
+    factors: fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 4 }),
+    cutsIn: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+    cutsOut: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+    order: fc.array(fc.integer(), { minLength: 4, maxLength: 4 }),
+    infer: fc.option(fc.nat(), { nil: undefined }),
+  })
+  .map(({ factors, cutsIn, cutsOut, order, infer }) => {
+    // Consecutive factors multiply into one axis unless a cut starts a new axis.
+    const group = (fs: ReadonlyArray<number>, cuts: ReadonlyArray<boolean>): Array<number> => {
+      const shape: Array<number> = []
+      fs.forEach((f, i) => {
+        if (i === 0 || cuts[i]) shape.push(f)
+        else shape[shape.length - 1] *= f
+      })
+      return shape
+    }
+    const permuted = factors.map((f, i) => [f, order[i]] as const).sort((a, b) => a[1] - b[1])
+    const from = group(factors, cutsIn)
+    const to = group(
+      permuted.map(([f]) => f),
+      cutsOut,
+    )
+    const target =
+      infer === undefined || to.length === 0
+        ? to
+        : to.map((d, i) => (i === infer % to.length ? -1 : d))
+    return { from, target }
+  })
+
+const arbSlice = arbShape({ minRank: 1 }).chain((shape) =>
+  fc
+    .tuple(
+      arbNd(shape),
+      fc.tuple(
+        ...shape.map((d) =>
+          fc
+            .integer({ min: 0, max: d - 1 })
+            .chain((begin) =>
+              fc
+                .oneof(fc.constant(-1), fc.integer({ min: 1, max: d - begin }))
+                .map((size) => [begin, size] as const),
+            ),
+        ),
+      ),
+    )
+    .map(([x, bs]) => ({
+      xs: [x],
+      args: { begin: bs.map(([b]) => b), size: bs.map(([, s]) => s) },
+    })),
+)
+
+const arbConcat = arbShape({ minRank: 1 }).chain((shape) =>
+  fc
+    .tuple(
+      fc.integer({ min: 0, max: shape.length - 1 }),
+      fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }),
+      fc.boolean(),
+    )
+    .chain(([axis, sizes, negative]) =>
+      fc
+        .tuple(...sizes.map((n) => arbNd(shape.map((d, i) => (i === axis ? n : d)))))
+        .map((xs) => ({ xs, args: { axis: negative ? axis - shape.length : axis } })),
+    ),
+)
+
+const arbGather = fc
+  .tuple(fc.integer({ min: 1, max: 5 }), arbShape({ maxRank: 2 }), arbShape({ maxRank: 2 }))
+  .chain(([rows, inner, idsShape]) =>
+    fc
+      .tuple(arbNd([rows, ...inner]), arbSmallIntNd(idsShape, 0, rows - 1))
+      .map(([table, ids]) => ({ xs: [table], args: { ids } })),
+  )
+
+const arbMatmul = fc
+  .record({
+    batch: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+    m: fc.integer({ min: 1, max: 4 }),
+    k: fc.integer({ min: 1, max: 4 }),
+    n: fc.integer({ min: 1, max: 4 }),
+    transposeA: fc.boolean(),
+    transposeB: fc.boolean(),
+  })
+  .chain(({ batch, m, k, n, transposeA, transposeB }) => {
+    const lead = batch === undefined ? [] : [batch]
+    return fc
+      .tuple(
+        arbNd([...lead, ...(transposeA ? [k, m] : [m, k])]),
+        arbNd([...lead, ...(transposeB ? [n, k] : [k, n])]),
+      )
+      .map((xs) => ({ xs, args: { transposeA, transposeB } }))
+  })
+
+/** Every op of the interface as a spec (forward values, and gradients where differentiable). */
+export const opSpecs = (): ReadonlyArray<OpSpec<never>> => {
+  const specs: Array<OpSpec<never>> = []
+  // Each spec is existentially typed in its argument type; the cases never mix two specs' args.
+  const push = <A>(spec: OpSpec<A>): void => {
+    specs.push(spec as unknown as OpSpec<never>)
+  }
+  push(binary("add", (b) => b.add, R.add, plain))
+  push(binary("sub", (b) => b.sub, R.sub, plain))
+  push(binary("mul", (b) => b.mul, R.mul, plain))
+  push(
+    binary(
+      "div",
+      (b) => b.div,
+      R.div,
+      (shape, side) => arbNd(shape, side === 0 ? defaultDomain : { min: -2, max: 2, gap: 0.5 }),
+    ),
+  )
+  push(binary("maximum", (b) => b.maximum, R.maximum, grid))
+  push(binary("minimum", (b) => b.minimum, R.minimum, grid))
+
+  push(unary("neg", (b) => b.neg, R.neg, { min: -3, max: 3 }))
+  push(unary("exp", (b) => b.exp, R.exp, { min: -3, max: 3 }))
+  push(unary("log", (b) => b.log, R.log, { min: 0.1, max: 4 }))
+  push(unary("sqrt", (b) => b.sqrt, R.sqrt, { min: 0.1, max: 4 }))
+  push(unary("square", (b) => b.square, R.square, { min: -3, max: 3 }))
+  push(unary("abs", (b) => b.abs, R.abs, { min: -3, max: 3, gap: 0.05 }))
+  push(unary("sigmoid", (b) => b.sigmoid, R.sigmoid, { min: -6, max: 6 }))
+  push(unary("relu", (b) => b.relu, R.relu, { min: -3, max: 3, gap: 0.05 }))
+  push(unary("tanh", (b) => b.tanh, R.tanh, { min: -3, max: 3 }))
+  push(unary("softplus", (b) => b.softplus, R.softplus, { min: -6, max: 6 }))
+  push(unary("logSigmoid", (b) => b.logSigmoid, R.logSigmoid, { min: -6, max: 6 }))
+  // Large |x|: a naive ln(1 + e^x) overflows float32 beyond x = 88.
+  push(
+    unary("softplus (large |x|)", (b) => b.softplus, R.softplus, { min: -120, max: 120, gap: 20 }),
+  )
+  push(
+    unary("logSigmoid (large |x|)", (b) => b.logSigmoid, R.logSigmoid, {
+      min: -120,
+      max: 120,
+      gap: 20,
+    }),
+  )
+
+  const comparison = (
+    name: string,
+    op: (b: TensorBackend) => Binary,
+    ref: (a: NdArray, b: NdArray) => NdArray,
+  ) =>
+    binary(name, op, ref, (shape) => arbSmallIntNd(shape), { dtype: "bool", differentiable: false })
+  push(comparison("greater", (b) => b.greater, R.greater))
+  push(comparison("greaterEqual", (b) => b.greaterEqual, R.greaterEqual))
+  push(comparison("less", (b) => b.less, R.less))
+  push(comparison("lessEqual", (b) => b.lessEqual, R.lessEqual))
+  push(comparison("equal", (b) => b.equal, R.equal))
+
+  push<{ condition: NdArray }>({
+    name: "where",
+    arb: arbBroadcastShapes(3).chain(([sc, sa, sb]) =>
+      fc
+        .tuple(arbSmallIntNd(sc, 0, 1), arbNd(sa), arbNd(sb))
+        .map(([condition, a, b]) => ({ xs: [a, b], args: { condition } })),
+    ),
+    op: (b, [x, y], { condition }) =>
+      b.where(b.cast(toTensor(b, condition, "int32"), "bool"), x, y),
+    ref: ([x, y], { condition }) => R.where(condition, x, y),
+  })
+
+  push(reduction("sum", (b) => b.sum, R.sum, plain))
+  push(reduction("mean", (b) => b.mean, R.mean, plain))
+  push(reduction("max", (b) => b.max, R.max, arbDistinctNd))
+
+  push(normalisation("softmax", (b) => b.softmax, R.softmax, true))
+  push(normalisation("logSoftmax", (b) => b.logSoftmax, R.logSoftmax, true))
+  push(normalisation("softmax", (b) => b.softmax, R.softmax, false))
+  push(normalisation("logSoftmax", (b) => b.logSoftmax, R.logSoftmax, false))
+
+  push<{ target: Array<number> }>({
+    name: "reshape",
+    arb: arbReshape.chain(({ from, target }) =>
+      arbNd(from).map((x) => ({ xs: [x], args: { target } })),
+    ),
+    op: (b, [x], { target }) => b.reshape(x, target),
+    ref: ([x], { target }) => R.reshape(x, target),
+  })
+  push<{ axis: number }>({
+    name: "expandDims",
+    arb: arbShape().chain((shape) =>
+      fc
+        .tuple(arbNd(shape), fc.integer({ min: -(shape.length + 1), max: shape.length }))
+        .map(([x, axis]) => ({ xs: [x], args: { axis } })),
+    ),
+    op: (b, [x], { axis }) => b.expandDims(x, axis),
+    ref: ([x], { axis }) => R.expandDims(x, axis),
+  })
+  push<{ to: Array<number> }>({
+    name: "broadcastTo",
+    arb: arbBroadcastTo().chain(({ from, to }) =>
+      arbNd(from).map((x) => ({ xs: [x], args: { to } })),
+    ),
+    op: (b, [x], { to }) => b.broadcastTo(x, to),
+    ref: ([x], { to }) => R.broadcastTo(x, to),
+  })
+  push<{ reps: Array<number> }>({
+    name: "tile",
+    arb: arbShape({ minRank: 1, maxDim: 3 }).chain((shape) =>
+      fc
+        .tuple(
+          arbNd(shape),
+          fc.array(fc.integer({ min: 1, max: 3 }), {
+            minLength: shape.length,
+            maxLength: shape.length,
+          }),
+        )
+        .map(([x, reps]) => ({ xs: [x], args: { reps } })),
+    ),
+    op: (b, [x], { reps }) => b.tile(x, reps),
+    ref: ([x], { reps }) => R.tile(x, reps),
+  })
+  push<{ axis: number }>({
+    name: "concat",
+    arb: arbConcat,
+    op: (b, xs, { axis }) => b.concat(xs, axis),
+    ref: (xs, { axis }) => R.concat(xs, axis),
+  })
+  push<{ begin: Array<number>; size: Array<number> }>({
+    name: "slice",
+    arb: arbSlice,
+    op: (b, [x], { begin, size }) => b.slice(x, begin, size),
+    ref: ([x], { begin, size }) => R.slice(x, begin, size),
+  })
+  push<{ perm: Array<number> | undefined }>({
+    name: "transpose",
+    arb: arbShape().chain((shape) =>
+      fc
+        .tuple(
+          arbNd(shape),
+          fc.option(fc.shuffledSubarray(range(shape.length), { minLength: shape.length }), {
+            nil: undefined,
+          }),
+        )
+        .map(([x, perm]) => ({ xs: [x], args: { perm } })),
+    ),
+    op: (b, [x], { perm }) => b.transpose(x, perm),
+    ref: ([x], { perm }) => R.transpose(x, perm),
+  })
+  push<{ ids: NdArray }>({
+    name: "gather",
+    arb: arbGather,
+    op: (b, [table], { ids }) => b.gather(table, toTensor(b, ids, "int32")),
+    ref: ([table], { ids }) => R.gather(table, ids),
+  })
+  push<{ transposeA: boolean; transposeB: boolean }>({
+    name: "matmul",
+    arb: arbMatmul,
+    op: (b, [x, y], options) => b.matmul(x, y, options),
+    ref: ([x, y], options) => R.matmul(x, y, options),
+  })
+  return specs
+}
