@@ -38,8 +38,14 @@ export type PartnerSampling =
 export interface CausalDConfig {
   /** λ_BDA of eq. (22); paper default 1. */
   readonly lambdaBda: number
-  /** λ_FDA of eq. (22); paper default 1. 0 gives the "w/o FDA" ablation. */
+  /** λ_FDA of eq. (22); paper default 1. */
   readonly lambdaFda: number
+  /**
+   * Whether the front-door causal label is estimated and distilled at all (eq. 10-16; default
+   * true). `false` is the w.o. FDA ablation of Table 5: no estimator (W1, W2, ψ_FDA) is built or
+   * trained and L_FDA is left out, whatever λ_FDA says.
+   */
+  readonly frontDoor?: boolean
   /**
    * Causal feature distillation with back-door adjustment (eq. 19-20) when the prior P(z_k) of
    * the teachers' groups is given; vanilla (eq. 17-18) when it is `null`.
@@ -178,7 +184,7 @@ export const causalD = (
     },
     Random.derive(seed, 7_919),
   )
-  const useLabel = config.lambdaFda !== 0
+  const useLabel = config.frontDoor ?? true
   const warmupEpochs = config.estimatorWarmupEpochs ?? 0
   if (!(Number.isInteger(warmupEpochs) && warmupEpochs >= 0))
     throw invalid("estimatorWarmupEpochs", "an integer >= 0", String(warmupEpochs))

@@ -61,7 +61,7 @@ export type MethodObjective =
   /** CausalD's objective (`CausalDObjective.causalD`) with these settings fixed. */
   | {
       readonly _tag: "CausalD"
-      readonly fixed: Partial<Pick<CausalDConfig, "lambdaBda" | "lambdaFda">>
+      readonly fixed: Partial<Pick<CausalDConfig, "lambdaBda" | "lambdaFda" | "frontDoor">>
     }
 
 export interface MethodSpec {
@@ -104,7 +104,7 @@ const causalD = {
     teachers: "multiple",
     // λ_BDA as searched for CausalD; λ_FDA is what the ablation removes
     coefficients: [lambdaOf("lambdaBda")],
-    objective: { _tag: "CausalD", fixed: { lambdaFda: 0 } },
+    objective: { _tag: "CausalD", fixed: { frontDoor: false, lambdaFda: 0 } },
   },
   "ho-teachers": {
     name: "ho-teachers",

@@ -374,14 +374,14 @@ describe("the CausalD student", () => {
     )
   })
 
-  test("without the front-door loss (λ_FDA = 0) the estimator is not trained at all", () => {
+  test("without the front-door loss (frontDoor: false, the w.o. FDA ablation) the estimator is not built or trained", () => {
     const teachers = [meanPool(backend, data.numItems, 8, 11, "teacher0")]
     const student = meanPool(backend, data.numItems, 8, 1)
     const objective = causalD(
       backend,
       student,
       teachers,
-      { ...defaultCausalDConfig, lambdaFda: 0, teacherPrior: null },
+      { ...defaultCausalDConfig, frontDoor: false, teacherPrior: null },
       1,
     )
     expect(objective.parameters).toEqual(student.parameters)

@@ -384,9 +384,11 @@ export const trainMethod = (trainer: Trainer, method: Method, seed: number) =>
       case "wo-fda": {
         const teachers = yield* teachersOf(trainer, seed)
         const { lambdaBda } = yield* causalDLambdas(trainer)
+        // the ablation's own settings (no front-door label) from the method registry
+        const ablation = methodSpec("wo-fda").objective
         return yield* causalDStudent(trainer, "wo-fda", seed, teachers, teacherSplit(ctx), {
           lambdaBda,
-          lambdaFda: 0,
+          ...(ablation._tag === "CausalD" ? ablation.fixed : {}),
         })
       }
       case "ho-teachers": {
