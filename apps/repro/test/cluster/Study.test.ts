@@ -1,0 +1,92 @@
+/**
+ * `repro --cluster URL` with two `repro-worker` processes on a real PostgreSQL server: one worker
+ * is killed (SIGKILL) in the middle of a training job; the other takes the job over, the study
+ * finishes with the numbers of a one-process run, and no job was trained to its end twice.
+ */
+import { afterAll, describe, expect, test } from "bun:test"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { finish, readRunResults } from "../fixture.ts"
+import { freshDatabase, testServerUrl } from "./database.ts"
+
+const src = join(import.meta.dir, "..", "..", "src")
+const root = mkdtempSync(join(tmpdir(), "causald-cluster-study-"))
+const workers: Array<ReturnType<typeof Bun.spawn>> = []
+afterAll(() => {
+  for (const w of workers) if (w.exitCode === null) w.kill("SIGKILL")
+  rmSync(root, { recursive: true, force: true })
+})
+
+const args = [
+  "--quick",
+  "--backend",
+  "wasm",
+  "--seeds",
+  "2",
+  "--methods",
+  "base,groupwise,causald",
+  "--experiments",
+  "table2,table3",
+]
+const repro = (extra: ReadonlyArray<string>) =>
+  Bun.spawn(["bun", join(src, "main.ts"), ...args, ...extra], { stdout: "ignore", stderr: "pipe" })
+const worker = (url: string, log: string) => {
+  const w = Bun.spawn(
+    [
+      "bun",
+      join(src, "cluster", "worker-main.ts"),
+      "--cluster",
+      url,
+      "--host",
+      "127.0.0.1",
+      "--listen",
+      "127.0.0.1",
+      "--backend",
+      "wasm",
+    ],
+    { stdout: "ignore", stderr: Bun.file(log) },
+  )
+  workers.push(w)
+  return w
+}
+const read = (file: string): string => (existsSync(file) ? readFileSync(file, "utf8") : "")
+/** The jobs a worker's log says it started ("training") or finished ("trained"). */
+const notes = (log: string, verb: "training" | "trained"): Array<string> =>
+  [...read(log).matchAll(new RegExp(`"cluster  ${verb} ([^"]+)"`, "g"))].map((m) => m[1]!)
+
+describe.skipIf(testServerUrl === undefined)("bun run repro --cluster", () => {
+  test("a worker killed mid-job: the study ends with one process's numbers, each job trained once", async () => {
+    const url = await freshDatabase(testServerUrl as string, "study")
+    const one = join(root, "one")
+    const two = join(root, "two")
+    const [log1, log2] = [join(root, "worker-1.log"), join(root, "worker-2.log")]
+    const w1 = worker(url, log1)
+    worker(url, log2)
+    const coordinator = repro(["--out", two, "--cluster", url])
+    // The first job a worker starts: kill that worker with SIGKILL once it is in training.
+    let victim: string | undefined
+    for (let i = 0; i < 600 && victim === undefined; i++) {
+      await Bun.sleep(50)
+      victim = notes(log1, "training")[0]
+    }
+    expect(victim).toBeDefined()
+    w1.kill("SIGKILL")
+    const single = await finish(repro(["--out", one]))
+    const clustered = await finish(coordinator)
+    expect(single.code).toBe(0)
+    expect(clustered.code).toBe(0)
+    const [r1, r2] = [readRunResults(one), readRunResults(two)]
+    expect(r2.methods).toEqual(r1.methods)
+    expect(r2.comparisons).toEqual(r1.comparisons)
+    expect(r2.groupings).toEqual(r1.groupings)
+    expect(r2.manifest.configuration).toEqual({ ...r1.manifest.configuration, out: two })
+    // Every job was trained to its end once, the killed one by the other worker.
+    const finished = [...notes(log1, "trained"), ...notes(log2, "trained")].sort()
+    expect(finished).toEqual([...new Set(finished)])
+    expect(finished).toHaveLength(6)
+    expect(notes(log1, "trained")).not.toContain(victim)
+    expect(notes(log2, "trained")).toContain(victim)
+    expect(clustered.stderr).toContain("job done: ")
+  }, 240_000)
+})
