@@ -55,6 +55,16 @@ const read = (file: string): string => (existsSync(file) ? readFileSync(file, "u
 const notes = (log: string, verb: "training" | "trained"): Array<string> =>
   [...read(log).matchAll(new RegExp(`"cluster  ${verb} ([^"]+)"`, "g"))].map((m) => m[1]!)
 
+/** results.json without its times, its own folder's name and the cluster's stage. */
+const comparable = (file: string, out: string): unknown =>
+  JSON.parse(read(file).replaceAll(out, "<out>"), (key, value) =>
+    /^(seconds|wallTimeSeconds|startedAt|finishedAt)$/.test(key)
+      ? undefined
+      : Array.isArray(value)
+        ? value.filter((v) => v?.name !== "models (cluster)")
+        : value,
+  )
+
 describe.skipIf(testServerUrl === undefined)("bun run repro --cluster", () => {
   test("a worker killed mid-job: the study ends with one process's numbers, each job trained once", async () => {
     const url = await freshDatabase(testServerUrl as string, "study")
@@ -81,6 +91,11 @@ describe.skipIf(testServerUrl === undefined)("bun run repro --cluster", () => {
     expect(r2.comparisons).toEqual(r1.comparisons)
     expect(r2.groupings).toEqual(r1.groupings)
     expect(r2.manifest.configuration).toEqual({ ...r1.manifest.configuration, out: two })
+    // The whole file, timestamps and durations aside (and the coordinator's wait, a stage of its
+    // own), is the one process's.
+    expect(comparable(join(two, "results.json"), two)).toEqual(
+      comparable(join(one, "results.json"), one),
+    )
     // Every job was trained to its end once, the killed one by the other worker.
     const finished = [...notes(log1, "trained"), ...notes(log2, "trained")].sort()
     expect(finished).toEqual([...new Set(finished)])
