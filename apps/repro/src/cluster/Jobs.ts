@@ -15,13 +15,14 @@
  * @module
  */
 import { createHash } from "node:crypto"
-import { Effect, type Layer, Schema, Semaphore } from "effect"
+import { Effect, type Layer, Schedule, Schema, Semaphore } from "effect"
 import { Activity, Workflow, type WorkflowEngine } from "effect/workflow"
 import { explain } from "../Explain.ts"
 import { StudyOptions } from "../Options.ts"
 import { makeContext, type Services, type StudyContext } from "../study/Context.ts"
 import * as Jobs from "../study/Jobs.ts"
 import { makeTrainer, type Trainer } from "../study/Training.ts"
+import * as Status from "./Status.ts"
 
 /** A job failed on its worker (bad data, a diverging run): the worker's one-line reason. */
 export class JobFailed extends Schema.TaggedError<JobFailed>()("JobFailed", {
@@ -80,7 +81,9 @@ const train = (options: StudyOptions, name: string): Effect.Effect<void, JobFail
       const job = Jobs.jobs(trainer).find((j) => j.name === name)
       if (job === undefined) return yield* Effect.fail(`the study has no job "${name}"`)
       yield* trainer.ctx.progress.note("cluster", `training ${name}`)
+      yield* Status.jobStarted(options.out, name)
       yield* job.run
+      yield* Status.jobFinished(options.out, name)
       yield* trainer.ctx.progress.note("cluster", `trained ${name}`)
     }).pipe(Effect.mapError((error) => new JobFailed({ job: name, reason: explain(error) }))),
   )
@@ -95,9 +98,13 @@ export const trainJobLayer: Layer.Layer<never, never, WorkflowEngine.WorkflowEng
     }),
   )
 
+/** How often the coordinator shows the state of every unfinished job. */
+export const statusEvery = "30 seconds"
+
 /**
  * The coordinator's training: every job of `all` started on the engine and awaited, with the
- * count (and the progress line's ETA) as they finish; the first failure fails the study.
+ * count (and the progress line's ETA) as they finish, and every {@link statusEvery} each unfinished
+ * job's state (`Status.ts`); the first failure fails the study.
  */
 export const trainOnCluster = (
   ctx: StudyContext,
@@ -105,17 +112,31 @@ export const trainOnCluster = (
 ): Effect.Effect<void, JobFailed, WorkflowEngine.WorkflowEngine> =>
   Effect.gen(function* () {
     let done = 0
+    const finished = new Set<string>()
     const stage = `models (cluster, ${all.length} jobs)`
     yield* ctx.progress.update({ stage, done, total: all.length })
+    const states = Effect.gen(function* () {
+      const now = Date.now()
+      for (const job of all)
+        if (!finished.has(job.name))
+          yield* ctx.progress.note(
+            "cluster",
+            Status.describe(job.name, Status.readStatus(ctx.options.out, job.name), now),
+          )
+    })
+    yield* Effect.forkScoped(
+      Effect.repeat(Effect.delay(states, statusEvery), Schedule.spaced(statusEvery)),
+    )
     yield* Effect.forEach(
       all,
       (job) =>
         Effect.gen(function* () {
           yield* TrainJob.execute({ options: ctx.options, job: job.name })
           done += 1
+          finished.add(job.name)
           yield* ctx.progress.note("cluster", `job done: ${job.name}`)
           yield* ctx.progress.update({ stage, done, total: all.length })
         }),
       { concurrency: "unbounded", discard: true },
     )
-  })
+  }).pipe(Effect.scoped)

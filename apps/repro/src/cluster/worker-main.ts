@@ -19,6 +19,7 @@ import { explain } from "../Explain.ts"
 import { backends } from "../Vocabulary.ts"
 import { freePort, runnerLayer } from "./Engine.ts"
 import { trainJobLayer } from "./Jobs.ts"
+import { statusProgress } from "./Status.ts"
 
 const flags = {
   cluster: Flag.String("cluster").pipe(
@@ -58,7 +59,7 @@ const command = Command.make("repro-worker", flags).pipe(
         trainJobLayer.pipe(
           Layer.provide(runnerLayer(f.cluster, { host: f.host, port, listenHost: f.listen })),
           Layer.provide(tensorsLayer(f.backend === "auto" ? undefined : f.backend)),
-          Layer.provide(Progress.layerJsonLines),
+          Layer.provide(statusProgress(Progress.layerJsonLines)),
         ),
       )
     }).pipe(

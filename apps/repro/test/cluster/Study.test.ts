@@ -7,6 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { describe as describeJob, readStatus } from "../../src/cluster/Status.ts"
 import { finish, readRunResults } from "../fixture.ts"
 import { freshDatabase, testServerUrl } from "./database.ts"
 
@@ -103,5 +104,10 @@ describe.skipIf(testServerUrl === undefined)("bun run repro --cluster", () => {
     expect(notes(log1, "trained")).not.toContain(victim as string)
     expect(notes(log2, "trained")).toContain(victim as string)
     expect(clustered.stderr).toContain("job done: ")
+    // Each job's state, as the coordinator reads it from the shared folder: done, on a worker.
+    for (const job of finished)
+      expect(describeJob(job, readStatus(two, job), Date.now())).toMatch(
+        /: done on .+ \(pid \d+\)$/,
+      )
   }, 240_000)
 })
