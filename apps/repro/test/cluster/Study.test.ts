@@ -111,3 +111,26 @@ describe.skipIf(testServerUrl === undefined)("bun run repro --cluster", () => {
       )
   }, 240_000)
 })
+
+describe("bun run repro --cluster, no server needed", () => {
+  test("an unreachable database: one line naming the flag, the password masked, nothing written", async () => {
+    const out = join(root, "unreachable")
+    const { code, stderr } = await finish(
+      repro(["--out", out, "--cluster", "postgres://study:secret@127.0.0.1:1/db"]),
+    )
+    expect(code).toBe(1)
+    expect(stderr).toContain("repro failed: --cluster postgres://study:***@127.0.0.1:1/db: ")
+    expect(stderr).not.toContain("secret")
+    expect(stderr).not.toMatch(/\n\s+at /)
+    expect(existsSync(out)).toBe(false)
+  })
+
+  test("--cluster with --workers is refused", async () => {
+    const out = join(root, "both")
+    const { code, stderr } = await finish(
+      repro(["--out", out, "--workers", "2", "--cluster", "postgres://127.0.0.1:1/db"]),
+    )
+    expect(code).toBe(1)
+    expect(stderr).toContain("--cluster trains on the cluster's workers: drop --workers")
+  })
+})
