@@ -420,6 +420,16 @@ export const flags = {
     Flag.withDefault(1),
     integerIn("workers", bounds.workers, " (processes training at once, at most one per core)"),
   ),
+  cluster: Flag.String("cluster").pipe(
+    Flag.withMetavar("URL"),
+    Flag.withDescription(
+      "Train the models on a cluster whose state is in the PostgreSQL database URL " +
+        "(postgres://user:password@host:port/db): workers started with " +
+        "`bun run repro-worker --cluster URL` on any machines that share --out at the same path " +
+        "train them; this process waits for them, then alone writes the outputs. Default: train here",
+    ),
+    Flag.optional,
+  ),
 } as const
 
 /** The raw flag values, before cross-flag resolution. */
@@ -761,8 +771,14 @@ export const version = "0.1.0"
  * The `repro` command: resolves the options (failing before `run` on any invalid combination) and
  * hands them to `run`, the study.
  */
+/** How a study is run, besides its options (which are the study's, in results.json). */
+export interface Launch {
+  /** `--cluster`: the database of the cluster that trains the models; undefined: here. */
+  readonly cluster: string | undefined
+}
+
 export const command = <E, R>(
-  run: (options: StudyOptions) => Effect.Effect<void, E, R>,
+  run: (options: StudyOptions, launch: Launch) => Effect.Effect<void, E, R>,
   context?: ParseContext,
 ) =>
   Command.make("repro", flags).pipe(
@@ -773,7 +789,9 @@ export const command = <E, R>(
     ),
     Command.validate((raw) => Effect.asVoid(resolveStudyOptions(raw, context))),
     Command.withHandler((raw) =>
-      Effect.flatMap(resolveStudyOptions(raw, context), (options) => run(options)),
+      Effect.flatMap(resolveStudyOptions(raw, context), (options) =>
+        run(options, { cluster: Option.getOrUndefined(raw.cluster) }),
+      ),
     ),
   )
 
@@ -830,15 +848,17 @@ export const wizardCancelled = "repro: the wizard was cancelled; nothing was run
  * {@link presenter}, log warnings on standard error (standard output holds the results table
  * alone), and a `--wizard` that ends without running the study exits with status 1.
  */
-export const main = <E, R>(run: (options: StudyOptions) => Effect.Effect<void, E, R>) =>
+export const main = <E, R>(
+  run: (options: StudyOptions, launch: Launch) => Effect.Effect<void, E, R>,
+) =>
   Effect.gen(function* () {
     const args = yield* Effect.flatMap(Stdio.Stdio, (stdio) => stdio.args)
     let ran = false
     yield* Command.runWith(
-      command((options) =>
+      command((options, launch) =>
         Effect.suspend(() => {
           ran = true
-          return run(options)
+          return run(options, launch)
         }),
       ),
       { version },

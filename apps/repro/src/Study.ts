@@ -49,12 +49,14 @@ export { fullRankingData, fullRankingUsers } from "./study/Evaluation.ts"
  * Runs the study described by `options` and writes its outputs. With `--workers N` (and
  * `worker` null, the main process) it starts N-1 worker processes after preparing the data
  * (`Workers.ts`). As worker `{ index, workers }` it only trains its share of the models, writes
- * nothing and returns null.
+ * nothing and returns null. With `elsewhere` (`--cluster`, `cluster/Jobs.ts`) the models are
+ * trained by it, on other processes, before the study reloads them and writes the outputs.
  */
 export const study = (
   options: StudyOptions,
   worker: WorkerRole | null = null,
   printTables = true,
+  elsewhere?: TrainElsewhere,
 ): Effect.Effect<
   Results | null,
   unknown,
@@ -67,7 +69,8 @@ export const study = (
     const pool =
       worker === null && workers > 1 ? yield* Workers.startWorkers(options, workers) : null
     const trainer = makeTrainer(ctx)
-    const { visit, firstPass } = Jobs.jobRunner(ctx, Jobs.jobs(trainer))
+    const all = Jobs.jobs(trainer)
+    const { visit, firstPass } = Jobs.jobRunner(ctx, all)
 
     // --- a worker process: train its share of the models, write nothing ----------------------
     if (worker !== null) {
@@ -83,8 +86,10 @@ export const study = (
     // once; then the study waits for them all. The first pass is a stage of its own: with
     // workers most of the training happens there, not in the per-method stages.
     let evaluations: Evaluations
-    if (pool === null) evaluations = yield* runs(trainer)
-    else {
+    if (pool === null) {
+      if (elsewhere !== undefined) yield* timed(ctx.ledger, "models (cluster)", elsewhere(ctx, all))
+      evaluations = yield* runs(trainer)
+    } else {
       const trainShare = timed(
         ctx.ledger,
         `models (first pass, ${workers} processes)`,
@@ -115,6 +120,15 @@ export const study = (
     yield* Assembly.write(ctx, results, printTables)
     return results
   }).pipe(Effect.scoped)
+
+/**
+ * Trains every job of a study on other processes (`--cluster`) and returns when all are done, so
+ * that the study only reloads the models.
+ */
+export type TrainElsewhere = (
+  ctx: StudyContext,
+  jobs: ReadonlyArray<Jobs.Job>,
+) => Effect.Effect<void, unknown>
 
 /** The strength figure: the same study (base and CausalD) at each other confounding strength. */
 const strengthPoints = (ctx: StudyContext, own: Pick<Results, "methods" | "oracles">) =>

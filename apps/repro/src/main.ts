@@ -9,13 +9,19 @@
  *
  * With `CAUSALD_REPRO_WORKER` set (by `--workers`, never by hand) this process is a worker of a
  * study: it trains its share of the models, reports progress as JSON lines, and writes nothing.
+ *
+ * With `--cluster URL` the models are trained by the workers of that cluster
+ * (`bun run repro-worker`, `cluster/`); this process waits for them, then writes the outputs.
  */
 import { Progress } from "@causald/training"
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Cause, Effect, Logger } from "effect"
+import { Cause, Effect, Layer, Logger } from "effect"
 import { main } from "./Cli.ts"
+import { clientLayer } from "./cluster/Engine.ts"
+import { trainOnCluster } from "./cluster/Jobs.ts"
 import { explain } from "./Explain.ts"
-import { study, studyLayer } from "./Study.ts"
+import type { StudyOptions } from "./Options.ts"
+import { study, studyLayer, type TrainElsewhere } from "./Study.ts"
 import { taskFromEnvironment, workerProgress } from "./Workers.ts"
 
 const reportFailure = (prefix: string) => (cause: Cause.Cause<unknown>) =>
@@ -25,12 +31,28 @@ const reportFailure = (prefix: string) => (cause: Cause.Cause<unknown>) =>
     process.exitCode = 1
   })
 
+/**
+ * The study of `options`; with `--cluster URL` its models trained by the workers of that
+ * cluster, the connection made first, so that a wrong URL fails before the data is prepared.
+ */
+const studyOn = (options: StudyOptions, cluster: string | undefined) =>
+  cluster === undefined
+    ? study(options)
+    : (options.workers ?? 1) > 1
+      ? Effect.fail("--cluster trains on the cluster's workers: drop --workers")
+      : Effect.gen(function* () {
+          const engine = yield* Layer.build(clientLayer(cluster))
+          const elsewhere: TrainElsewhere = (ctx, jobs) =>
+            trainOnCluster(ctx, jobs).pipe(Effect.provideContext(engine))
+          return yield* study(options, null, true, elsewhere)
+        }).pipe(Effect.scoped)
+
 const task = taskFromEnvironment()
 
 const program =
   task === null
-    ? main((options) =>
-        study(options).pipe(
+    ? main((options, launch) =>
+        studyOn(options, launch.cluster).pipe(
           Effect.provide(studyLayer(options)),
           Effect.asVoid,
           Effect.catchCause(reportFailure("repro failed")),

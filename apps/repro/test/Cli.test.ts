@@ -332,7 +332,7 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(35)
+    expect(Object.keys(flags).length).toBe(36)
     for (const name of [
       "dataset",
       "data",

@@ -1,0 +1,50 @@
+/**
+ * A trivial durable workflow for the engine's smoke test, and its runner process
+ * (`bun smoke.ts URL DIR`). Its one activity records each start in `DIR/<name>.log`, then waits
+ * for `DIR/<name>.go` before it records its end: the test can kill the runner while the activity
+ * runs, and see it run again, to its end, on the next runner.
+ */
+import { appendFileSync, existsSync, readFileSync } from "node:fs"
+import { NodeRuntime } from "@effect/platform-node"
+import { Effect, Layer, Schema } from "effect"
+import { Activity, Workflow } from "effect/workflow"
+import { freePort, runnerLayer } from "../../src/cluster/Engine.ts"
+
+export const Smoke = Workflow.make("Smoke", {
+  payload: { name: Schema.String, dir: Schema.String },
+  success: Schema.Number,
+  idempotencyKey: ({ name }) => name,
+})
+
+const starts = (log: string): number =>
+  existsSync(log)
+    ? readFileSync(log, "utf8")
+        .split("\n")
+        .filter((l) => l === "start").length
+    : 0
+
+export const SmokeLayer = Smoke.toLayer(({ name, dir }) =>
+  Activity.make({
+    name: "step",
+    success: Schema.Number,
+    execute: Effect.gen(function* () {
+      const log = `${dir}/${name}.log`
+      appendFileSync(log, `start\n`)
+      while (!existsSync(`${dir}/${name}.go`)) yield* Effect.sleep("100 millis")
+      appendFileSync(log, `done ${process.pid}\n`)
+      return starts(log)
+    }),
+  }),
+)
+
+if (import.meta.main) {
+  const [url, dir] = process.argv.slice(2)
+  if (url === undefined || dir === undefined) throw new Error("usage: smoke.ts URL DIR")
+  Effect.gen(function* () {
+    const port = yield* freePort()
+    appendFileSync(`${dir}/runners.log`, `runner ${process.pid} on port ${port}\n`)
+    return yield* Layer.launch(
+      SmokeLayer.pipe(Layer.provide(runnerLayer(url, { host: "127.0.0.1", port }))),
+    )
+  }).pipe(NodeRuntime.runMain)
+}
