@@ -17,7 +17,12 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { firstPass, logOf, rotation, taskFromEnvironment, workerVariable } from "../src/Workers.ts"
-import { finish, options as fixtureOptions, readRunResults } from "./fixture.ts"
+import {
+  twoSeedStudy as args,
+  finish,
+  options as fixtureOptions,
+  readRunResults,
+} from "./fixture.ts"
 
 const main = join(import.meta.dir, "..", "src", "main.ts")
 const root = mkdtempSync(join(tmpdir(), "causald-workers-"))
@@ -72,17 +77,6 @@ describe("taskFromEnvironment", () => {
   })
 })
 
-const args = [
-  "--quick",
-  "--backend",
-  "wasm",
-  "--seeds",
-  "2",
-  "--methods",
-  "base,groupwise,causald",
-  "--experiments",
-  "table2,table3",
-]
 const run = (extra: ReadonlyArray<string>) =>
   Bun.spawn(["bun", main, ...args, ...extra], { stdout: "ignore", stderr: "pipe" })
 /** The lease files under `dir`. */

@@ -203,3 +203,19 @@ export const readRunResults = (dir: string): Results => {
   if (Result.isFailure(decoded)) throw new Error(decoded.failure.message)
   return decoded.success
 }
+
+/**
+ * A small study that trains several jobs at once (two seeds, DIN, group-wise, CausalD): the one
+ * the multi-process tests (`--workers`, `--cluster`) compare with a single process.
+ */
+export const twoSeedStudy: ReadonlyArray<string> = [
+  "--quick",
+  "--backend",
+  "wasm",
+  "--seeds",
+  "2",
+  "--methods",
+  "base,groupwise,causald",
+  "--experiments",
+  "table2,table3",
+]

@@ -10,7 +10,9 @@
  * wasm runs the threaded binary (2 threads; its heap is a SharedArrayBuffer-backed memory)
  * unless `CAUSALD_WASM_THREADS` is set: run once with `CAUSALD_WASM_THREADS=1` for the other.
  */
+
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { Random } from "@causald/core"
 import "@tensorflow/tfjs-backend-cpu"
 import "@tensorflow/tfjs-backend-wasm"
 import * as tf from "@tensorflow/tfjs-core"
@@ -90,17 +92,11 @@ const use = async (backend: BackendName): Promise<void> => {
   expect(await tf.setBackend(backend)).toBe(true)
 }
 
-/** A seeded generator of floats in [-1, 1) (Park-Miller), for inputs of the backend checks. */
+/** Seeded floats in [-1, 1) (the core's generator), for inputs of the backend checks. */
 const uniform = (seed: number) => {
-  let state = seed
-  return (n: number): Float32Array => {
-    const out = new Float32Array(n)
-    for (let i = 0; i < n; i++) {
-      state = (state * 16807) % 2147483647
-      out[i] = (2 * state) / 2147483647 - 1
-    }
-    return out
-  }
+  const g = Random.generator(seed)
+  return (n: number): Float32Array =>
+    Float32Array.from({ length: n }, () => 2 * Random.float(g) - 1)
 }
 
 const values = (t: tf.Tensor): Array<number> => Array.from(t.dataSync())

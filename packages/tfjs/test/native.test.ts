@@ -9,7 +9,7 @@
  * `apt-get install libdnnl2 libopenblas0-pthread`; `.ci/run` installs them).
  */
 import { afterAll, describe, expect, test } from "bun:test"
-import type { TensorBackend } from "@causald/core"
+import { Random, type TensorBackend } from "@causald/core"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Result } from "effect"
 import {
@@ -40,17 +40,11 @@ afterAll(async () => {
   await start("none")
 })
 
-/** A seeded generator of floats in [-1, 1) (Park-Miller). */
+/** Seeded floats in [-1, 1) (the core's generator), for inputs of the backend checks. */
 const uniform = (seed: number) => {
-  let state = seed
-  return (n: number): Float32Array => {
-    const out = new Float32Array(n)
-    for (let i = 0; i < n; i++) {
-      state = (state * 16807) % 2147483647
-      out[i] = (2 * state) / 2147483647 - 1
-    }
-    return out
-  }
+  const g = Random.generator(seed)
+  return (n: number): Float32Array =>
+    Float32Array.from({ length: n }, () => 2 * Random.float(g) - 1)
 }
 
 /** Largest |a - b| / (1 + |b|). */

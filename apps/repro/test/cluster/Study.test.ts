@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe as describeJob, readStatus } from "../../src/cluster/Status.ts"
-import { finish, readRunResults } from "../fixture.ts"
+import { twoSeedStudy as args, finish, readRunResults } from "../fixture.ts"
 import { freshDatabase, testServerUrl } from "./database.ts"
 
 const src = join(import.meta.dir, "..", "..", "src")
@@ -19,17 +19,6 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true })
 })
 
-const args = [
-  "--quick",
-  "--backend",
-  "wasm",
-  "--seeds",
-  "2",
-  "--methods",
-  "base,groupwise,causald",
-  "--experiments",
-  "table2,table3",
-]
 const repro = (extra: ReadonlyArray<string>) =>
   Bun.spawn(["bun", join(src, "main.ts"), ...args, ...extra], { stdout: "ignore", stderr: "pipe" })
 const worker = (url: string, log: string) => {
