@@ -21,8 +21,10 @@ if [ -z "$bindir" ]; then
   exit 2
 fi
 
+# As root, from / : the server's user may not be able to enter the caller's folder (a clone under
+# a private mktemp folder), and postgres complains when it cannot.
 as_owner() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u causald-pg -- "$@"; else "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u causald-pg -- "$@"); else "$@"; fi
 }
 
 case "${1:-}" in
