@@ -203,6 +203,14 @@ export const flags = {
     Flag.withDefault(3),
     integerIn("seeds", bounds.seeds, " (the paper runs 5)"),
   ),
+  firstSeed: Flag.Int("first-seed").pipe(
+    Flag.withMetavar("S"),
+    Flag.withDescription(
+      `The first seed, in ${bounds.firstSeed.min}..${bounds.firstSeed.max}, default 1: the study runs seeds S..S+N-1 (N = --seeds), so that one study can be run in parts, in several sessions or on several machines, and the parts' results.json joined by \`bun run repro-merge\` (Table 7 and Fig. 5 run on each part's first seed: leave them out of the later parts' --experiments)`,
+    ),
+    Flag.withDefault(1),
+    integerIn("first-seed", bounds.firstSeed, ""),
+  ),
   teachers: Flag.Int("teachers").pipe(
     Flag.withMetavar("K"),
     Flag.withDescription(
@@ -735,6 +743,7 @@ export const resolveStudyOptions = (
       base: raw.base,
       methods: chosen,
       seeds: raw.seeds,
+      ...(raw.firstSeed === 1 ? {} : { firstSeed: raw.firstSeed }),
       teachers: raw.teachers,
       splitBy: raw.splitBy,
       attribute: Option.getOrElse(raw.attribute, () => "gender"),

@@ -25,6 +25,12 @@ export const StudyOptions = Schema.Struct({
   base: Schema.Literals(bases),
   methods: Schema.Array(Schema.Literals(methods)),
   seeds: Schema.Int,
+  /**
+   * `--first-seed`: the study runs seeds firstSeed..firstSeed+seeds-1; absent: 1 (also in results
+   * written before the flag existed). Parts of one study with disjoint seeds are joined by
+   * `bun run repro-merge` (`Merge.ts`).
+   */
+  firstSeed: Schema.optionalKey(Schema.Int),
   teachers: Schema.Int,
   splitBy: Schema.Literals(splits),
   /** The user attribute of `--split-by attribute` (e.g. ml-100k `gender`). */

@@ -169,6 +169,17 @@ export const writeStudyOutputs = (
       yield* put(`${name}.svg`, svg)
       yield* put(`${name}.png`, png.success)
     }
+    // The tables the data and options give, whatever --experiments says: agreement with the truth
+    // (simulated worlds), the interventional test (front-door world), full ranking.
+    for (const [name, table] of [
+      ["truth", Tables.truthTable(results)],
+      ["interventional", Tables.interventionalTable(results)],
+      ["full-ranking", Tables.fullRankingTable(results)],
+    ] as const)
+      if (table !== undefined) {
+        yield* put(`${name}.md`, table.markdown)
+        yield* put(`${name}.csv`, table.csv)
+      }
     yield* put("report.md", report(results, [...files, "report.md"], skipped))
     return { dir, files, skipped }
   })
@@ -254,4 +265,5 @@ export const runtime = (): Manifest["runtime"] => ({
   platform: process.platform,
   arch: process.arch,
   cpus: cpus().length,
+  cpuModel: cpus()[0]?.model.trim() ?? "unknown",
 })

@@ -10,6 +10,7 @@
  */
 import { Statistics } from "@causald/core"
 import { Result, Schema } from "effect"
+import { OutputFingerprint } from "./Fingerprint.ts"
 import { type Method, methodLabel, methods, overallMethods } from "./Methods.ts"
 import { StudyOptions } from "./Options.ts"
 import { datasets } from "./Vocabulary.ts"
@@ -212,6 +213,21 @@ export const DatasetSummary = Schema.Struct({
 })
 export type DatasetSummary = typeof DatasetSummary.Type
 
+/** One part of joined results (`bun run repro-merge`): where it came from and how it was made. */
+export const ManifestPart = Schema.Struct({
+  /** The part's folder (absolute, as given to `repro-merge`). */
+  folder: Schema.String,
+  seeds: Schema.Array(Schema.Int),
+  backend: Schema.String,
+  gitRevision: Schema.NullOr(Schema.String),
+  gitDirty: Schema.NullOr(Schema.Boolean),
+  cpuModel: Schema.NullOr(Schema.String),
+  startedAt: Schema.String,
+  finishedAt: Schema.String,
+  wallTimeSeconds: Schema.Finite,
+})
+export type ManifestPart = typeof ManifestPart.Type
+
 /** How the run was made. */
 export const Manifest = Schema.Struct({
   configuration: StudyOptions,
@@ -227,6 +243,8 @@ export const Manifest = Schema.Struct({
     platform: Schema.String,
     arch: Schema.String,
     cpus: Schema.Int,
+    /** The CPU's model name (`os.cpus()`); absent in results written before it was recorded. */
+    cpuModel: Schema.optionalKey(Schema.String),
   }),
   /** ISO 8601 UTC. */
   startedAt: Schema.String,
@@ -241,6 +259,16 @@ export const Manifest = Schema.Struct({
   training: Schema.Array(
     Schema.Struct({ model: Schema.String, epochs: Schema.Int, seconds: Schema.Finite }),
   ),
+  /**
+   * What the models were trained on (the output folder's `fingerprint.json`): `repro-merge` joins
+   * only parts with the same one. Absent in results written before it was recorded.
+   */
+  fingerprint: Schema.optionalKey(OutputFingerprint),
+  /**
+   * Results joined by `bun run repro-merge` (`Merge.ts`): each part's folder, seeds and how it
+   * was made. Absent in the results of one invocation.
+   */
+  parts: Schema.optionalKey(Schema.Array(ManifestPart)),
 })
 export type Manifest = typeof Manifest.Type
 

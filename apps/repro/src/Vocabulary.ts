@@ -68,6 +68,7 @@ export type Backend = (typeof backends)[number]
  */
 export const bounds = {
   seeds: { min: 1, max: 50 },
+  firstSeed: { min: 1, max: 1000 },
   teachers: { min: 2, max: 64 },
   epochs: { min: 1, max: 1000 },
   workers: { min: 1, max: 64 },

@@ -18,13 +18,9 @@ import { Cause, Effect, Exit, FileSystem, Layer, Option, PlatformError, Stdio } 
 import { type CliError, CliOutput } from "effect/cli"
 import { errorMessages, main, oneLine, type ParseContext, parse } from "../src/Cli.ts"
 import { explain, fileSystemReason } from "../src/Explain.ts"
+import { dataFingerprint, fingerprintFile, outputFingerprint } from "../src/Fingerprint.ts"
 import type { StudyOptions } from "../src/Options.ts"
-import {
-  bindOutput,
-  dataFingerprint,
-  fingerprintFile,
-  outputFingerprint,
-} from "../src/Provenance.ts"
+import { bindOutput } from "../src/Provenance.ts"
 import { profileOf } from "../src/Study.ts"
 import { problems } from "../src/Validate.ts"
 import { bounds } from "../src/Vocabulary.ts"

@@ -212,6 +212,8 @@ describe("Cli: defaults", () => {
       "deepfm,causald,wo-fda",
       "--seeds",
       "5",
+      "--first-seed",
+      "6",
       "--teachers",
       "8",
       "--split-by",
@@ -246,6 +248,7 @@ describe("Cli: defaults", () => {
       base: "deepfm",
       methods: ["base", "causald", "wo-fda"],
       seeds: 5,
+      firstSeed: 6,
       teachers: 8,
       splitBy: "consistency",
       attribute: "gender",
@@ -332,7 +335,7 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(36)
+    expect(Object.keys(flags).length).toBe(37)
     for (const name of [
       "dataset",
       "data",
@@ -410,6 +413,10 @@ describe("Cli: errors name the flag and what it accepts", () => {
     [
       ["--seeds", "two"],
       ["--seeds", "two"],
+    ],
+    [
+      ["--first-seed", "0"],
+      ["--first-seed", "an integer in 1..1000"],
     ],
     [
       ["--teachers", "1"],

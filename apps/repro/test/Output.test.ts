@@ -63,6 +63,9 @@ describe("Output", () => {
       "results.json",
       "table3.csv",
       "table3.md",
+      // the agreement with the truth: the data's, not an experiment's, so always written
+      "truth.csv",
+      "truth.md",
     ])
     expect(exit.value.skipped).toEqual(["fig5: the results have no λ_BDA / λ_FDA sensitivity runs"])
     expect(readFileSync(join(dir, "report.md"), "utf8")).toContain("fig5: the results have no")

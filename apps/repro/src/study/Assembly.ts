@@ -8,9 +8,10 @@
 import { Heterogeneity } from "@causald/core"
 import type { UserGroups } from "@causald/data"
 import { Clock, Console, Effect, Result } from "effect"
+import { outputFingerprint } from "../Fingerprint.ts"
 import { methodLabel } from "../Methods.ts"
 import { repoRoot } from "../Options.ts"
-import { gitState, packageVersions, runtime, writeAtomic, writeStudyOutputs } from "../Output.ts"
+import { gitState, packageVersions, runtime, writeStudyOutputs } from "../Output.ts"
 import * as Readings from "../Readings.ts"
 import {
   compareMethods,
@@ -230,6 +231,7 @@ export const assemble = (ctx: StudyContext, parts: Parts) =>
         wallTimeSeconds: (finishedAt - ledger.startedAt) / 1000,
         stages: ledger.stages,
         training: [...ledger.training].map(([model, t]) => ({ model, ...t })),
+        fingerprint: outputFingerprint(data, options.base, ctx.profile.training),
       },
       dataset: {
         name: data.name,
@@ -263,35 +265,26 @@ export const assemble = (ctx: StudyContext, parts: Parts) =>
 /** Writes results.json, its tables, figures and report, and prints Table 3 (`printTables`). */
 export const write = (ctx: StudyContext, results: Results, printTables: boolean) =>
   Effect.gen(function* () {
-    const { options } = ctx
     const written = yield* writeStudyOutputs(results)
-    const truth = Tables.truthTable(results)
-    if (truth !== undefined) {
-      yield* writeAtomic(`${options.out}/truth.md`, truth.markdown)
-      yield* writeAtomic(`${options.out}/truth.csv`, truth.csv)
-    }
-    const interventional = Tables.interventionalTable(results)
-    const fullRanking = Tables.fullRankingTable(results)
-    for (const [name, table] of [
-      ["interventional", interventional],
-      ["full-ranking", fullRanking],
-    ] as const)
-      if (table !== undefined) {
-        yield* writeAtomic(`${options.out}/${name}.md`, table.markdown)
-        yield* writeAtomic(`${options.out}/${name}.csv`, table.csv)
-      }
-    // The run ends with its Table 3 (and the agreement with the truth) on stdout.
-    if (printTables)
-      yield* Console.log(
-        [Tables.table3(results), truth, interventional, fullRanking]
-          .flatMap((t) => (t === undefined ? [] : [`\n${t.markdown}`]))
-          .join(""),
-      )
+    if (printTables) yield* printResults(results)
     yield* ctx.progress.note(
       "study",
       `wrote ${written.files.length} files to ${written.dir}${written.skipped.length ? `; skipped: ${written.skipped.join("; ")}` : ""}`,
     )
   })
+
+/** Table 3, then the agreement with the truth, the interventional test and full ranking, on stdout. */
+export const printResults = (results: Results) =>
+  Console.log(
+    [
+      Tables.table3(results),
+      Tables.truthTable(results),
+      Tables.interventionalTable(results),
+      Tables.fullRankingTable(results),
+    ]
+      .flatMap((t) => (t === undefined ? [] : [`\n${t.markdown}`]))
+      .join(""),
+  )
 
 /**
  * The share of the oracle gap a rank correlation ρ closes: (ρ - ρ_obs) / (1 - ρ_obs), with ρ_obs

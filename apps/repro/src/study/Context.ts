@@ -12,9 +12,10 @@ import { Groups, type PreparedDataset, type UserGroups } from "@causald/data"
 import { CausalDObjective, Progress, RunData, type Train } from "@causald/training"
 import { Clock, Effect, type FileSystem, type Path, Schema } from "effect"
 import { explain } from "../Explain.ts"
+import { fingerprintFile, outputFingerprint } from "../Fingerprint.ts"
 import { usesLabel } from "../Methods.ts"
 import { repoRoot, type StudyOptions } from "../Options.ts"
-import { bindOutput, fingerprintFile, outputFingerprint } from "../Provenance.ts"
+import { bindOutput } from "../Provenance.ts"
 import * as Readings from "../Readings.ts"
 import * as Validate from "../Validate.ts"
 import { type Folders, folders } from "./Folders.ts"
@@ -83,7 +84,7 @@ export interface StudyContext {
   readonly progress: (typeof Progress.Progress)["Service"]
   readonly profile: Profile
   readonly data: PreparedDataset
-  /** The seeds 1..`--seeds`. */
+  /** The seeds `--first-seed`..`--first-seed` + `--seeds` - 1 (default 1..`--seeds`). */
   readonly seeds: ReadonlyArray<number>
   /** The reading of the paper's open points this study runs (`Readings.ts`). */
   readonly reading: Readings.Reading
@@ -123,7 +124,7 @@ export const makeContext = (options: StudyOptions, worker: WorkerRole | null) =>
     const backend = yield* Tensors
     const progress = yield* Progress.Progress
     const profile = profileOf(options)
-    const seeds = Array.from({ length: options.seeds }, (_, s) => s + 1)
+    const seeds = Array.from({ length: options.seeds }, (_, s) => s + (options.firstSeed ?? 1))
     // Which backend runs, with wasm's native BLAS if any (e.g. wasm+onednn; CAUSALD_BLAS=none
     // turns it off): printed here and recorded in results.json's manifest.
     yield* progress.note("backend", backend.name)
