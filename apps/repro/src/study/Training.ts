@@ -252,35 +252,38 @@ export const causalDStudent = (
     // Back-door-adjusted guidance (eq. 19) needs the observed confounder of the split; a random
     // split has none, and its P(z_k) would be uniform anyway.
     const observed = options.splitBy !== "random" && method !== "ho-teachers"
+    // The student's configuration, resolved once: the defaults, then the options and the
+    // reading, then the experiment's overrides (the search's, Fig. 5's, an ablation's).
+    const config: CausalDObjective.CausalDConfig = {
+      ...CausalDObjective.defaultCausalDConfig,
+      lambdaBda: options.lambdaBda,
+      lambdaFda: options.lambdaFda,
+      distance: reading.bdaDistance,
+      estimatorHidden: reading.fdaHidden,
+      estimatorItems: reading.fdaItems === "own" ? data.numItems : 0,
+      estimatorWarmupEpochs: reading.fdaWarmup === "epoch" ? 1 : 0,
+      partners: partnerSampling,
+      teacherPrior: observed
+        ? Float32Array.from(
+            reading.teacherPrior === "interactions"
+              ? Groups.interactionWeights(data, split)
+              : split.weights,
+          )
+        : null,
+      ...overrides,
+    }
     const objective = CausalDObjective.causalD(
       ctx.backend,
       student,
       teachers.map((t) => forInference(t.model)),
-      {
-        ...CausalDObjective.defaultCausalDConfig,
-        lambdaBda: options.lambdaBda,
-        lambdaFda: options.lambdaFda,
-        distance: reading.bdaDistance,
-        estimatorHidden: reading.fdaHidden,
-        estimatorItems: reading.fdaItems === "own" ? data.numItems : 0,
-        estimatorWarmupEpochs: reading.fdaWarmup === "epoch" ? 1 : 0,
-        partners: partnerSampling,
-        teacherPrior: observed
-          ? Float32Array.from(
-              reading.teacherPrior === "interactions"
-                ? Groups.interactionWeights(data, split)
-                : split.weights,
-            )
-          : null,
-        ...overrides,
-      },
+      config,
       seed,
     )
     const result = yield* trainOne(ctx, method, seed, objective, {
       teachers: groupRecords(teachers),
       settings: {
-        lambdaBda: overrides.lambdaBda ?? options.lambdaBda,
-        lambdaFda: overrides.lambdaFda ?? options.lambdaFda,
+        lambdaBda: config.lambdaBda,
+        lambdaFda: config.lambdaFda,
         // recorded only when not the literal reading, so models recorded before a flag stay valid
         ...Readings.provenanceSettings(reading),
         ...(partners === defaultPartners ? {} : { partners }),
