@@ -156,6 +156,53 @@ describe.skipIf(testServerUrl === undefined)("bun run repro --cluster", () => {
       )
   }, 300_000)
 
+  test("one worker, models started from the base, --search: shared models awaiting shared models, the numbers of one process", async () => {
+    // The aligned readings: teachers fine-tuned from each seed's base model (a shared model that
+    // waits for another), the student started from it; KD's and Ho Teachers' teachers; the
+    // searches of CausalD's λ and KD's coefficient. One worker: every wait must give its
+    // training slot to what it waits for.
+    const study = [
+      ...["--quick", "--backend", "wasm", "--seeds", "2", "--experiments", "table2,table3"],
+      ...["--methods", "base,causald,ho-teachers,kd", "--teacher-init", "base"],
+      ...["--student-init", "base", "--search"],
+    ]
+    const run = (extra: ReadonlyArray<string>) =>
+      Bun.spawn(["bun", join(src, "main.ts"), ...study, ...extra], {
+        stdout: "ignore",
+        stderr: "pipe",
+      })
+    const url = await freshDatabase(testServerUrl as string, "nested")
+    const [one, two] = [join(root, "nested-one"), join(root, "nested-two")]
+    const log = join(root, "worker-nested.log")
+    worker(url, log)
+    const clustered = await finish(run(["--out", two, "--cluster", url]))
+    const single = await finish(run(["--out", one]))
+    expect(single.code).toBe(0)
+    expect(clustered.code).toBe(0)
+    expect(comparable(join(two, "results.json"), two)).toEqual(
+      comparable(join(one, "results.json"), one),
+    )
+    const finished = notes(log, "trained").sort()
+    expect(finished).toEqual(
+      [
+        // (group-wise models too: Heterogeneity needs them)
+        ...["base", "causald", "ho-teachers", "kd", "groupwise"].flatMap((m) => [
+          `${m} seed 1`,
+          `${m} seed 2`,
+        ]),
+        ...[1, 2].flatMap((seed) => [
+          `shared base/seed-${seed}`,
+          `shared kd-teacher/seed-${seed}`,
+          `shared teachers-activeness-4-from-base-s${seed}`,
+          `shared teachers-random-4-from-base-s${seed}`,
+        ]),
+        // the searches (--search), on the first seed, for every seed's model
+        "shared search-causald",
+        "shared search-kd",
+      ].sort(),
+    )
+  }, 300_000)
+
   test("a worker on another tensor backend than the coordinator's refuses the jobs, saying which", async () => {
     const url = await freshDatabase(testServerUrl as string, "backend")
     const out = join(root, "backend")
