@@ -85,10 +85,14 @@ const sharedName = (folder: string) => `shared ${folder}`
  */
 const oneAtATime = Semaphore.makeUnsafe(1)
 
-/** What this fiber trains (a job's or a shared model's name), for its status after a wait. */
-const CurrentJob = Context.Reference<string | null>("causald/cluster/CurrentJob", {
-  defaultValue: () => null,
-})
+/**
+ * What this fiber trains (a job's or a shared model's name), for its status after a wait, and
+ * whether it holds its training slot now (given back while it waits for a shared model).
+ */
+const CurrentJob = Context.Reference<{ readonly name: string; holds: boolean } | null>(
+  "causald/cluster/CurrentJob",
+  { defaultValue: () => null },
+)
 
 /** How often a job waiting for a shared model asks whether it is done. */
 const sharedPollEvery = "1 second"
@@ -114,18 +118,28 @@ const awaitShared =
         yield* Effect.sleep(sharedPollEvery)
       }
     })
-    return Effect.acquireUseRelease(
-      oneAtATime.release(1),
-      () => wait,
-      () =>
-        Effect.gen(function* () {
-          yield* oneAtATime.take(1)
-          const job = yield* CurrentJob
-          if (job === null) return
-          yield* ctx.progress.note("cluster", `training ${job}`)
-          yield* Status.jobStarted(ctx.options.out, job)
-        }),
-    )
+    return Effect.gen(function* () {
+      const job = yield* CurrentJob
+      // Not inside a job of this module (never on a worker): nothing to give back.
+      if (job === null || !job.holds) return yield* wait
+      // The slot is taken again only when the wait succeeded: a job that fails or is interrupted
+      // here ends holding none, and `asJob` then releases none.
+      yield* Effect.uninterruptible(
+        Effect.andThen(
+          oneAtATime.release(1),
+          Effect.sync(() => (job.holds = false)),
+        ),
+      )
+      yield* wait
+      yield* Effect.uninterruptibleMask((restore) =>
+        Effect.andThen(
+          restore(oneAtATime.take(1)),
+          Effect.sync(() => (job.holds = true)),
+        ),
+      )
+      yield* ctx.progress.note("cluster", `training ${job.name}`)
+      yield* Status.jobStarted(ctx.options.out, job.name)
+    })
   }
 
 /**
@@ -178,26 +192,42 @@ const asJob = (
   backend: string,
   name: string,
   train: (trainer: Trainer) => Effect.Effect<void, unknown, Services>,
-): Effect.Effect<void, JobFailed, Services | WorkflowEngine.WorkflowEngine> =>
-  Semaphore.withPermits(
-    oneAtATime,
-    1,
-  )(
-    Effect.gen(function* () {
-      const own = (yield* Tensors).name
-      const mismatch = checkBackend(backend, own)
-      if (mismatch !== null) return yield* Effect.fail(mismatch)
-      const trainer = yield* trainerOf(options, backend)
-      yield* trainer.ctx.progress.note("cluster", `training ${name}`)
-      yield* Status.jobStarted(options.out, name)
-      yield* train(trainer)
-      yield* Status.jobFinished(options.out, name)
-      yield* trainer.ctx.progress.note("cluster", `trained ${name}`)
-    }).pipe(
-      Effect.provideService(CurrentJob, name),
-      Effect.mapError((error) => new JobFailed({ job: name, reason: explain(error) })),
+): Effect.Effect<void, JobFailed, Services | WorkflowEngine.WorkflowEngine> => {
+  const job = { name, holds: false }
+  const take = Effect.uninterruptibleMask((restore) =>
+    Effect.andThen(
+      restore(oneAtATime.take(1)),
+      Effect.sync(() => (job.holds = true)),
     ),
   )
+  const release = Effect.suspend(() =>
+    job.holds
+      ? Effect.andThen(
+          oneAtATime.release(1),
+          Effect.sync(() => (job.holds = false)),
+        )
+      : Effect.void,
+  )
+  return Effect.acquireUseRelease(
+    take,
+    () =>
+      Effect.gen(function* () {
+        const own = (yield* Tensors).name
+        const mismatch = checkBackend(backend, own)
+        if (mismatch !== null) return yield* Effect.fail(mismatch)
+        const trainer = yield* trainerOf(options, backend)
+        yield* trainer.ctx.progress.note("cluster", `training ${name}`)
+        yield* Status.jobStarted(options.out, name)
+        yield* train(trainer)
+        yield* Status.jobFinished(options.out, name)
+        yield* trainer.ctx.progress.note("cluster", `trained ${name}`)
+      }).pipe(
+        Effect.provideService(CurrentJob, job),
+        Effect.mapError((error) => new JobFailed({ job: name, reason: explain(error) })),
+      ),
+    () => release,
+  )
+}
 
 /** Trains job `name` of the study `options` on this process. */
 const train = (options: StudyOptions, backend: string, name: string) =>
