@@ -14,7 +14,10 @@
  *   exactly one removes it; the marker is left in place, so a late process can never remove a
  *   newer lease in the stale one's name.
  *
- * A lease of another host cannot be checked and counts as live.
+ * A lease of another host cannot be checked and counts as live, unless the caller asks to
+ * {@link LeaseOptions.takeOver} every lease: where something else already guarantees one trainer
+ * per folder (the cluster's engine, `apps/repro/src/cluster/Jobs.ts`), a lease left by a worker
+ * that died on another machine would otherwise block the run forever.
  *
  * @module
  */
@@ -50,6 +53,12 @@ export interface LeaseOptions {
   readonly name: string
   /** How often a waiting process looks again; default 2000 ms. */
   readonly pollMillis?: number
+  /**
+   * Take over any lease not held by this process at once, live-looking or of another host
+   * (default false: wait while its holder may be alive). Only for callers that know no other
+   * process trains the folder now (the cluster: one workflow execution per folder).
+   */
+  readonly takeOver?: boolean
 }
 
 /** The lease file of a run folder. */
@@ -203,7 +212,8 @@ export const acquire = (
               reason:
                 "not a lease written by this program; remove the file if no process trains this run",
             })
-          if (isAlive(holder)) {
+          // With takeOver, only this process's own leases (another fiber's) are waited for.
+          if (options.takeOver === true ? held.has(holder.token) : isAlive(holder)) {
             if (waitingFor !== holder.token) {
               waitingFor = holder.token
               yield* progress.note(
@@ -214,7 +224,8 @@ export const acquire = (
             yield* restore(Effect.sleep(poll))
             continue
           }
-          // A dead holder's lease: exactly one process wins its marker and removes it.
+          // A dead holder's lease (or any other's, with takeOver): exactly one process wins its
+          // marker and removes it.
           const won = yield* fs
             .writeFileString(`${path}.stale-${holder.token}`, JSON.stringify(self), { flag: "wx" })
             .pipe(
@@ -229,7 +240,7 @@ export const acquire = (
             yield* fs.remove(path).pipe(Effect.mapError(failed("cannot remove a stale lease")))
             yield* progress.note(
               options.name,
-              `took over the lease of ${options.name} from pid ${holder.pid}, which is gone`,
+              `took over the lease of ${options.name} from pid ${holder.pid}${holder.host === self.host ? "" : ` on ${holder.host}`}, ${options.takeOver === true ? "as asked (takeOver)" : "which is gone"}`,
             )
           } else yield* restore(Effect.sleep(Math.min(poll, 100)))
         }

@@ -14,7 +14,13 @@ import type { Recommender } from "@causald/models"
 import { Effect, type FileSystem } from "effect"
 import { type RecommendationLoss, recommendation } from "./Objective.ts"
 import type { Progress } from "./Progress.ts"
-import { type TrainingConfig, type TrainingError, type TrainingResult, train } from "./Train.ts"
+import {
+  type LeasePolicy,
+  type TrainingConfig,
+  type TrainingError,
+  type TrainingResult,
+  train,
+} from "./Train.ts"
 
 /** A partition of the users: `groupOf[u]` in 0..groups-1. */
 export interface UserPartition {
@@ -54,6 +60,8 @@ export const trainPerGroup = (options: {
   readonly config: TrainingConfig
   readonly loss?: RecommendationLoss
   readonly l2?: number
+  /** The runs' lease policy (`Train.ts`); default "wait". */
+  readonly lease?: LeasePolicy
 }): Effect.Effect<
   ReadonlyArray<GroupModel>,
   TrainingError,
@@ -76,6 +84,7 @@ export const trainPerGroup = (options: {
           }),
           config: { ...options.config, seed: options.config.seed * 1_009 + group },
           users,
+          ...(options.lease === undefined ? {} : { lease: options.lease }),
         })
         return { group, users, model, result }
       }),

@@ -17,6 +17,8 @@
  *
  * The run holds the folder's lease (`Lease.ts`, the file `lease`) while it trains or reloads, so
  * processes sharing an output folder never train one run twice: a second one waits, then reloads.
+ * On the cluster (`lease: "take-over"`) the engine guarantees that instead, and a lease left by a
+ * dead worker of another host is taken over rather than waited for.
  *
  * @module
  */
@@ -170,7 +172,17 @@ export interface TrainingRun<Prepared> {
   readonly users?: Int32Array
   /** Select on these users' validation AUC; default the training users. */
   readonly validationUsers?: Int32Array
+  /** How the run meets its folder's lease ({@link LeasePolicy}); default "wait". */
+  readonly lease?: LeasePolicy
 }
+
+/**
+ * How a run meets its folder's lease (`Lease.ts`): "wait" (the default; `--workers`) waits while
+ * the holder may be alive (another host's lease counts as alive); "take-over" takes over any
+ * lease not held by this process at once, for callers where one trainer per folder is already
+ * guaranteed (the cluster's workflow executions, `apps/repro/src/cluster/Jobs.ts`).
+ */
+export type LeasePolicy = "wait" | "take-over"
 
 /** Runs (or resumes, or just reloads a finished) training run. */
 export const train = <Prepared>(
@@ -235,7 +247,7 @@ export const train = <Prepared>(
     )
     // One process at a time trains a run: another one sharing the folder (`--workers`) waits here
     // for it, then reloads the finished run below.
-    yield* Lease.acquire(run.directory, { name: run.name })
+    yield* Lease.acquire(run.directory, { name: run.name, takeOver: run.lease === "take-over" })
     // Checkpoints hold the trained parameters plus the model's non-trainable state (Dice's
     // running statistics); the result (best.ckpt) holds the model alone.
     const buffers = objective.model.buffers ?? []

@@ -160,6 +160,66 @@ describe("Lease", () => {
     }
   })
 
+  test("another host's lease: waited for by default, taken over at once with takeOver; our own is still waited for", async () => {
+    const foreign = (dir: string) =>
+      writeFileSync(
+        leasePath(dir),
+        JSON.stringify({ pid: 1, host: `not-${hostname()}`, started: null, token: "t-far" }),
+      )
+    // By default it counts as live: the acquirer is still waiting when interrupted.
+    const waiting = freshDir()
+    foreign(waiting)
+    const plain = recording()
+    const timedOut = await run(
+      Effect.scoped(acquire(waiting, { name: "r", pollMillis: 10 })).pipe(
+        Effect.timeoutOption(200),
+      ),
+      plain.layer,
+    )
+    expect(Exit.isSuccess(timedOut) && timedOut.value._tag === "None").toBe(true)
+    expect(plain.notes).toEqual([`r: waiting for r (held by pid 1 on not-${hostname()})`])
+    expect(holderOf(waiting).token).toBe("t-far")
+    // With takeOver it is replaced by ours at once, and ours is removed on release.
+    const dir = freshDir()
+    foreign(dir)
+    const { notes, layer } = recording()
+    const exit = await run(
+      Effect.scoped(
+        Effect.map(acquire(dir, { name: "r", pollMillis: 5_000, takeOver: true }), (h) => {
+          expect(holderOf(dir).token).toBe(h.token)
+        }),
+      ),
+      layer,
+    )
+    expect(Exit.isSuccess(exit)).toBe(true)
+    expect(notes).toEqual([
+      `r: took over the lease of r from pid 1 on not-${hostname()}, as asked (takeOver)`,
+    ])
+    expect(existsSync(leasePath(dir))).toBe(false)
+    // A lease this process holds (another fiber's) is waited for even with takeOver.
+    const events: Array<string> = []
+    const own = freshDir()
+    const program = Effect.gen(function* () {
+      const held = yield* Deferred.make<void>()
+      const first = yield* Effect.forkChild(
+        Effect.scoped(
+          Effect.gen(function* () {
+            yield* acquire(own, { name: "first", pollMillis: 10 })
+            yield* Deferred.succeed(held, undefined)
+            yield* Effect.sleep(100)
+            events.push("first releases")
+          }),
+        ),
+      )
+      yield* Deferred.await(held)
+      yield* Effect.scoped(acquire(own, { name: "second", pollMillis: 10, takeOver: true }))
+      events.push("second acquired")
+      yield* Fiber.join(first)
+    })
+    expect(Exit.isSuccess(await run(program, recording().layer))).toBe(true)
+    expect(events).toEqual(["first releases", "second acquired"])
+  })
+
   test("of several processes finding one stale lease, one holds it at a time", async () => {
     const dir = freshDir()
     writeLease(dir, await deadPid(), null)

@@ -9,19 +9,29 @@
  * no recorded result) runs again there, and training continues from the last checkpoint. A
  * finished activity's result is recorded, so a finished job never runs again.
  *
+ * What several jobs need (the trainer's `Shared` models: a seed's base model, a set of teachers,
+ * KD's teacher, a search) is an execution of its own, {@link TrainShared}, keyed by the study and
+ * the shared folder: a job that reaches one (`TrainerOptions.beforeShared`) starts it, or joins
+ * it when another job did, waits for it with this process's training slot given back, then
+ * reloads it. So each model folder is trained by exactly one execution, and the engine runs an
+ * execution on one runner at a time: the workers' training therefore takes over any lease it
+ * finds (`leases: "take-over"`, one switch, in {@link trainerOf}), so that a lease left by a
+ * worker that died on another host does not block the job handed over.
+ *
  * The coordinator ({@link trainOnCluster}) starts every job and waits for all; it then runs the
  * study as one process would, reloading the finished models, and alone writes the outputs.
  *
  * @module
  */
 import { createHash } from "node:crypto"
-import { Effect, type Layer, Schedule, Schema, Semaphore } from "effect"
-import { Activity, Workflow, type WorkflowEngine } from "effect/workflow"
+import { Tensors } from "@causald/core"
+import { Context, Effect, Layer, Option, Schedule, Schema, Semaphore } from "effect"
+import { Activity, Workflow, WorkflowEngine } from "effect/workflow"
 import { explain } from "../Explain.ts"
 import { StudyOptions } from "../Options.ts"
 import { makeContext, type Services, type StudyContext } from "../study/Context.ts"
 import * as Jobs from "../study/Jobs.ts"
-import { makeTrainer, type Trainer } from "../study/Training.ts"
+import { makeTrainer, Shared, sharedFolder, type Trainer } from "../study/Training.ts"
 import * as Status from "./Status.ts"
 
 /** A job failed on its worker (bad data, a diverging run): the worker's one-line reason. */
@@ -38,64 +48,216 @@ export class JobFailed extends Schema.TaggedError<JobFailed>()("JobFailed", {
 export const studyKey = (options: StudyOptions): string =>
   createHash("sha256").update(JSON.stringify(options)).digest("hex").slice(0, 16)
 
-/** One training job of a study: its options (as the coordinator resolved them) and its name. */
+/**
+ * One training job of a study: its options (as the coordinator resolved them), its name, and
+ * the tensor backend the coordinator runs (a worker on another one refuses the job: its numbers
+ * would differ from the study's).
+ */
 export const TrainJob = Workflow.make("causald/TrainJob", {
-  payload: { options: StudyOptions, job: Schema.String },
+  payload: { options: StudyOptions, job: Schema.String, backend: Schema.String },
   error: JobFailed,
   idempotencyKey: ({ options, job }) => `${studyKey(options)}/${job}`,
 })
 
 /**
- * A worker's studies: the context (prepared data, folders) and trainer of each study it has
- * jobs of, built once, on its first job (the coordinator has prepared and cached the data).
+ * A model (or set) that several jobs of a study need (`Training.Shared`), trained once: keyed by
+ * the study and its folder (`Training.sharedFolder`), so two entries with one folder (the
+ * teachers of every seed) are one execution, whichever job started it.
  */
-const trainers = new Map<string, Trainer>()
+export const TrainShared = Workflow.make("causald/TrainShared", {
+  payload: {
+    options: StudyOptions,
+    shared: Shared,
+    folder: Schema.String,
+    backend: Schema.String,
+  },
+  error: JobFailed,
+  idempotencyKey: ({ options, folder }) => `${studyKey(options)}/shared ${folder}`,
+})
 
-const trainerOf = (options: StudyOptions): Effect.Effect<Trainer, unknown, Services> =>
-  Effect.suspend(() => {
-    const key = studyKey(options)
-    const known = trainers.get(key)
-    if (known !== undefined) return Effect.succeed(known)
-    // A worker role: the context checks the output folder's binding to the data, writes nothing.
-    return Effect.map(makeContext(options, { index: 1, workers: 2 }), (ctx: StudyContext) => {
-      const trainer = makeTrainer(ctx)
-      trainers.set(key, trainer)
-      return trainer
-    })
-  })
+/** The name of a shared execution in notes and status files. */
+const sharedName = (folder: string) => `shared ${folder}`
 
 /**
  * One job at a time per worker process: a training job takes a core and its memory, and a
- * runner is handed many workflows at once (all of its shards' jobs).
+ * runner is handed many workflows at once (all of its shards' jobs). A job waiting for a shared
+ * model gives its permit back meanwhile (the shared model may be trained here).
  */
 const oneAtATime = Semaphore.makeUnsafe(1)
 
+/**
+ * What this fiber trains (a job's or a shared model's name), for its status after a wait, and
+ * whether it holds its training slot now (given back while it waits for a shared model).
+ */
+const CurrentJob = Context.Reference<{ readonly name: string; holds: boolean } | null>(
+  "causald/cluster/CurrentJob",
+  { defaultValue: () => null },
+)
+
+/** How often a job waiting for a shared model asks whether it is done. */
+const sharedPollEvery = "1 second"
+
+/**
+ * Waits for the execution that trains `shared`, starting it unless another job has: a detached
+ * start and polling (a shared execution outlives any one job awaiting it, and is awaited by
+ * several), with this process's training slot given back while it waits.
+ */
+const awaitShared =
+  (ctx: StudyContext, backend: string) =>
+  (shared: Shared): Effect.Effect<void, JobFailed, WorkflowEngine.WorkflowEngine> => {
+    const folder = sharedFolder(ctx, shared)
+    const wait = Effect.gen(function* () {
+      const id = yield* TrainShared.execute(
+        { options: ctx.options, shared, folder, backend },
+        { discard: true, detached: true },
+      )
+      while (true) {
+        const result = yield* TrainShared.poll(id)
+        if (Option.isSome(result) && result.value._tag === "Complete")
+          return yield* result.value.exit
+        yield* Effect.sleep(sharedPollEvery)
+      }
+    })
+    return Effect.gen(function* () {
+      const job = yield* CurrentJob
+      // Not inside a job of this module (never on a worker): nothing to give back.
+      if (job === null || !job.holds) return yield* wait
+      // The slot is taken again only when the wait succeeded: a job that fails or is interrupted
+      // here ends holding none, and `asJob` then releases none.
+      yield* Effect.uninterruptible(
+        Effect.andThen(
+          oneAtATime.release(1),
+          Effect.sync(() => (job.holds = false)),
+        ),
+      )
+      yield* wait
+      yield* Effect.uninterruptibleMask((restore) =>
+        Effect.andThen(
+          restore(oneAtATime.take(1)),
+          Effect.sync(() => (job.holds = true)),
+        ),
+      )
+      yield* ctx.progress.note("cluster", `training ${job.name}`)
+      yield* Status.jobStarted(ctx.options.out, job.name)
+    })
+  }
+
+/**
+ * A worker's studies: the context (prepared data, folders) and trainer of each study it has
+ * jobs of, built once, on its first job (the coordinator has prepared and cached the data). The
+ * trainer awaits shared models on the engine, and takes over any lease (see the module's note):
+ * this is the one place where the cluster's training departs from one process's.
+ */
+const trainers = new Map<string, Trainer>()
+
+const trainerOf = (
+  options: StudyOptions,
+  backend: string,
+): Effect.Effect<Trainer, unknown, Services | WorkflowEngine.WorkflowEngine> =>
+  Effect.gen(function* () {
+    const key = studyKey(options)
+    const known = trainers.get(key)
+    if (known !== undefined) return known
+    // The engine alone: the rest of this fiber's context (its workflow instance, its job) is the
+    // first job's, not that of the job that will wait.
+    const engine = yield* WorkflowEngine.WorkflowEngine
+    // A worker role: the context checks the output folder's binding to the data, writes nothing.
+    const ctx = yield* makeContext(options, { index: 1, workers: 2 })
+    const trainer = makeTrainer(ctx, {
+      leases: "take-over",
+      beforeShared: (shared) =>
+        Effect.provideService(
+          awaitShared(ctx, backend)(shared),
+          WorkflowEngine.WorkflowEngine,
+          engine,
+        ),
+    })
+    trainers.set(key, trainer)
+    return trainer
+  })
+
+/**
+ * The worker's tensor backend must be the coordinator's: the same code on another backend gives
+ * other numbers (`--backend`), and a study's models must all come from one. Backends are compared
+ * by the name every output records (e.g. `wasm+onednn`); the flag to give is its first part.
+ */
+export const checkBackend = (study: string, worker: string): string | null =>
+  study === worker
+    ? null
+    : `this worker computes on the ${worker} backend but the study (its coordinator) on ${study}: start repro-worker with --backend ${study.split("+")[0]}`
+
+/** Runs `train` as `name` of the study `options` on this process, one at a time. */
+const asJob = (
+  options: StudyOptions,
+  backend: string,
+  name: string,
+  train: (trainer: Trainer) => Effect.Effect<void, unknown, Services>,
+): Effect.Effect<void, JobFailed, Services | WorkflowEngine.WorkflowEngine> => {
+  const job = { name, holds: false }
+  const take = Effect.uninterruptibleMask((restore) =>
+    Effect.andThen(
+      restore(oneAtATime.take(1)),
+      Effect.sync(() => (job.holds = true)),
+    ),
+  )
+  const release = Effect.suspend(() =>
+    job.holds
+      ? Effect.andThen(
+          oneAtATime.release(1),
+          Effect.sync(() => (job.holds = false)),
+        )
+      : Effect.void,
+  )
+  return Effect.acquireUseRelease(
+    take,
+    () =>
+      Effect.gen(function* () {
+        const own = (yield* Tensors).name
+        const mismatch = checkBackend(backend, own)
+        if (mismatch !== null) return yield* Effect.fail(mismatch)
+        const trainer = yield* trainerOf(options, backend)
+        yield* trainer.ctx.progress.note("cluster", `training ${name}`)
+        yield* Status.jobStarted(options.out, name)
+        yield* train(trainer)
+        yield* Status.jobFinished(options.out, name)
+        yield* trainer.ctx.progress.note("cluster", `trained ${name}`)
+      }).pipe(
+        Effect.provideService(CurrentJob, job),
+        Effect.mapError((error) => new JobFailed({ job: name, reason: explain(error) })),
+      ),
+    () => release,
+  )
+}
+
 /** Trains job `name` of the study `options` on this process. */
-const train = (options: StudyOptions, name: string): Effect.Effect<void, JobFailed, Services> =>
-  Semaphore.withPermits(
-    oneAtATime,
-    1,
-  )(
+const train = (options: StudyOptions, backend: string, name: string) =>
+  asJob(options, backend, name, (trainer) =>
     Effect.gen(function* () {
-      const trainer = yield* trainerOf(options)
       const job = Jobs.jobs(trainer).find((j) => j.name === name)
       if (job === undefined) return yield* Effect.fail(`the study has no job "${name}"`)
-      yield* trainer.ctx.progress.note("cluster", `training ${name}`)
-      yield* Status.jobStarted(options.out, name)
       yield* job.run
-      yield* Status.jobFinished(options.out, name)
-      yield* trainer.ctx.progress.note("cluster", `trained ${name}`)
-    }).pipe(Effect.mapError((error) => new JobFailed({ job: name, reason: explain(error) }))),
+    }),
   )
 
-/** The workflow as a worker runs it: one activity, training the job. */
+/** The workflows as a worker runs them: one activity each, training the job or shared model. */
 export const trainJobLayer: Layer.Layer<never, never, WorkflowEngine.WorkflowEngine | Services> =
-  TrainJob.toLayer(({ options, job }) =>
-    Activity.make({
-      name: "train",
-      error: JobFailed,
-      execute: train(options, job),
-    }),
+  Layer.mergeAll(
+    TrainJob.toLayer(({ options, job, backend }) =>
+      Activity.make({
+        name: "train",
+        error: JobFailed,
+        execute: train(options, backend, job),
+      }),
+    ),
+    TrainShared.toLayer(({ options, shared, folder, backend }) =>
+      Activity.make({
+        name: "train",
+        error: JobFailed,
+        execute: asJob(options, backend, sharedName(folder), (trainer) =>
+          trainer.trainShared(shared),
+        ),
+      }),
+    ),
   )
 
 /** How often the coordinator shows the state of every unfinished job. */
@@ -131,7 +293,11 @@ export const trainOnCluster = (
       all,
       (job) =>
         Effect.gen(function* () {
-          yield* TrainJob.execute({ options: ctx.options, job: job.name })
+          yield* TrainJob.execute({
+            options: ctx.options,
+            job: job.name,
+            backend: ctx.backend.name,
+          })
           done += 1
           finished.add(job.name)
           yield* ctx.progress.note("cluster", `job done: ${job.name}`)

@@ -11,7 +11,7 @@ import { Checkpoint } from "@causald/core"
 import { Groups, type UserGroups } from "@causald/data"
 import { forInference, type Recommender } from "@causald/models"
 import { CausalDObjective, Objective, PerGroup, RunData, Train } from "@causald/training"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { coefficientGrid, type Method, spec as methodSpec } from "../Methods.ts"
 import {
   checkProvenance,
@@ -35,33 +35,124 @@ export interface Trained {
 export type GroupTrained = PerGroup.GroupModel & { folder: string }
 
 /**
- * The study's training with what it trains once and reuses: the base model of each seed, and
- * each set of teachers.
+ * What several jobs of a study may need, and the trainer trains once and reuses (its memoized
+ * functions below): the base model of a seed, a set of teachers (the split's K teachers of a
+ * start and seed), Ho Teachers' teachers, KD's teacher, and the paper's search of a method's
+ * coefficients. This is the one list of a study's dependencies: on the cluster each is a
+ * workflow execution of its own, keyed by {@link sharedFolder}, that the jobs needing it await
+ * (`cluster/Jobs.ts`, through {@link TrainerOptions.beforeShared}).
+ */
+export const Shared = Schema.Union([
+  Schema.TaggedStruct("Base", { seed: Schema.Number }),
+  Schema.TaggedStruct("Teachers", {
+    init: Schema.Literals(["independent", "shared", "base"]),
+    seed: Schema.Number,
+  }),
+  Schema.TaggedStruct("HomogeneousTeachers", { seed: Schema.Number }),
+  Schema.TaggedStruct("KdTeacher", { seed: Schema.Number }),
+  /** The search of a method's coefficients (`--search`; CausalD: λ_FDA then λ_BDA). */
+  Schema.TaggedStruct("Search", { method: Schema.String }),
+])
+export type Shared = typeof Shared.Type
+
+/**
+ * The folder (under `<out>/models`) of a shared model, or the prefix of a shared set's folders
+ * (`<prefix>-<g>`, `search-<method>-<value>`): two shared entries with one folder are one thing
+ * trained once (e.g. the teachers of every seed, unless they start from the seed's base model).
+ */
+export const sharedFolder = ({ folders, options }: StudyContext, shared: Shared): string => {
+  switch (shared._tag) {
+    case "Base":
+      return folders.model("base", shared.seed)
+    case "Teachers":
+      return folders.teachers(options.splitBy, options.teachers, shared.seed, shared.init)
+    case "HomogeneousTeachers":
+      return folders.teachers("random", options.teachers, shared.seed)
+    case "KdTeacher":
+      return folders.model(folders.kdTeacher, shared.seed)
+    case "Search":
+      return `search-${shared.method}`
+  }
+}
+
+/** How a trainer trains: the defaults are one process's (and `--workers`'). */
+export interface TrainerOptions {
+  /**
+   * How each run meets its folder's lease (`Train.LeasePolicy`): "wait" (default) or, on the
+   * cluster, where each folder is trained by exactly one workflow execution, "take-over" (a
+   * lease left by a worker that died on another host must not block the run).
+   */
+  readonly leases?: Train.LeasePolicy
+  /**
+   * Runs before a {@link Shared} model is used (trained here, or reloaded): the cluster awaits
+   * the execution that trains it, so that only that execution trains its folders. Default none:
+   * the trainer trains it itself, once.
+   */
+  readonly beforeShared?: (shared: Shared) => StudyEffect<void>
+}
+
+/**
+ * The study's training with what it trains once and reuses ({@link Shared}): the base model of
+ * each seed, each set of teachers, KD's teacher, and each search.
  */
 export interface Trainer {
   readonly ctx: StudyContext
+  /** The lease policy of every run it trains (`TrainerOptions.leases`). */
+  readonly leases: Train.LeasePolicy
+  /** Awaits what trains a shared model elsewhere (the cluster), or nothing. */
+  readonly needs: (shared: Shared) => StudyEffect<void>
   /** The base model of `seed`, trained (or reloaded) and its parameters freed. */
   readonly baseTrained: (seed: number) => StudyEffect<boolean>
   /** The K teachers of a student of `seed`, by `"<init> <seed>"`. */
   readonly teachersBy: (key: `${TeacherInit} ${number}`) => StudyEffect<ReadonlyArray<GroupTrained>>
   /** Ho Teachers' K teachers, on random (IID) user subsets. */
   readonly homogeneousTeachersOf: (seed: number) => StudyEffect<ReadonlyArray<GroupTrained>>
+  /** KD's single teacher of `seed`. */
+  readonly kdTeacherOf: (seed: number) => StudyEffect<KdTeacher>
+  /** CausalD's λ_FDA and λ_BDA: searched (`--search`) on the first seed, else the options'. */
+  readonly causalDLambdas: () => StudyEffect<{ lambdaBda: number; lambdaFda: number }>
+  /** A baseline's coefficient: searched (`--search`) on the first seed, else its default. */
+  readonly baselineCoefficient: (method: Method) => StudyEffect<number | undefined>
+  /** Trains (or reloads) a shared model here, without awaiting it: a cluster execution's work. */
+  readonly trainShared: (shared: Shared) => StudyEffect<void>
 }
 
-export const makeTrainer = (ctx: StudyContext): Trainer => {
+export const makeTrainer = (ctx: StudyContext, trainerOptions: TrainerOptions = {}): Trainer => {
   const { options, backend, reading } = ctx
-  const trainer: Trainer = {
-    ctx,
-    baseTrained: memoBy((seed: number) =>
+  const needs = (shared: Shared): StudyEffect<void> =>
+    trainerOptions.beforeShared === undefined ? Effect.void : trainerOptions.beforeShared(shared)
+  /** A shared model's own training, memoized, and the same awaited first (`needs`). */
+  const sharedBy = <K, A>(
+    of: (key: K) => Shared | null,
+    make: (key: K) => StudyEffect<A>,
+  ): { own: (key: K) => StudyEffect<A>; used: (key: K) => StudyEffect<A> } => {
+    const own = memoBy(make)
+    return {
+      own,
+      used: (key) => {
+        const shared = of(key)
+        return shared === null ? own(key) : Effect.andThen(needs(shared), own(key))
+      },
+    }
+  }
+  const teacherKey = (key: `${TeacherInit} ${number}`) => ({
+    init: key.split(" ")[0] as TeacherInit,
+    seed: Number(key.split(" ")[1]),
+  })
+  const base = sharedBy(
+    (seed: number): Shared => ({ _tag: "Base", seed }),
+    (seed: number) =>
       Effect.gen(function* () {
         const model = makeModel(ctx, "base", seed)
-        yield* trainOne(ctx, "base", seed, Objective.recommendation(backend, model))
+        yield* trainOne(trainer, "base", seed, Objective.recommendation(backend, model))
         backend.dispose(model.parameters)
         return true
       }),
-    ),
-    teachersBy: memoBy((key: `${TeacherInit} ${number}`) => {
-      const [init, seed] = [key.split(" ")[0] as TeacherInit, Number(key.split(" ")[1])]
+  )
+  const teachers = sharedBy(
+    (key: `${TeacherInit} ${number}`): Shared => ({ _tag: "Teachers", ...teacherKey(key) }),
+    (key: `${TeacherInit} ${number}`) => {
+      const { init, seed } = teacherKey(key)
       return timed(
         ctx.ledger,
         "teachers",
@@ -73,8 +164,11 @@ export const makeTrainer = (ctx: StudyContext): Trainer => {
           init,
         ),
       )
-    }),
-    homogeneousTeachersOf: memoBy((seed: number) =>
+    },
+  )
+  const homogeneous = sharedBy(
+    (seed: number): Shared => ({ _tag: "HomogeneousTeachers", seed }),
+    (seed: number) =>
       timed(
         ctx.ledger,
         "homogeneous teachers",
@@ -86,7 +180,48 @@ export const makeTrainer = (ctx: StudyContext): Trainer => {
           reading.teacherInit,
         ),
       ),
-    ),
+  )
+  const kd = sharedBy(
+    (seed: number): Shared => ({ _tag: "KdTeacher", seed }),
+    (seed: number) => kdTeacher(trainer, seed),
+  )
+  // A search trains nothing without --search: then nothing is awaited.
+  const searched = (method: string): Shared | null =>
+    options.search ? { _tag: "Search", method } : null
+  const lambdas = sharedBy(
+    () => searched("causald"),
+    () => searchCausalDLambdas(trainer),
+  )
+  const coefficient = sharedBy(
+    (method: Method) => searched(method),
+    (method: Method) => searchBaselineCoefficient(trainer, method),
+  )
+  const trainer: Trainer = {
+    ctx,
+    leases: trainerOptions.leases ?? "wait",
+    needs,
+    baseTrained: base.used,
+    teachersBy: teachers.used,
+    homogeneousTeachersOf: homogeneous.used,
+    kdTeacherOf: kd.used,
+    causalDLambdas: () => lambdas.used(undefined),
+    baselineCoefficient: coefficient.used,
+    trainShared: (shared) => {
+      switch (shared._tag) {
+        case "Base":
+          return Effect.asVoid(base.own(shared.seed))
+        case "Teachers":
+          return Effect.asVoid(teachers.own(`${shared.init} ${shared.seed}`))
+        case "HomogeneousTeachers":
+          return Effect.asVoid(homogeneous.own(shared.seed))
+        case "KdTeacher":
+          return Effect.asVoid(kd.own(shared.seed))
+        case "Search":
+          return shared.method === "causald"
+            ? Effect.asVoid(lambdas.own(undefined))
+            : Effect.asVoid(coefficient.own(shared.method as Method))
+      }
+    },
   }
   return trainer
 }
@@ -131,13 +266,14 @@ export const teachersOf = (
  * was trained from the current ones (`Provenance.ts`).
  */
 const trainOne = <P>(
-  ctx: StudyContext,
+  trainer: Trainer,
   method: string,
   seed: number,
   objective: Objective.Objective<P>,
   provenance?: Provenance,
 ) =>
   Effect.gen(function* () {
+    const { ctx } = trainer
     const directory = ctx.folders.path(ctx.folders.model(method, seed))
     if (provenance !== undefined && (yield* checkProvenance(directory, provenance)) === "adopted")
       yield* ctx.progress.note(
@@ -150,6 +286,7 @@ const trainOne = <P>(
       data: ctx.data,
       objective,
       config: { ...ctx.profile.training, seed },
+      lease: trainer.leases,
     })
     record(ctx.ledger, ctx.folders.model(method, seed), result)
     return result
@@ -203,6 +340,7 @@ export const trainGroups = (
       partition: { groupOf: groups.groupOf, groups: groups.sizes.length },
       makeModel: (g) => started[g]!,
       config: { ...profile.training, seed },
+      lease: trainer.leases,
     })
     for (const m of models) record(ctx.ledger, `${name}-${m.group}`, m.result)
     return models.map((m): GroupTrained => ({ ...m, folder: `${name}-${m.group}` }))
@@ -212,12 +350,19 @@ export const trainGroups = (
 export const trainGroupWise = (trainer: Trainer, seed: number) =>
   trainGroups(trainer, trainer.ctx.folders.groupwise(seed), trainer.ctx.evaluationGrouping, seed)
 
+/** KD's single teacher, for inference, and its record for the student's provenance. */
+export interface KdTeacher {
+  readonly model: Recommender
+  readonly record: TeacherRecord
+}
+
 /** KD's single teacher: the base architecture trained on all users (seeded like the student). */
-const kdTeacher = (ctx: StudyContext, seed: number) =>
+const kdTeacher = (trainer: Trainer, seed: number): StudyEffect<KdTeacher> =>
   Effect.gen(function* () {
+    const { ctx } = trainer
     const teacher = makeModel(ctx, ctx.folders.kdTeacher, seed)
     const result = yield* trainOne(
-      ctx,
+      trainer,
       ctx.folders.kdTeacher,
       seed,
       Objective.recommendation(ctx.backend, teacher),
@@ -279,7 +424,7 @@ export const causalDStudent = (
       config,
       seed,
     )
-    const result = yield* trainOne(ctx, method, seed, objective, {
+    const result = yield* trainOne(trainer, method, seed, objective, {
       teachers: groupRecords(teachers),
       settings: {
         lambdaBda: config.lambdaBda,
@@ -331,8 +476,8 @@ const searchCoefficient = <E, R>(
 /** The grid of λ_BDA and λ_FDA (the search's and Fig. 5's). */
 export const lambdaGrid = coefficientGrid("causald", "lambdaFda")
 
-/** CausalD's λ_FDA, then λ_BDA given it, searched one after the other. */
-const causalDLambdas = (trainer: Trainer) =>
+/** CausalD's λ_FDA, then λ_BDA given it, searched one after the other (`Trainer.causalDLambdas`). */
+const searchCausalDLambdas = (trainer: Trainer) =>
   Effect.gen(function* () {
     const { ctx } = trainer
     const first = ctx.seeds[0]!
@@ -364,9 +509,11 @@ export const trainMethod = (trainer: Trainer, method: Method, seed: number) =>
     const { ctx } = trainer
     switch (method) {
       case "base": {
+        // the base model of the seed, which other models may start from, is trained once
+        yield* trainer.needs({ _tag: "Base", seed })
         const model = makeModel(ctx, "base", seed)
         const result = yield* trainOne(
-          ctx,
+          trainer,
           "base",
           seed,
           Objective.recommendation(ctx.backend, model),
@@ -381,12 +528,12 @@ export const trainMethod = (trainer: Trainer, method: Method, seed: number) =>
           seed,
           teachers,
           teacherSplit(ctx),
-          yield* causalDLambdas(trainer),
+          yield* trainer.causalDLambdas(),
         )
       }
       case "wo-fda": {
         const teachers = yield* teachersOf(trainer, seed)
-        const { lambdaBda } = yield* causalDLambdas(trainer)
+        const { lambdaBda } = yield* trainer.causalDLambdas()
         // the ablation's own settings (no front-door label) from the method registry
         const ablation = methodSpec("wo-fda").objective
         return yield* causalDStudent(trainer, "wo-fda", seed, teachers, teacherSplit(ctx), {
@@ -402,7 +549,7 @@ export const trainMethod = (trainer: Trainer, method: Method, seed: number) =>
           seed,
           teachers,
           Groups.randomSubsets(ctx.data, ctx.options.teachers, 0),
-          yield* causalDLambdas(trainer),
+          yield* trainer.causalDLambdas(),
         )
       }
       default:
@@ -412,12 +559,30 @@ export const trainMethod = (trainer: Trainer, method: Method, seed: number) =>
 
 /** A baseline of Tables 3-4: the same data, candidates, base model and teachers. */
 const trainBaseline = (trainer: Trainer, method: Method, seed: number) =>
+  Effect.flatMap(trainer.baselineCoefficient(method), (coefficient) =>
+    baselineModel(trainer, method, seed, coefficient, method),
+  )
+
+/** A baseline's registered objective (a method of Tables 3-4 that is one). */
+const baselineSpec = (method: Method) =>
+  Effect.suspend(() => {
+    const registered = methodSpec(method)
+    return registered.objective._tag === "Baseline"
+      ? Effect.succeed(registered.objective.baseline)
+      : Effect.die(`${method} has no baseline objective`)
+  })
+
+/** A baseline's model of `seed` with `coefficient` (its default when undefined), in `runName`. */
+const baselineModel = (
+  trainer: Trainer,
+  method: Method,
+  seed: number,
+  coefficient: number | undefined,
+  runName: string,
+) =>
   Effect.gen(function* () {
     const { ctx } = trainer
-    const registered = methodSpec(method)
-    if (registered.objective._tag !== "Baseline")
-      return yield* Effect.die(`${method} has no baseline objective`)
-    const spec = registered.objective.baseline
+    const spec = yield* baselineSpec(method)
     let teachers: ReadonlyArray<Recommender> = []
     let records: ReadonlyArray<TeacherRecord> = []
     if (spec.teachers === "multiple") {
@@ -425,46 +590,51 @@ const trainBaseline = (trainer: Trainer, method: Method, seed: number) =>
       teachers = trained.map((t) => forInference(t.model))
       records = groupRecords(trained)
     } else if (spec.teachers === "single") {
-      const kd = yield* kdTeacher(ctx, seed)
+      const kd = yield* trainer.kdTeacherOf(seed)
       teachers = [kd.model]
       records = [kd.record]
     }
-    const train = (coefficient: number | undefined, runName: string) =>
-      Effect.gen(function* () {
-        const student = makeModel(ctx, method, seed)
-        const objective = spec.make(ctx.backend, student, teachers, ctx.data, {
-          seed,
-          groups: teacherSplit(ctx),
-          ...(coefficient === undefined ? {} : { coefficient }),
-        })
-        const result = yield* trainOne(ctx, runName, seed, objective, {
-          teachers: records,
-          // the value in effect, default included, so a search that picks the default
-          // reuses the model trained without a search
-          settings:
-            spec.hyperparameter === null
-              ? {}
-              : { [spec.hyperparameter.name]: coefficient ?? spec.hyperparameter.default },
-        })
-        // DeRec's model is the student plus its substitute confounder: evaluate what was
-        // trained, and free the objective's own tensors only after the evaluation.
-        return {
-          model: objective.model,
-          validationAuc: result.bestValidationAuc,
-          release: () => objective.dispose(),
-        }
-      })
-    const coefficient =
-      spec.hyperparameter === null
-        ? undefined
-        : yield* searchCoefficient(
-            ctx,
-            method,
-            spec.hyperparameter.grid,
-            spec.hyperparameter.default,
-            (v) => train(v, ctx.folders.search(method, v)),
-          )
-    return yield* train(coefficient, method)
+    const student = makeModel(ctx, method, seed)
+    const objective = spec.make(ctx.backend, student, teachers, ctx.data, {
+      seed,
+      groups: teacherSplit(ctx),
+      ...(coefficient === undefined ? {} : { coefficient }),
+    })
+    const result = yield* trainOne(trainer, runName, seed, objective, {
+      teachers: records,
+      // the value in effect, default included, so a search that picks the default
+      // reuses the model trained without a search
+      settings:
+        spec.hyperparameter === null
+          ? {}
+          : { [spec.hyperparameter.name]: coefficient ?? spec.hyperparameter.default },
+    })
+    // DeRec's model is the student plus its substitute confounder: evaluate what was
+    // trained, and free the objective's own tensors only after the evaluation.
+    return {
+      model: objective.model,
+      validationAuc: result.bestValidationAuc,
+      release: () => objective.dispose(),
+    }
+  })
+
+/**
+ * A baseline's coefficient (`Trainer.baselineCoefficient`): its default, or with `--search` the
+ * best of its grid, each value trained on the first seed (whichever seed's model asks first).
+ */
+const searchBaselineCoefficient = (trainer: Trainer, method: Method) =>
+  Effect.gen(function* () {
+    const { ctx } = trainer
+    const spec = yield* baselineSpec(method)
+    if (spec.hyperparameter === null) return undefined
+    const first = ctx.seeds[0]!
+    return yield* searchCoefficient(
+      ctx,
+      method,
+      spec.hyperparameter.grid,
+      spec.hyperparameter.default,
+      (v) => baselineModel(trainer, method, first, v, ctx.folders.search(method, v)),
+    )
   })
 
 // --- Table 7 and Figure 5: CausalD with another K or λ, on the first seed -------------------

@@ -1,11 +1,13 @@
 /**
  * `repro --cluster URL` with two `repro-worker` processes on a real PostgreSQL server: one worker
- * is killed (SIGKILL) in the middle of a training job; the other takes the job over, the study
- * finishes with the numbers of a one-process run, and no job was trained to its end twice.
+ * is killed (SIGKILL) in the middle of a training run; the other takes the job over from its
+ * checkpoint, the study finishes with the numbers of a one-process run, no job or shared model
+ * was trained to its end twice, and leases left on model folders by a process of another host do
+ * not block it. A worker on another tensor backend than the coordinator's refuses the jobs.
  */
 import { afterAll, describe, expect, test } from "bun:test"
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe as describeJob, readStatus } from "../../src/cluster/Status.ts"
 import { twoSeedStudy as args, finish, readRunResults } from "../fixture.ts"
@@ -21,7 +23,7 @@ afterAll(() => {
 
 const repro = (extra: ReadonlyArray<string>) =>
   Bun.spawn(["bun", join(src, "main.ts"), ...args, ...extra], { stdout: "ignore", stderr: "pipe" })
-const worker = (url: string, log: string) => {
+const worker = (url: string, log: string, backend = "wasm") => {
   const w = Bun.spawn(
     [
       "bun",
@@ -33,7 +35,7 @@ const worker = (url: string, log: string) => {
       "--listen",
       "127.0.0.1",
       "--backend",
-      "wasm",
+      backend,
     ],
     { stdout: "ignore", stderr: Bun.file(log) },
   )
@@ -44,6 +46,25 @@ const read = (file: string): string => (existsSync(file) ? readFileSync(file, "u
 /** The jobs a worker's log says it started ("training") or finished ("trained"). */
 const notes = (log: string, verb: "training" | "trained"): Array<string> =>
   [...read(log).matchAll(new RegExp(`"cluster  ${verb} ([^"]+)"`, "g"))].map((m) => m[1]!)
+/** The training runs' finished epochs a worker's log notes, in order: [run, epoch]. */
+const epochs = (log: string): Array<readonly [string, number]> =>
+  [...read(log).matchAll(/"message":"([^"]+) epoch (\d+) {2}(?:new best|no gain)/g)].map(
+    (m) => [m[1]!, Number(m[2])] as const,
+  )
+/** The epochs after which a worker's log says `run` resumed from its checkpoint. */
+const resumed = (log: string, run: string): Array<number> =>
+  [...read(log).matchAll(/"message":"([^"]+) {2}resumed after epoch (\d+)/g)]
+    .filter((m) => m[1] === run)
+    .map((m) => Number(m[2]))
+
+/** A lease on `folder` as a live process of another machine would hold it. */
+const foreignLease = (folder: string) => {
+  mkdirSync(folder, { recursive: true })
+  writeFileSync(
+    join(folder, "lease"),
+    JSON.stringify({ pid: 1, host: `elsewhere-${hostname()}`, started: null, token: "far-away" }),
+  )
+}
 
 /** results.json without its times, its own folder's name and the cluster's stage. */
 const comparable = (file: string, out: string): unknown =>
@@ -56,22 +77,43 @@ const comparable = (file: string, out: string): unknown =>
   )
 
 describe.skipIf(testServerUrl === undefined)("bun run repro --cluster", () => {
-  test("a worker killed mid-job: the study ends with one process's numbers, each job trained once", async () => {
+  test("a worker killed mid-run and leases of another host: the study ends with one process's numbers, each job and shared model trained once, the killed run resumed", async () => {
     const url = await freshDatabase(testServerUrl as string, "study")
     const one = join(root, "one")
     const two = join(root, "two")
     const [log1, log2] = [join(root, "worker-1.log"), join(root, "worker-2.log")]
+    // Leases of a live-looking process of another host, which `--workers` would wait for
+    // forever: on a shared model's folder (a teacher) and on a job's own (a CausalD student).
+    const leased = [
+      join(two, "models", "teachers-activeness-4-0"),
+      join(two, "models", "causald", "seed-2"),
+    ]
+    for (const folder of leased) foreignLease(folder)
     const w1 = worker(url, log1)
     worker(url, log2)
     const coordinator = repro(["--out", two, "--cluster", url])
-    // The first job a worker starts: kill that worker with SIGKILL once it is in training.
+    // Kill the first worker with SIGKILL once the job (or shared model) it trains now has
+    // finished an epoch, so that its run has a checkpoint to resume from.
+    const inTraining = () => {
+      const text = read(log1)
+      const current = notes(log1, "training").at(-1)
+      if (current === undefined || notes(log1, "trained").includes(current)) return undefined
+      const lastEpoch = Math.max(
+        -1,
+        ...[...text.matchAll(/ epoch \d+ {2}(?:new best|no gain)/g)].map((m) => m.index),
+      )
+      return text.lastIndexOf(`"cluster  training ${current}"`) < lastEpoch ? current : undefined
+    }
     let victim: string | undefined
-    for (let i = 0; i < 600 && victim === undefined; i++) {
+    for (let i = 0; i < 2400 && victim === undefined; i++) {
       await Bun.sleep(50)
-      victim = notes(log1, "training")[0]
+      victim = inTraining()
     }
     expect(victim).toBeDefined()
     w1.kill("SIGKILL")
+    await w1.exited
+    // The run it was in, and its last finished epoch before the kill.
+    const [run, epoch] = epochs(log1).at(-1) ?? ["", 0]
     const single = await finish(repro(["--out", one]))
     const clustered = await finish(coordinator)
     expect(single.code).toBe(0)
@@ -86,19 +128,92 @@ describe.skipIf(testServerUrl === undefined)("bun run repro --cluster", () => {
     expect(comparable(join(two, "results.json"), two)).toEqual(
       comparable(join(one, "results.json"), one),
     )
-    // Every job was trained to its end once, the killed one by the other worker.
+    // Every job and shared model was trained to its end once, the killed one by the other
+    // worker, which resumed the killed run from its checkpoint.
     const finished = [...notes(log1, "trained"), ...notes(log2, "trained")].sort()
     expect(finished).toEqual([...new Set(finished)])
-    expect(finished).toHaveLength(6)
+    expect(finished).toEqual(
+      [
+        ...["base", "groupwise", "causald"].flatMap((m) => [`${m} seed 1`, `${m} seed 2`]),
+        // what several jobs need: each seed's base model, and the teachers of every seed
+        "shared base/seed-1",
+        "shared base/seed-2",
+        "shared teachers-activeness-4",
+      ].sort(),
+    )
     expect(notes(log1, "trained")).not.toContain(victim as string)
     expect(notes(log2, "trained")).toContain(victim as string)
+    expect(run).not.toBe("")
+    expect(Math.max(...resumed(log2, run))).toBeGreaterThanOrEqual(epoch)
+    // The other host's leases were taken over, not waited for, and are gone.
+    expect(read(log1) + read(log2)).toContain(`on elsewhere-${hostname()}, as asked (takeOver)`)
+    for (const folder of leased) expect(existsSync(join(folder, "lease"))).toBe(false)
     expect(clustered.stderr).toContain("job done: ")
     // Each job's state, as the coordinator reads it from the shared folder: done, on a worker.
     for (const job of finished)
       expect(describeJob(job, readStatus(two, job), Date.now())).toMatch(
         /: done on .+ \(pid \d+\)$/,
       )
-  }, 240_000)
+  }, 300_000)
+
+  test("one worker, models started from the base, --search: shared models awaiting shared models, the numbers of one process", async () => {
+    // The aligned readings: teachers fine-tuned from each seed's base model (a shared model that
+    // waits for another), the student started from it; KD's and Ho Teachers' teachers; the
+    // searches of CausalD's λ and KD's coefficient. One worker: every wait must give its
+    // training slot to what it waits for.
+    const study = [
+      ...["--quick", "--backend", "wasm", "--seeds", "2", "--experiments", "table2,table3"],
+      ...["--methods", "base,causald,ho-teachers,kd", "--teacher-init", "base"],
+      ...["--student-init", "base", "--search"],
+    ]
+    const run = (extra: ReadonlyArray<string>) =>
+      Bun.spawn(["bun", join(src, "main.ts"), ...study, ...extra], {
+        stdout: "ignore",
+        stderr: "pipe",
+      })
+    const url = await freshDatabase(testServerUrl as string, "nested")
+    const [one, two] = [join(root, "nested-one"), join(root, "nested-two")]
+    const log = join(root, "worker-nested.log")
+    worker(url, log)
+    const clustered = await finish(run(["--out", two, "--cluster", url]))
+    const single = await finish(run(["--out", one]))
+    expect(single.code).toBe(0)
+    expect(clustered.code).toBe(0)
+    expect(comparable(join(two, "results.json"), two)).toEqual(
+      comparable(join(one, "results.json"), one),
+    )
+    const finished = notes(log, "trained").sort()
+    expect(finished).toEqual(
+      [
+        // (group-wise models too: Heterogeneity needs them)
+        ...["base", "causald", "ho-teachers", "kd", "groupwise"].flatMap((m) => [
+          `${m} seed 1`,
+          `${m} seed 2`,
+        ]),
+        ...[1, 2].flatMap((seed) => [
+          `shared base/seed-${seed}`,
+          `shared kd-teacher/seed-${seed}`,
+          `shared teachers-activeness-4-from-base-s${seed}`,
+          `shared teachers-random-4-from-base-s${seed}`,
+        ]),
+        // the searches (--search), on the first seed, for every seed's model
+        "shared search-causald",
+        "shared search-kd",
+      ].sort(),
+    )
+  }, 300_000)
+
+  test("a worker on another tensor backend than the coordinator's refuses the jobs, saying which", async () => {
+    const url = await freshDatabase(testServerUrl as string, "backend")
+    const out = join(root, "backend")
+    worker(url, join(root, "worker-cpu.log"), "cpu")
+    const { code, stderr } = await finish(repro(["--out", out, "--cluster", url]))
+    expect(code).toBe(1)
+    // (wasm's name says what runs its products, e.g. "wasm+onednn")
+    expect(stderr).toMatch(
+      /repro failed: training job "[^"]+" failed on its worker: this worker computes on the cpu backend but the study \(its coordinator\) on wasm\S*: start repro-worker with --backend wasm\n/,
+    )
+  }, 120_000)
 })
 
 describe("bun run repro --cluster, no server needed", () => {
