@@ -32,7 +32,7 @@ import { makeContext, type StudyContext, timed, type WorkerRole } from "./study/
 import { oracleRows } from "./study/Evaluation.ts"
 import * as Jobs from "./study/Jobs.ts"
 import { type Evaluations, runs } from "./study/Runs.ts"
-import { makeTrainer } from "./study/Training.ts"
+import { makeTrainer } from "./study/Trainer.ts"
 import { strengthGrid } from "./Vocabulary.ts"
 import * as Workers from "./Workers.ts"
 

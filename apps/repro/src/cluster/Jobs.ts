@@ -31,7 +31,7 @@ import { explain } from "../Explain.ts"
 import { StudyOptions } from "../Options.ts"
 import { makeContext, type Services, type StudyContext } from "../study/Context.ts"
 import * as Jobs from "../study/Jobs.ts"
-import { makeTrainer, Shared, sharedFolder, type Trainer } from "../study/Training.ts"
+import { makeTrainer, Shared, sharedFolder, type Trainer } from "../study/Trainer.ts"
 import * as Status from "./Status.ts"
 
 /** A job failed on its worker (bad data, a diverging run): the worker's one-line reason. */

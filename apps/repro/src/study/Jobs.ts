@@ -11,13 +11,13 @@ import type { Method } from "../Methods.ts"
 import * as Readings from "../Readings.ts"
 import * as Workers from "../Workers.ts"
 import { type StudyContext, type StudyEffect, stageError } from "./Context.ts"
+import type { Trainer } from "./Trainer.ts"
 import {
   dispose,
   lambdaGrid,
   ownReading,
   screenRun,
   sensitivityRun,
-  type Trainer,
   teacherCountRun,
   trainGroupWise,
   trainMethod,

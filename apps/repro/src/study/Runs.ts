@@ -17,6 +17,7 @@ import {
   groupWiseScores,
 } from "./Evaluation.ts"
 import { ordinary, screenEntries, wants, withGroupWise } from "./Jobs.ts"
+import type { Trainer } from "./Trainer.ts"
 import {
   dispose,
   lambdaGrid,
@@ -24,7 +25,6 @@ import {
   screenRun,
   sensitivityRun,
   type Trained,
-  type Trainer,
   teacherCountRun,
   trainGroupWise,
   trainMethod,
