@@ -166,10 +166,13 @@ const encodePacked = (
   const first = firstLayerTerms(b, model)
   const perRow = first.perRow(t) // [B, H]
   const products = b.mul(h, b.gather(t, rowIds))
-  const pre = b.add(
-    b.add(b.matmul(h, first.history), b.matmul(products, first.product)),
-    b.gather(perRow, rowIds),
-  )
+  // h·(W_h + W_d) + (h ⊙ t)·W_p + the per-row term of each pair's row, left in parts
+  const pre = {
+    x: b.matmul(h, first.history),
+    addend: b.matmul(products, first.product),
+    bias: perRow,
+    rows: rowIds,
+  }
   const logits = Dense.continueFrom(b, model.attention, pre, mode) // [N, 1]: every pair is real
   const weighted = b.concat([b.mul(h, logits), b.zeros([1, d])], 0) // [N + 1, d]
   return b.sum(b.gather(weighted, b.tensor(unpack, [length, rows], "int32")), 0)

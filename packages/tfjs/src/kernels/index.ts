@@ -19,6 +19,13 @@ import {
   unregisterKernel,
 } from "@tensorflow/tfjs-core"
 import {
+  biasSigmoidGradConfig,
+  biasSigmoidGradWasmConfig,
+  biasSigmoidRowsGradConfig,
+  biasSigmoidRowsWasmConfig,
+  biasSigmoidWasmConfig,
+} from "./BiasSigmoid.ts"
+import {
   batchMatMulGradConfig,
   maximumGradConfig,
   minimumGradConfig,
@@ -52,6 +59,9 @@ export const kernelConfigs: ReadonlyArray<KernelConfig> = [
   tileWasmConfig,
   transposedProductWasmConfig,
   nativeBatchMatMulWasmConfig,
+  biasSigmoidWasmConfig,
+  biasSigmoidRowsWasmConfig,
+  biasSigmoidGradWasmConfig,
 ]
 
 /** Gradients this folder provides; they replace the stock ones for every backend. */
@@ -61,6 +71,8 @@ export const gradientConfigs: ReadonlyArray<GradConfig> = [
   minimumGradConfig,
   batchMatMulGradConfig,
   sumGradConfig,
+  biasSigmoidGradConfig,
+  biasSigmoidRowsGradConfig,
 ]
 
 /**
