@@ -35,6 +35,7 @@ import { gatherV2WasmConfig } from "./GatherV2.ts"
 import { identityWasmConfig } from "./Identity.ts"
 import { nativeBatchMatMulWasmConfig } from "./NativeMatMul.ts"
 import { sliceWasmConfig } from "./Slice.ts"
+import { splitVWasmConfig } from "./SplitV.ts"
 import { rememberStock } from "./Stock.ts"
 import { sumGradConfig, sumWasmConfig } from "./Sum.ts"
 import { tileWasmConfig } from "./Tile.ts"
@@ -54,6 +55,7 @@ export const kernelConfigs: ReadonlyArray<KernelConfig> = [
   identityWasmConfig,
   sumWasmConfig,
   sliceWasmConfig,
+  splitVWasmConfig,
   concatWasmConfig,
   transposeWasmConfig,
   tileWasmConfig,
