@@ -19,7 +19,7 @@
  *
  * Arithmetic: (x + addend) + bias is added in the composition's order, so the pre-activation is
  * bit-identical; sigmoid is computed here as e/(1 + e) or 1/(1 + e) with e = exp(−|v|) from a
- * Cephes-style polynomial (2^k split, relative error about 1e-7), not XNNPACK's, so y differs
+ * degree-5 polynomial (2^k split, relative error about 1e-7), not by XNNPACK's kernel, so y differs
  * from tfjs's Sigmoid in the last bits. dx = dy·(y·(1 − y)) is tfjs's gradient in tfjs's order;
  * the bias gradient sums the rows in ascending order (tfjs's Sum and UnsortedSegmentSum may sum
  * in another), so it too differs by rounding. The test `BiasSigmoid` compares both paths.
@@ -93,9 +93,16 @@ const splat = (value: number): string => `(v128.const f32x4 ${value} ${value} ${
 /** 1.5·2^23 + 127: adding it rounds a float in (−2^22, 2^22) to an integer k in the low mantissa bits, biased by 127 (2^k's exponent field). */
 const MAGIC_BIAS = 12_583_039
 
-/** Cephes' expf coefficients, highest degree first. */
+/**
+ * e^t on [−ln2/2, ln2/2] as 1 + t·(c1 + t·(c2 + ... + t·c5)), highest degree first: XNNPACK's
+ * degree-5 minimax coefficients (its `rr2_p5` exp kernels), relative error 9.2e-8 before
+ * rounding. Cephes' degree-7 expf polynomial was as accurate here (test: within 1.2e-7 of the
+ * float64 sigmoid) and 4 vector operations slower.
+ */
 const EXP_POLYNOMIAL = [
-  1.98756915e-4, 1.39819995e-3, 8.33345191e-3, 4.16657959e-2, 1.66666655e-1, 5.00000012e-1,
+  // 0x1.0F9F9Cp-7, 0x1.573A1Ap-5, 0x1.555A80p-3, 0x1.FFFDC6p-2, 0x1.FFFFF6p-1 (exact float32s)
+  0.008289290592074394, 0.04189782217144966, 0.16667652130126953, 0.4999915063381195,
+  0.9999997019767761, 1,
 ]
 
 /**
@@ -109,8 +116,8 @@ const CONSTANTS: Record<string, number> = {
   zMax: 87,
   minusLog2e: -Math.LOG2E,
   magic: MAGIC_BIAS,
-  ln2Hi: 0.693359375,
-  ln2Lo: -2.1219444e-4,
+  minusLn2Hi: -0.693359375,
+  minusLn2Lo: 2.1219444e-4,
   ...Object.fromEntries(EXP_POLYNOMIAL.map((c, i) => [`p${i}`, c])),
 }
 
@@ -128,7 +135,7 @@ const constantInit = Object.entries(CONSTANTS)
  * Sets `$y` to sigmoid(`$v`) lane-wise. e = exp(−z), z = min(|v|, 87) (e >= 2^−126 stays a normal
  * float): −z = k·ln2 + t with k = round(−z·log2 e), found by adding {@link MAGIC_BIAS} (whose
  * low bits, shifted into the exponent field, are 2^k: no float-to-int conversion), ln2 in two
- * parts (Cody and Waite), e^t by Cephes' expf polynomial. Then y = 1/(1 + e) for v >= 0 and
+ * parts (Cody and Waite), e^t by a degree-5 polynomial ({@link EXP_POLYNOMIAL}). Then y = 1/(1 + e) for v >= 0 and
  * e/(1 + e) for v < 0: no overflow for any v, NaN stays NaN (`pmin` keeps its first operand
  * when a comparison fails; it and `pmax` are one instruction each, unlike `min`).
  */
@@ -138,14 +145,15 @@ const sigmoidOfV = (): string =>
     `(local.set $k (f32x4.add (f32x4.mul (local.get $z) ${cst("minusLog2e")}) ${cst("magic")}))`,
     "(local.set $s (i32x4.shl (local.get $k) (i32.const 23)))",
     `(local.set $k (f32x4.sub (local.get $k) ${cst("magic")}))`,
-    `(local.set $t (f32x4.sub (f32x4.sub (f32x4.neg (local.get $z)) (f32x4.mul (local.get $k) ${cst("ln2Hi")})) (f32x4.mul (local.get $k) ${cst("ln2Lo")})))`,
+    // t = −z − k·ln2, ln2 in two parts so that k·ln2_hi is exact
+    `(local.set $t (f32x4.add (f32x4.sub (f32x4.mul (local.get $k) ${cst("minusLn2Hi")}) (local.get $z)) (f32x4.mul (local.get $k) ${cst("minusLn2Lo")})))`,
     `(local.set $p ${cst("p0")})`,
     ...EXP_POLYNOMIAL.slice(1).map(
       (_, i) =>
         `(local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) ${cst(`p${i + 1}`)}))`,
     ),
-    // e^t = p·t² + t + 1, times 2^k
-    `(local.set $p (f32x4.mul (f32x4.add (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $t) (local.get $t))) (local.get $t)) ${cst("one")}) (local.get $s)))`,
+    // e^−z = e^t · 2^k
+    "(local.set $p (f32x4.mul (local.get $p) (local.get $s)))",
     `(local.set $y (f32x4.div (v128.bitselect (local.get $p) ${cst("one")} (f32x4.lt (local.get $v) ${cst("zero")})) (f32x4.add (local.get $p) ${cst("one")})))`,
   ].join("\n        ")
 
