@@ -1,7 +1,7 @@
 /**
- * Element-wise chains that a backend may run as one fused kernel ({@link TensorBackend.biasSigmoid}),
- * defined here by their composition of interface ops, which is what runs on a backend without
- * the kernel (and what the kernel is tested against).
+ * Element-wise chains that a backend may run as one fused kernel ({@link TensorBackend.biasSigmoid},
+ * {@link TensorBackend.rowWeightedSum}), defined here by their composition of interface ops,
+ * which is what runs on a backend without the kernel (and what the kernel is tested against).
  *
  * {@link PreActivation}: a dense layer's pre-activation left as its parts, x (+ addend) + bias,
  * so that the addition and the activation can be one pass. DIN's activation unit has three:
@@ -47,4 +47,50 @@ export const biasSigmoid = (b: TensorBackend, pre: PreActivation): Tensor => {
     ...(pre.rows === undefined ? {} : { rows: pre.rows }),
   }
   return b.biasSigmoid?.(pre.x, pre.bias, parts) ?? b.sigmoid(preActivation(b, pre))
+}
+
+/**
+ * Row-weighted sums out [R, d], out[r] = Σ_{n: row(n) = r} w[n]·h[n] for h [N, d], w [N]:
+ * row(n) = rows[n] (int32 [N], values in [0, R)) or n mod R (N a multiple of R). DIN's mediator
+ * m = Σ_j w_j h_j (Zhou et al., eq. 3) over packed history pairs or time-major [L·B, d] rows.
+ * The backend's fused kernel where it has one that applies, else `composed()`: the caller's
+ * composition of the same sum (DIN's differs per history layout, `din/Layouts.ts`), so that the
+ * path without the kernel stays the one it was. {@link rowWeightedSumComposed} is a generic one.
+ */
+export const rowWeightedSum = (
+  b: TensorBackend,
+  h: Tensor,
+  w: Tensor,
+  rowCount: number,
+  rows: Tensor | undefined,
+  composed: () => Tensor,
+): Tensor => b.rowWeightedSum?.(h, w, rowCount, rows) ?? composed()
+
+/** {@link rowWeightedSum} composed of interface ops (a gather's gradient-free form: tests). */
+export const rowWeightedSumComposed = (
+  b: TensorBackend,
+  h: Tensor,
+  w: Tensor,
+  rowCount: number,
+  rows: Tensor | undefined,
+): Tensor => {
+  const [n, d] = h.shape as [number, number]
+  const weighted = b.mul(h, b.reshape(w, [n, 1]))
+  if (rows === undefined) return b.sum(b.reshape(weighted, [n / rowCount, rowCount, d]), 0)
+  // one-hot [R, N] of the rows times the weighted rows: Σ over the pairs of each row
+  const oneHot = b.cast(
+    b.equal(
+      b.reshape(
+        b.tensor(
+          Int32Array.from({ length: rowCount }, (_, r) => r),
+          [rowCount],
+          "int32",
+        ),
+        [rowCount, 1],
+      ),
+      b.reshape(rows, [1, n]),
+    ),
+    "float32",
+  )
+  return b.matmul(oneHot, weighted)
 }

@@ -203,6 +203,16 @@ export interface TensorBackend {
     bias: Tensor,
     parts: { readonly addend?: Tensor; readonly rows?: Tensor },
   ) => Tensor | undefined
+  /**
+   * out [R, d] with out[r] = Σ_{n: row(n) = r} w[n]·h[n] for h [N, d], w [N]: row(n) = rows[n]
+   * (int32 [N]) or n mod R, as one fused kernel, else undefined ({@link Fused.rowWeightedSum}).
+   */
+  readonly rowWeightedSum?: (
+    h: Tensor,
+    w: Tensor,
+    rowCount: number,
+    rows: Tensor | undefined,
+  ) => Tensor | undefined
 
   // --- differentiation ----------------------------------------------------------------------
   /** The same values, with no gradient flowing back through it. */

@@ -22,6 +22,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { biasSigmoid } from "./kernels/BiasSigmoid.ts"
 import { logSigmoid } from "./kernels/LogSigmoid.ts"
 import { product } from "./kernels/MatMul.ts"
+import { rowWeightedSum } from "./kernels/RowWeightedSum.ts"
 
 /** A core parameter on tfjs: the variable and the name the model gave it. */
 class TfjsParameter implements Parameter {
@@ -202,6 +203,10 @@ export const makeTfjsBackend = (tfjsName: string, name: string = tfjsName): Tens
       ...(parts.rows === undefined ? {} : { rows: t(parts.rows) }),
     })
     return y === undefined ? undefined : c(y)
+  },
+  rowWeightedSum: (h, w, rowCount, rows) => {
+    const out = rowWeightedSum(t(h), t(w), rowCount, rows === undefined ? undefined : t(rows))
+    return out === undefined ? undefined : c(out)
   },
 
   greater: (a, b) => c(tf.greater(t(a), t(b))),

@@ -27,6 +27,7 @@ import { Effect, Layer, Schema } from "effect"
 import { loadBiasSigmoid } from "./kernels/BiasSigmoid.ts"
 import { registerKernels } from "./kernels/index.ts"
 import { setNativeBlas } from "./kernels/NativeMatMul.ts"
+import { loadRowWeightedSum } from "./kernels/RowWeightedSum.ts"
 import { loadTransposedProduct } from "./kernels/TransposedProduct.ts"
 import {
   type BlasChoice,
@@ -187,6 +188,9 @@ const activate = (name: "tensorflow" | "wasm" | "cpu", options: BackendOptions =
       // The fused sigmoid of DIN's activation unit; without it the op composes tfjs kernels.
       const fused = yield* Effect.promise(() => loadBiasSigmoid(tf.backend()))
       if (fused !== undefined) yield* Effect.logWarning(`@causald/tfjs: ${fused}`)
+      // DIN's attention-weighted pooling; without it DIN composes tfjs kernels.
+      const pooling = yield* Effect.promise(() => loadRowWeightedSum(tf.backend()))
+      if (pooling !== undefined) yield* Effect.logWarning(`@causald/tfjs: ${pooling}`)
       const blas = yield* configureBlas(options)
       if (blas !== undefined) return makeTfjsBackend(name, `wasm+${blas.name}`)
     }

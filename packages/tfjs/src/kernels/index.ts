@@ -34,6 +34,13 @@ import { concatWasmConfig } from "./Concat.ts"
 import { gatherV2WasmConfig } from "./GatherV2.ts"
 import { identityWasmConfig } from "./Identity.ts"
 import { nativeBatchMatMulWasmConfig } from "./NativeMatMul.ts"
+import {
+  rowWeightedSumGradConfig,
+  rowWeightedSumGradWasmConfig,
+  rowWeightedSumRowsGradConfig,
+  rowWeightedSumRowsWasmConfig,
+  rowWeightedSumWasmConfig,
+} from "./RowWeightedSum.ts"
 import { sliceWasmConfig } from "./Slice.ts"
 import { splitVWasmConfig } from "./SplitV.ts"
 import { rememberStock } from "./Stock.ts"
@@ -64,6 +71,9 @@ export const kernelConfigs: ReadonlyArray<KernelConfig> = [
   biasSigmoidWasmConfig,
   biasSigmoidRowsWasmConfig,
   biasSigmoidGradWasmConfig,
+  rowWeightedSumWasmConfig,
+  rowWeightedSumRowsWasmConfig,
+  rowWeightedSumGradWasmConfig,
 ]
 
 /** Gradients this folder provides; they replace the stock ones for every backend. */
@@ -75,6 +85,8 @@ export const gradientConfigs: ReadonlyArray<GradConfig> = [
   sumGradConfig,
   biasSigmoidGradConfig,
   biasSigmoidRowsGradConfig,
+  rowWeightedSumGradConfig,
+  rowWeightedSumRowsGradConfig,
 ]
 
 /**
