@@ -14,6 +14,7 @@
  *     [--warmup N] [--batch N] [--history N] [--din-form fast|naive]
  *     [--din-activation sigmoid|dice] [--din-layout padded|chunks|packed] [--wasm-threads N]
  *     [--movielens[=DIR]] [--fused on|off|both] [--blas none,onednn,...] [--torch]
+ *     [--torch-threads N]
  *
  * `--movielens` times real training batches instead of random full ones: the first batch of an
  * epoch of MovieLens 100K (`../shared/data/ml-100k` by default), most of whose histories are
@@ -278,7 +279,9 @@ export const measureInterleaved = (
   try {
     let live = -1
     for (let round = 0; round < warmup + steps; round++) {
-      for (const run of runs) {
+      // each round starts one variant later, so that none always runs first (after the check)
+      const order = runs.map((_, i) => runs[(i + round) % runs.length]!)
+      for (const run of order) {
         setNativeBlas(run.v.blas)
         fusedKernelOptions.enabled = run.v.fused
         const c0 = process.cpuUsage()
@@ -367,6 +370,11 @@ const main = async (): Promise<void> => {
         `products' libraries to compare interleaved, comma-separated: none (wasm kernels), ${blasOrder.join(", ")} (default: as the backend started, CAUSALD_BLAS)`,
       ),
       torch: present("torch", "run PyTorch's reference at the same batch size after ours"),
+      torchThreads: optionalInteger(
+        "torch-threads",
+        1,
+        "PyTorch's threads (default: the reference script's, 2)",
+      ),
     },
   )
   const { backend: backendName, dinForm, dinActivation, steps, warmup, wasmThreads } = flags
@@ -494,7 +502,11 @@ const main = async (): Promise<void> => {
       )
   }
   const torch = flags.torch
-    ? runTorch(["din"], { quick: false, torchThreads: null, batch: realBatch?.size ?? batchSize })
+    ? runTorch(["din"], {
+        quick: false,
+        torchThreads: flags.torchThreads ?? null,
+        batch: realBatch?.size ?? batchSize,
+      })
     : undefined
   if (torch !== undefined)
     console.log(
