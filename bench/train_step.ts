@@ -247,8 +247,9 @@ export interface VariantResult {
 
 /**
  * DIN training steps in each variant, interleaved: every round runs one step of each variant in
- * turn (after `warmup` untimed rounds), so that a background load shifts all alike. Each variant
- * trains its own DIN of the same seed with its own optimiser. Restores the BLAS and the fused
+ * turn (after `warmup` untimed rounds), so that a background load shifts all alike, starting one
+ * variant later each round. Each variant trains its own DIN of the same seed with its own
+ * optimiser. Restores the BLAS and the fused
  * switch as they were; throws if a variant leaks tensors.
  */
 export const measureInterleaved = (
