@@ -66,7 +66,11 @@ export const rowWeightedSum = (
   composed: () => Tensor,
 ): Tensor => b.rowWeightedSum?.(h, w, rowCount, rows) ?? composed()
 
-/** {@link rowWeightedSum} composed of interface ops (a gather's gradient-free form: tests). */
+/**
+ * {@link rowWeightedSum} composed of interface ops only, rows by id as a one-hot [R, N] product
+ * (R·N work: for tests and the conformance suite, which compare the kernels with it, not for
+ * training).
+ */
 export const rowWeightedSumComposed = (
   b: TensorBackend,
   h: Tensor,
