@@ -7,7 +7,8 @@
  * Batches: random full histories (batch 4096, history 50: the paper's configuration,
  * `train_step.ts`) or, with `--movielens`, the first training batch of MovieLens 100K at the
  * study's profile (batch 512, history 50, most histories shorter: DIN's packed layout).
- * `--blas` picks the products' library (`CAUSALD_BLAS`'s choices).
+ * `--blas` picks the products' library (`CAUSALD_BLAS`'s choices); `CAUSALD_FUSED=off` profiles
+ * the composition instead of the fused kernels.
  *
  *   bun run bench/din_profile.ts [--blas none|onednn|...] [--batch N] [--movielens] [--steps N]
  */
