@@ -20,7 +20,6 @@
  * The summary names the CPU model and its vector extensions (from /proc/cpuinfo) beside the
  * ratios, since they decide what a native library (and PyTorch) can use.
  */
-import { spawnSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
 import { join } from "node:path"
@@ -30,6 +29,8 @@ import {
   type BlasChoice,
   backendChoices,
   blasChoices,
+  FUSED_ENV,
+  fusedKernelOptions,
   nativeBlas,
   startBackend,
 } from "@causald/tfjs"
@@ -49,6 +50,7 @@ import {
   measureEvaluation,
   movieLensMissing,
 } from "./evaluation.ts"
+import { cpuDescription, runTorch, type TorchResult } from "./Machine.ts"
 import { defaultBeautyFile, type MemoryResult } from "./memory.ts"
 import { measureModel, type TrainStepResult } from "./train_step.ts"
 
@@ -109,118 +111,6 @@ export const toOptions = (
   blas: flags.blas ?? null,
   blasThreads: flags.blasThreads ?? null,
 })
-
-// --- the machine ----------------------------------------------------------------------------------
-
-/** Vector extensions worth naming, in the order printed. */
-export const vectorFlags = [
-  "sse4_2",
-  "avx",
-  "avx2",
-  "fma",
-  "avx512f",
-  "avx512bw",
-  "avx512_vnni",
-  "avx512_bf16",
-  "avx512_fp16",
-  "amx_tile",
-  "amx_bf16",
-  "amx_int8",
-] as const
-
-/** The CPU model and which of {@link vectorFlags} it has (Linux: /proc/cpuinfo; else the model only). */
-export const cpuDescription = (): { model: string; vectorExtensions: ReadonlyArray<string> } => {
-  const model = cpus()[0]?.model ?? "unknown CPU"
-  let flags: ReadonlySet<string> = new Set()
-  try {
-    const line = /^flags\s*:(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))
-    if (line !== null) flags = new Set(line[1]!.trim().split(/\s+/))
-  } catch {
-    // not Linux: the model alone
-  }
-  return { model, vectorExtensions: vectorFlags.filter((f) => flags.has(f)) }
-}
-
-// --- the PyTorch reference ---------------------------------------------------------------------
-
-export const torchScript = join(
-  import.meta.dir,
-  "..",
-  "..",
-  "shared",
-  "bench",
-  "torch_reference.py",
-)
-const python = "/usr/bin/python3"
-
-export interface TorchRow {
-  readonly model: string
-  readonly impl: string
-  readonly threads: number
-  readonly batch: number
-  readonly ms_per_step: number
-  readonly samples_per_s: number
-}
-
-export type TorchResult =
-  | {
-      readonly _tag: "Measured"
-      readonly rows: ReadonlyArray<TorchRow>
-      /** torch.get_num_threads() without set_num_threads: torch's own default here. */
-      readonly torchDefaultThreads: number
-      readonly version: string
-      readonly command: string
-    }
-  | { readonly _tag: "Skipped"; readonly reason: string }
-
-/** Why the reference cannot run, or its version and default thread count. */
-const probeTorch = (): { version: string; threads: number } | string => {
-  if (!existsSync(python)) return `${python} not found`
-  if (!existsSync(torchScript)) return `${torchScript} not found`
-  const probe = spawnSync(
-    python,
-    ["-c", "import torch; print(torch.__version__, torch.get_num_threads())"],
-    { encoding: "utf8" },
-  )
-  if (probe.status !== 0)
-    return `${python} cannot import torch (Debian: apt-get install python3-torch): ${(probe.stderr ?? "").trim().split("\n").at(-1)}`
-  const [version, threads] = probe.stdout.trim().split(/\s+/)
-  return { version: version ?? "?", threads: Number(threads) }
-}
-
-export const runTorch = (
-  models: ReadonlyArray<"din" | "deepfm">,
-  options: BenchOptions,
-): TorchResult => {
-  const probe = probeTorch()
-  if (typeof probe === "string") return { _tag: "Skipped", reason: probe }
-  const args = [torchScript, "--models", models.join(",")]
-  if (options.quick) args.push("--steps", "2", "--warmup", "1")
-  if (options.torchThreads !== null) args.push("--threads", String(options.torchThreads))
-  const run = spawnSync(python, args, { encoding: "utf8" })
-  if (run.status !== 0)
-    return {
-      _tag: "Skipped",
-      reason: `torch_reference.py exited with ${run.status}: ${(run.stderr ?? "").trim().split("\n").at(-1)}`,
-    }
-  const rows: Array<TorchRow> = []
-  for (const line of run.stdout.split("\n")) {
-    if (!line.startsWith("{")) continue
-    rows.push(JSON.parse(line) as TorchRow)
-  }
-  if (rows.length !== models.length)
-    return {
-      _tag: "Skipped",
-      reason: `torch_reference.py printed ${rows.length} results for ${models.length} models`,
-    }
-  return {
-    _tag: "Measured",
-    rows,
-    torchDefaultThreads: probe.threads,
-    version: probe.version,
-    command: `${python} ${args.join(" ")}`,
-  }
-}
 
 // --- the memory child ---------------------------------------------------------------------------
 
@@ -295,6 +185,10 @@ export interface Target {
   readonly status: "met" | "MISSED" | "n/a"
 }
 
+/** Whether the fused kernels ran (`packages/tfjs/src/kernels/BiasSigmoid.ts`), as printed. */
+const fusedLine = (): string =>
+  `fused kernels ${fusedKernelOptions.enabled ? "on" : `off (${FUSED_ENV}=off)`}`
+
 const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(2)} GiB`
 const thousands = (n: number): string => Math.round(n).toLocaleString("en-US")
 
@@ -364,6 +258,7 @@ const runSuite = async (options: BenchOptions): Promise<void> => {
   )
   say(`CPU: ${cpu.model}; vector extensions: ${cpu.vectorExtensions.join(" ") || "none named"}`)
   say(blasLine)
+  say(fusedLine())
   for (const r of trainRows)
     targets.push({
       measure: `${r.model === "din" ? "DIN" : "DeepFM"} training, B ${r.batch}, L ${r.history}`,
@@ -514,6 +409,7 @@ const runSuite = async (options: BenchOptions): Promise<void> => {
               detail: blas.detail,
               threads: blas.threads() ?? null,
             },
+      fusedKernels: fusedKernelOptions.enabled,
       cpu,
       quick: options.quick,
       cores: cpus().length,

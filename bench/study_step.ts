@@ -17,6 +17,11 @@
  * `@causald/training` are used, so the script also runs on older commits for before/after.
  *
  *   bun run bench/study_step.ts [--data DIR] [--batches N] [--rounds N] [--methods a,b,...]
+ *     [--fused on|off|both]
+ *
+ * `--fused both` times every method (and the validation) with the fused kernels off and on
+ * (`CAUSALD_FUSED`, issue 17), interleaved step by step, each with its own student; without the
+ * flag the process's setting runs (the flag needs a commit that has the kernels).
  */
 
 import { join } from "node:path"
@@ -26,7 +31,7 @@ import { Din, forInference, type Recommender } from "@causald/models"
 import { startBackend } from "@causald/tfjs"
 import { Baselines, CausalDObjective, Evaluate, Objective, Train } from "@causald/training"
 import { Effect } from "effect"
-import { failWith, integer, list, parseFlags, text } from "./Cli.ts"
+import { choice, failWith, integer, list, parseFlags, text } from "./Cli.ts"
 import { median } from "./train_step.ts"
 
 const methods = [
@@ -51,8 +56,31 @@ const flags = await parseFlags(
     batches: integer("batches", 12, 1, "training batches timed per round"),
     rounds: integer("rounds", 3, 1, "timed rounds"),
     methods: list("methods", methods, "the methods timed"),
+    fused: choice(
+      "fused",
+      ["current", "on", "off", "both"],
+      "current",
+      "the fused kernels (CAUSALD_FUSED): on, off, or both interleaved",
+    ),
   },
 )
+// Looked up, not imported, so that the script still runs on commits without the kernels.
+const fusedSwitch = (
+  (await import("@causald/tfjs")) as { fusedKernelOptions?: { enabled: boolean } }
+).fusedKernelOptions
+if (flags.fused !== "current" && fusedSwitch === undefined)
+  fail("--fused: this commit has no fused kernels")
+const settings: ReadonlyArray<boolean | undefined> =
+  flags.fused === "both"
+    ? [false, true]
+    : flags.fused === "current"
+      ? [undefined]
+      : [flags.fused === "on"]
+const label = (fused: boolean | undefined): string =>
+  fused === undefined ? "" : fused ? " fused" : " unfused"
+const apply = (fused: boolean | undefined): void => {
+  if (fused !== undefined && fusedSwitch !== undefined) fusedSwitch.enabled = fused
+}
 const directory = flags.data ?? join(import.meta.dir, "..", "..", "shared", "data", "ml-100k")
 const { batches, rounds } = flags
 const chosen: ReadonlyArray<string> = flags.methods
@@ -105,11 +133,14 @@ const stepperOf = (method: Method) => {
   return stepper(o, o.dispose)
 }
 
-const runs = chosen.map((method) => {
-  const { step, dispose } = stepperOf(method as Method)
-  for (const batch of timedBatches) step(batch) // warm-up: caches of positives fill
-  return { method, step, dispose, ms: [] as Array<number> }
-})
+const runs = chosen.flatMap((method) =>
+  settings.map((fused) => {
+    const { step, dispose } = stepperOf(method as Method)
+    apply(fused)
+    for (const batch of timedBatches) step(batch) // warm-up: caches of positives fill
+    return { method: `${method}${label(fused)}`, fused, step, dispose, ms: [] as Array<number> }
+  }),
+)
 
 /** The validation that closes every epoch, on all users (a subset's model validates its own). */
 const validated = Din.make(b, vocabulary, { embeddingSize: 8 }, 11)
@@ -119,43 +150,55 @@ const validate = (): number => {
   if (!Number.isFinite(auc)) fail(`validation: the AUC is ${auc}`)
   return performance.now() - t0
 }
-validate() // warm-up
-const validationMs: Array<number> = []
+for (const fused of settings) {
+  apply(fused)
+  validate() // warm-up
+}
+const validationMs: Array<Array<number>> = settings.map(() => [])
 
 for (let round = 0; round < rounds; round++) {
   for (const batch of timedBatches)
     for (const run of runs) {
+      apply(run.fused)
       const t0 = performance.now()
       const loss = run.step(batch)
       run.ms.push(performance.now() - t0)
       if (!Number.isFinite(loss)) fail(`${run.method}: the loss is ${loss}`)
     }
-  validationMs.push(validate())
+  settings.forEach((fused, i) => {
+    apply(fused)
+    validationMs[i]!.push(validate())
+  })
 }
 
 const stepsPerEpoch = epoch.length
 console.log(
   `ml-100k, batch ${BATCH}, ${stepsPerEpoch} steps an epoch, wasm; median of ${rounds} x ${batches} steps per method after a warm-up pass`,
 )
-console.log("method       ms/step   s/epoch (steps only)")
+console.log("method             ms/step   s/epoch (steps only)")
 const rows = runs.map((r) => {
   const ms = median(r.ms)
   console.log(
-    `${r.method.padEnd(12)} ${ms.toFixed(1).padStart(7)}   ${((ms * stepsPerEpoch) / 1000).toFixed(1).padStart(7)}`,
+    `${r.method.padEnd(18)} ${ms.toFixed(1).padStart(7)}   ${((ms * stepsPerEpoch) / 1000).toFixed(1).padStart(7)}`,
   )
   return { method: r.method, msPerStep: Math.round(ms * 10) / 10, stepsPerEpoch }
 })
-const validation = median(validationMs)
-console.log(
-  `${"validation".padEnd(12)} ${"".padStart(7)}   ${(validation / 1000).toFixed(1).padStart(7)}   (${data.numUsers} users, once an epoch)`,
-)
+const validation = settings.map((fused, i) => ({
+  fused: fused ?? null,
+  seconds: Math.round(median(validationMs[i]!)) / 1000,
+}))
+for (const v of validation)
+  console.log(
+    `${`validation${label(v.fused ?? undefined)}`.padEnd(18)} ${"".padStart(1)}   ${v.seconds.toFixed(2).padStart(7)}   (${data.numUsers} users, once an epoch)`,
+  )
 console.log(
   JSON.stringify({
     bench: "study_step",
     dataset: "ml-100k",
     batch: BATCH,
+    fused: flags.fused,
     rows,
-    validation: { users: data.numUsers, seconds: Math.round(validation) / 1000 },
+    validation: validation.map((v) => ({ users: data.numUsers, ...v })),
   }),
 )
 for (const r of runs) r.dispose()

@@ -191,6 +191,29 @@ export interface TensorBackend {
   /** [m, k] x [k, n] -> [m, n], or batched [b, m, k] x [b, k, n] -> [b, m, n]. */
   readonly matmul: (a: Tensor, b: Tensor, options?: MatmulOptions) => Tensor
 
+  // --- fused operations (optional) -----------------------------------------------------------
+  /**
+   * sigmoid((x + addend) + bias[row]) as one fused kernel, when the backend has one for these
+   * inputs, else undefined: {@link Fused.biasSigmoid} (`Fused.ts`) defines the operation, composes
+   * it where this is absent or declines, and is what models call. Must equal the composition up
+   * to float rounding, values and gradients.
+   */
+  readonly biasSigmoid?: (
+    x: Tensor,
+    bias: Tensor,
+    parts: { readonly addend?: Tensor; readonly rows?: Tensor },
+  ) => Tensor | undefined
+  /**
+   * out [R, d] with out[r] = Σ_{n: row(n) = r} w[n]·h[n] for h [N, d], w [N]: row(n) = rows[n]
+   * (int32 [N]) or n mod R, as one fused kernel, else undefined ({@link Fused.rowWeightedSum}).
+   */
+  readonly rowWeightedSum?: (
+    h: Tensor,
+    w: Tensor,
+    rowCount: number,
+    rows: Tensor | undefined,
+  ) => Tensor | undefined
+
   // --- differentiation ----------------------------------------------------------------------
   /** The same values, with no gradient flowing back through it. */
   readonly stopGradient: (x: Tensor) => Tensor

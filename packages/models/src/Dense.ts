@@ -4,7 +4,14 @@
  *
  * @module
  */
-import { Mlp, type Parameter, type Random, type Tensor, type TensorBackend } from "@causald/core"
+import {
+  Fused,
+  Mlp,
+  type Parameter,
+  type Random,
+  type Tensor,
+  type TensorBackend,
+} from "@causald/core"
 import * as Dice from "./Dice.ts"
 
 /** Hidden activation of a stack: core's, or Dice (Zhou et al. eq. 9). */
@@ -62,24 +69,50 @@ const activate = (
   return mode === "train" ? Dice.train(b, dice, x, rowWeights) : Dice.infer(b, dice, x)
 }
 
+/** Whether a layer's input is a pre-activation left in parts (core's `Fused`). */
+const isParts = (pre: Tensor | Fused.PreActivation): pre is Fused.PreActivation => "bias" in pre
+
+/** The pre-activation as one tensor (composed from its parts, in their order). */
+const summed = (b: TensorBackend, pre: Tensor | Fused.PreActivation): Tensor =>
+  isParts(pre) ? Fused.preActivation(b, pre) : pre
+
+/**
+ * Hidden activation of layer `l` on a pre-activation: a sigmoid of one left in parts is core's
+ * fused bias-sigmoid (one pass, forward and backward, on a backend with the kernel; the same
+ * composition otherwise), anything else is summed then activated.
+ */
+const activatePre = (
+  b: TensorBackend,
+  stack: DenseStack,
+  l: number,
+  pre: Tensor | Fused.PreActivation,
+  mode: Mode,
+  rowWeights: Tensor | undefined,
+): Tensor =>
+  stack.hidden === "sigmoid" && isParts(pre)
+    ? Fused.biasSigmoid(b, pre)
+    : activate(b, stack, l, summed(b, pre), mode, rowWeights)
+
 /**
  * Applies the layers after the first to a first-layer pre-activation [N, sizes[1]] (bias
- * included): what a caller that computes the first layer itself (DIN's attention) uses.
+ * included), as one tensor or left in parts ({@link Fused.PreActivation}): what a caller that
+ * computes the first layer itself (DIN's attention) uses. Each later layer's h·W + b is left in
+ * parts for the next activation, so a sigmoid stack runs fused where the backend can.
  */
 export const continueFrom = (
   b: TensorBackend,
   stack: DenseStack,
-  preActivation: Tensor,
+  preActivation: Tensor | Fused.PreActivation,
   mode: Mode,
   rowWeights?: Tensor,
 ): Tensor => {
   const { weights, biases } = stack.mlp
-  let h = preActivation
+  let pre = preActivation
   for (let l = 1; l < weights.length; l++) {
-    h = activate(b, stack, l - 1, h, mode, rowWeights)
-    h = b.add(b.matmul(h, weights[l]!.value), biases[l]!.value)
+    const h = activatePre(b, stack, l - 1, pre, mode, rowWeights)
+    pre = { x: b.matmul(h, weights[l]!.value), bias: biases[l]!.value }
   }
-  return h
+  return summed(b, pre)
 }
 
 /** [N, sizes[0]] -> [N, sizes[last]]. */
@@ -93,7 +126,7 @@ export const forward = (
   continueFrom(
     b,
     stack,
-    b.add(b.matmul(x, stack.mlp.weights[0]!.value), stack.mlp.biases[0]!.value),
+    { x: b.matmul(x, stack.mlp.weights[0]!.value), bias: stack.mlp.biases[0]!.value },
     mode,
     rowWeights,
   )

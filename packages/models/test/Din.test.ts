@@ -4,6 +4,7 @@
  */
 import { expect, test } from "bun:test"
 import { Losses, Random } from "@causald/core"
+import { fusedKernelOptions } from "@causald/tfjs"
 import fc from "fast-check"
 import { describeEachBackend } from "../../../test/backends.ts"
 import { Din, forInference, Inputs, InvalidConfig, logits } from "../src/index.ts"
@@ -402,6 +403,66 @@ describeEachBackend("DIN", (backend) => {
       optimizer.dispose()
       b.dispose([...model.parameters, ...model.buffers])
     }
+  })
+
+  test("fused activation unit (CAUSALD_FUSED) equals the composition: logits, mediators and every gradient, per layout, with padding", () => {
+    const b = backend()
+    // odd sizes: 13 rows, L = 7, hidden widths 12 and 6 (the kernel's 4-lane loop and its tail);
+    // empty and short histories, so that padded positions and packed pairs both occur
+    const batch = withEmptyHistories(syntheticBatch(Random.generator(57), 13, 7), [0, 4])
+    const sigmoidVariants = {
+      sigmoid: {},
+      softmax: { attentionNormalization: "softmax" },
+      user: { userEmbedding: true },
+    } as const
+    let differed = false
+    for (const [name, options] of Object.entries(sigmoidVariants)) {
+      const model = Din.make(b, vocabulary, { ...smallDin, ...options, embeddingStd: 1 }, 23)
+      for (const layout of ["padded", "chunks", "packed"] as const) {
+        const run = (fused: boolean) => {
+          const before = fusedKernelOptions.enabled
+          fusedKernelOptions.enabled = fused
+          try {
+            return b.tidy(() => {
+              const inputs = Inputs.toInputs(b, batch)
+              const labels = b.tensor(batch.label, [batch.label.length])
+              const forward = () => {
+                const m = Din.encode(b, model, inputs, "train", "fast", layout, 0)
+                return { m, out: model.predict(m, inputs) }
+              }
+              const { m, out } = forward()
+              const { grads } = b.valueAndGrads(
+                () => Losses.binaryCrossEntropy(b, forward().out, labels),
+                model.parameters,
+              )
+              return [b.read(m), b.read(out), ...grads.map((g) => b.read(g))]
+            })
+          } finally {
+            fusedKernelOptions.enabled = before
+          }
+        }
+        const fused = run(true)
+        const composed = run(false)
+        expect(maxAbs(fused[0]!)).toBeGreaterThan(1e-3)
+        fused.forEach((values, i) => {
+          const at = {
+            name,
+            layout,
+            output: i < 2 ? ["mediator", "logits"][i] : model.parameters[i - 2]!.name,
+          }
+          const scale = Math.max(1, maxAbs(composed[i]!))
+          expect({ ...at, close: maxAbsDiff(values, composed[i]!) / scale < 1e-5 }).toEqual({
+            ...at,
+            close: true,
+          })
+          if (maxAbsDiff(values, composed[i]!) > 0) differed = true
+        })
+      }
+      b.dispose([...model.parameters, ...model.buffers])
+    }
+    // On wasm the fused kernel's sigmoid rounds differently from tfjs's in the last bit: a
+    // difference somewhere shows that the fused path ran (elsewhere both paths compose).
+    if (b.name.startsWith("wasm")) expect(differed).toBe(true)
   })
 
   test("bad options are typed errors naming the option", () => {

@@ -19,8 +19,10 @@ import type {
 } from "@causald/core"
 import { tensorsIn } from "@causald/core"
 import * as tf from "@tensorflow/tfjs-core"
+import { biasSigmoid } from "./kernels/BiasSigmoid.ts"
 import { logSigmoid } from "./kernels/LogSigmoid.ts"
 import { product } from "./kernels/MatMul.ts"
+import { rowWeightedSum } from "./kernels/RowWeightedSum.ts"
 
 /** A core parameter on tfjs: the variable and the name the model gave it. */
 class TfjsParameter implements Parameter {
@@ -193,6 +195,19 @@ export const makeTfjsBackend = (tfjsName: string, name: string = tfjsName): Tens
   tanh: (x) => c(tf.tanh(t(x))),
   softplus: (x) => c(tf.softplus(t(x))),
   logSigmoid: (x) => c(logSigmoid(t(x))),
+  // The wasm kernel, where loaded, switched on and the shapes fit; otherwise undefined and
+  // core's Fused composes tfjs ops.
+  biasSigmoid: (x, bias, parts) => {
+    const y = biasSigmoid(t(x), t(bias), {
+      ...(parts.addend === undefined ? {} : { addend: t(parts.addend) }),
+      ...(parts.rows === undefined ? {} : { rows: t(parts.rows) }),
+    })
+    return y === undefined ? undefined : c(y)
+  },
+  rowWeightedSum: (h, w, rowCount, rows) => {
+    const out = rowWeightedSum(t(h), t(w), rowCount, rows === undefined ? undefined : t(rows))
+    return out === undefined ? undefined : c(out)
+  },
 
   greater: (a, b) => c(tf.greater(t(a), t(b))),
   greaterEqual: (a, b) => c(tf.greaterEqual(t(a), t(b))),

@@ -24,8 +24,10 @@ import { type TensorBackend, Tensors } from "@causald/core"
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer, Schema } from "effect"
+import { loadBiasSigmoid } from "./kernels/BiasSigmoid.ts"
 import { registerKernels } from "./kernels/index.ts"
 import { setNativeBlas } from "./kernels/NativeMatMul.ts"
+import { loadRowWeightedSum } from "./kernels/RowWeightedSum.ts"
 import { loadTransposedProduct } from "./kernels/TransposedProduct.ts"
 import {
   type BlasChoice,
@@ -183,6 +185,12 @@ const activate = (name: "tensorflow" | "wasm" | "cpu", options: BackendOptions =
       // The weight gradients' SIMD kernel; without it they keep the blocked XNNPACK form.
       const failure = yield* Effect.promise(() => loadTransposedProduct(tf.backend()))
       if (failure !== undefined) yield* Effect.logWarning(`@causald/tfjs: ${failure}`)
+      // The fused sigmoid of DIN's activation unit; without it the op composes tfjs kernels.
+      const fused = yield* Effect.promise(() => loadBiasSigmoid(tf.backend()))
+      if (fused !== undefined) yield* Effect.logWarning(`@causald/tfjs: ${fused}`)
+      // DIN's attention-weighted pooling; without it DIN composes tfjs kernels.
+      const pooling = yield* Effect.promise(() => loadRowWeightedSum(tf.backend()))
+      if (pooling !== undefined) yield* Effect.logWarning(`@causald/tfjs: ${pooling}`)
       const blas = yield* configureBlas(options)
       if (blas !== undefined) return makeTfjsBackend(name, `wasm+${blas.name}`)
     }

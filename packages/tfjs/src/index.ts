@@ -4,6 +4,7 @@
  * @module
  */
 
+export { FUSED_ENV, fusedKernelOptions } from "./kernels/BiasSigmoid.ts"
 export { nativeBlas, nativeProductOptions } from "./kernels/NativeMatMul.ts"
 export {
   BLAS_ENV,

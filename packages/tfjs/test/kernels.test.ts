@@ -3,7 +3,7 @@
  * scatter-add `UnsortedSegmentSum` against a float64 reference, the gradient of `gather` (every
  * embedding lookup) on wasm against cpu, the broadcasting gradients of Maximum / Minimum /
  * BatchMatMul against independent formulations, `logSigmoid` on an intermediate tensor, and
- * the wasm speed kernels (GatherV2, Slice, Concat and Tile as run copies in one heap view, a
+ * the wasm speed kernels (GatherV2, Slice, SplitV, Concat and Tile as run copies in one heap view, a
  * copy-free Identity, Sum over leading axes, a tiled Transpose, long x^T y products in blocks
  * and as one SIMD pass) and the Sum gradient without `ones` against the cpu backend.
  *
@@ -32,6 +32,7 @@ import {
 } from "../src/kernels/MatMul.ts"
 import { setNativeBlas } from "../src/kernels/NativeMatMul.ts"
 import { sliceWasm } from "../src/kernels/Slice.ts"
+import { splitVWasm } from "../src/kernels/SplitV.ts"
 import { sumGradConfig, sumWasm } from "../src/kernels/Sum.ts"
 import { tileWasm } from "../src/kernels/Tile.ts"
 import { dropUnitAxes, matrixView, transposeWasm } from "../src/kernels/Transpose.ts"
@@ -453,6 +454,7 @@ describe("wasm speed kernels equal the cpu backend", () => {
     expect(tf.getKernel("Sum", "wasm")?.kernelFunc).toBe(sumWasm)
     expect(tf.getKernel("Slice", "wasm")?.kernelFunc).toBe(sliceWasm)
     expect(tf.getKernel("Concat", "wasm")?.kernelFunc).toBe(concatWasm)
+    expect(tf.getKernel("SplitV", "wasm")?.kernelFunc).toBe(splitVWasm)
     expect(tf.getKernel("Transpose", "wasm")?.kernelFunc).toBe(transposeWasm)
     expect(tf.getKernel("Tile", "wasm")?.kernelFunc).toBe(tileWasm)
     expect(tf.getGradient("Sum")).toBe(sumGradConfig)
@@ -615,6 +617,32 @@ describe("wasm speed kernels equal the cpu backend", () => {
           )
           return { shape: y.shape, dtype: y.dtype, values: values(y) }
         }),
+      )
+      expect(out.wasm).toEqual(out.cpu)
+    }
+  })
+
+  test("SplitV (concat's gradient): 1-4 parts on any axis, empty parts, three dtypes", async () => {
+    const cases = fc.sample(
+      fc.record({
+        shape: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }),
+        axisPick: fc.nat(),
+        widths: fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 4 }),
+        dtype: fc.constantFrom("float32" as const, "int32" as const, "bool" as const),
+        seed: fc.integer({ min: 1, max: 2 ** 30 }),
+      }),
+      { seed: 19, numRuns: 50 },
+    )
+    for (const c of cases) {
+      const axis = c.axisPick % c.shape.length
+      const shape = c.shape.map((n, a) => (a === axis ? c.widths.reduce((x, y) => x + y, 0) : n))
+      const x = typedValues(uniform(c.seed), size(shape), c.dtype, 99)
+      const out = await onBoth(() =>
+        tf.tidy(() =>
+          tf
+            .split(tf.tensor(x, shape, c.dtype), c.widths, axis)
+            .map((y) => ({ shape: y.shape, dtype: y.dtype, values: values(y) })),
+        ),
       )
       expect(out.wasm).toEqual(out.cpu)
     }

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { Mlp, type Tensor, type TensorBackend } from "@causald/core"
+import { type Fused, Mlp, type Tensor, type TensorBackend } from "@causald/core"
 import * as Dense from "../Dense.ts"
 import type { DinConfig, DinModel } from "./Config.ts"
 
@@ -29,8 +29,13 @@ import type { DinConfig, DinModel } from "./Config.ts"
  */
 export type AttentionForm = "fast" | "naive"
 
-/** First-layer pre-activation [L·B, H] by the concatenation [h, t, h − t, h ⊙ t]. */
-const firstLayerNaive = (b: TensorBackend, model: DinModel, h: Tensor, t: Tensor): Tensor => {
+/** First-layer pre-activation [L·B, H] by the concatenation [h, t, h − t, h ⊙ t], in parts. */
+const firstLayerNaive = (
+  b: TensorBackend,
+  model: DinModel,
+  h: Tensor,
+  t: Tensor,
+): Fused.PreActivation => {
   const [length, rows, d] = h.shape as [number, number, number]
   const tiled = b.broadcastTo(t, [length, rows, d])
   const x = b.reshape(b.concat([h, tiled, b.sub(h, tiled), b.mul(h, tiled)], 2), [
@@ -38,7 +43,7 @@ const firstLayerNaive = (b: TensorBackend, model: DinModel, h: Tensor, t: Tensor
     4 * d,
   ])
   const mlp = model.attention.mlp
-  return b.add(b.matmul(x, mlp.weights[0]!.value), mlp.biases[0]!.value)
+  return { x: b.matmul(x, mlp.weights[0]!.value), bias: mlp.biases[0]!.value }
 }
 
 /**
@@ -62,19 +67,25 @@ export const firstLayerTerms = (b: TensorBackend, model: DinModel) => {
   }
 }
 
-/** First-layer pre-activation [L·B, H] by the block identity of the module documentation. */
-const firstLayerFast = (b: TensorBackend, model: DinModel, h: Tensor, t: Tensor): Tensor => {
+/**
+ * First-layer pre-activation [L·B, H] by the block identity of the module documentation, in
+ * parts: h·(W_h + W_d) + (h ⊙ t)·W_p per item, the per-row term [B, H] as the bias of row
+ * n mod B (time-major rows n = j·B + r), so that the sums and the sigmoid can be one pass.
+ */
+const firstLayerFast = (
+  b: TensorBackend,
+  model: DinModel,
+  h: Tensor,
+  t: Tensor,
+): Fused.PreActivation => {
   const [length, rows, d] = h.shape as [number, number, number]
-  const mlp = model.attention.mlp
-  const width = mlp.sizes[1]!
   const first = firstLayerTerms(b, model)
-  const perRow = first.perRow(t)
   const products = b.reshape(b.mul(h, t), [length * rows, d])
-  const perItem = b.add(
-    b.matmul(b.reshape(h, [length * rows, d]), first.history),
-    b.matmul(products, first.product),
-  )
-  return b.reshape(b.add(b.reshape(perItem, [length, rows, width]), perRow), [length * rows, width])
+  return {
+    x: b.matmul(b.reshape(h, [length * rows, d]), first.history),
+    addend: b.matmul(products, first.product),
+    bias: first.perRow(t),
+  }
 }
 
 /**

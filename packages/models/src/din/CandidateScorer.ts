@@ -118,10 +118,8 @@ export const sharedHistoryAttention =
       perUser,
       b.reshape(b.matmul(products, first.product), [length, users, C, width]),
     )
-    const pre = b.reshape(b.add(b.reshape(perItem, [length, rows, width]), perRow), [
-      length * rows,
-      width,
-    ])
+    // per pair, plus the per-row term [U·C, H] of row n mod U·C: left in parts
+    const pre = { x: b.reshape(perItem, [length * rows, width]), bias: perRow }
     return b.reshape(
       Dense.continueFrom(b, model.attention, pre, mode, b.reshape(rowMask, [length * rows])),
       [length, rows],

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Tensor, TensorBackend } from "@causald/core"
+import { Fused, type Tensor, type TensorBackend } from "@causald/core"
 import * as Dense from "../Dense.ts"
 import { InvalidBatch } from "../Errors.ts"
 import * as LengthChunks from "../LengthChunks.ts"
@@ -41,7 +41,16 @@ const encodePadded = (
   const t = b.gather(model.itemEmbedding.value, inputs.item)
   const logits = attentionLogits(b, model, h, t, mask, mode, form)
   const w = attentionWeights(b, model.config.attentionNormalization, logits, mask)
-  return b.sum(b.mul(h, b.expandDims(w, 2)), 0)
+  // m[r] = Σ_j w[j, r]·h[j, r]: rows n = j·B + r of the flattened [L·B, d], row n mod B
+  const [length, rows, d] = h.shape as [number, number, number]
+  return Fused.rowWeightedSum(
+    b,
+    b.reshape(h, [length * rows, d]),
+    b.reshape(w, [length * rows]),
+    rows,
+    undefined,
+    () => b.sum(b.mul(h, b.expandDims(w, 2)), 0),
+  )
 }
 
 /**
@@ -166,13 +175,20 @@ const encodePacked = (
   const first = firstLayerTerms(b, model)
   const perRow = first.perRow(t) // [B, H]
   const products = b.mul(h, b.gather(t, rowIds))
-  const pre = b.add(
-    b.add(b.matmul(h, first.history), b.matmul(products, first.product)),
-    b.gather(perRow, rowIds),
-  )
+  // h·(W_h + W_d) + (h ⊙ t)·W_p + the per-row term of each pair's row, left in parts
+  const pre = {
+    x: b.matmul(h, first.history),
+    addend: b.matmul(products, first.product),
+    bias: perRow,
+    rows: rowIds,
+  }
   const logits = Dense.continueFrom(b, model.attention, pre, mode) // [N, 1]: every pair is real
-  const weighted = b.concat([b.mul(h, logits), b.zeros([1, d])], 0) // [N + 1, d]
-  return b.sum(b.gather(weighted, b.tensor(unpack, [length, rows], "int32")), 0)
+  // m[r] = Σ over the pairs p of row r of w_p·h_p; composed: the products with a zero row for
+  // padding, looked up as [L, B, d] and summed over L
+  return Fused.rowWeightedSum(b, h, b.reshape(logits, [valid]), rows, rowIds, () => {
+    const weighted = b.concat([b.mul(h, logits), b.zeros([1, d])], 0) // [N + 1, d]
+    return b.sum(b.gather(weighted, b.tensor(unpack, [length, rows], "int32")), 0)
+  })
 }
 
 /** φ: m = Σ_j w_j h_j [B, d], in the given {@link HistoryLayout}. */

@@ -47,7 +47,9 @@ export const pairTable = (
           d,
         ])
         const perItem = b.add(perH, b.reshape(b.matmul(products, productWeights), [n, T, width]))
-        const pre = b.reshape(b.add(perItem, perT), [n * T, width])
+        // + the candidate's term, row i·T + j taking perT[j]: left in parts, so that the sigmoid
+        // is the same kernel as the scorer's without a table (the two give the same scores)
+        const pre = { x: b.reshape(perItem, [n * T, width]), bias: perT }
         return b.reshape(Dense.continueFrom(b, model.attention, pre, mode), [n * T])
       }),
     )

@@ -72,6 +72,16 @@ export const heapIndex = (backend: WasmHeapBackend, info: TensorInfo): number =>
   return data.memoryOffset / (info.dtype === "bool" ? 1 : 4)
 }
 
+/**
+ * The backend's `WebAssembly.Memory`, for kernels assembled at start-up that read and write the
+ * heap in place: exported by the SIMD binary, created in JS by the threaded one.
+ */
+export const wasmMemoryOf = (backend: unknown): WebAssembly.Memory | undefined => {
+  const wasm = (backend as { wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown } }).wasm
+  const memory = wasm?.asm?.memory ?? wasm?.wasmMemory
+  return memory instanceof WebAssembly.Memory ? memory : undefined
+}
+
 /** heap[dst .. dst + n) = heap[src .. src + n), element by element for short runs. */
 export const copyRun = (heap: HeapView, dst: number, src: number, n: number): void => {
   if (n <= 16) for (let j = 0; j < n; j++) heap[dst + j] = heap[src + j]!

@@ -34,7 +34,7 @@ import {
   tidy,
   transpose,
 } from "@tensorflow/tfjs-core"
-import { heapIndex, type WasmHeapBackend } from "./Heap.ts"
+import { heapIndex, type WasmHeapBackend, wasmMemoryOf } from "./Heap.ts"
 
 /** The kernel's name in tfjs's registry (not a tfjs op: called through {@link transposedProduct}). */
 export const TransposedProduct = "CausalDTransposedProduct"
@@ -142,20 +142,13 @@ export const transposedProductWat = (sharedMemory: boolean): string => {
 )`
 }
 
-/** The backend's `WebAssembly.Memory`: exported by the SIMD binary, created in JS by the threaded one. */
-const memoryOf = (backend: unknown): WebAssembly.Memory | undefined => {
-  const wasm = (backend as { wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown } }).wasm
-  const memory = wasm?.asm?.memory ?? wasm?.wasmMemory
-  return memory instanceof WebAssembly.Memory ? memory : undefined
-}
-
 /**
  * Assembles the kernel and links it to the wasm backend's memory. Resolves to a reason string
  * when it cannot (then {@link transposedProductApplies} stays false), undefined on success.
  */
 export const loadTransposedProduct = async (backend: unknown): Promise<string | undefined> => {
   if (run !== undefined) return undefined
-  const memory = memoryOf(backend)
+  const memory = wasmMemoryOf(backend)
   if (memory === undefined) return "the wasm backend exposes no WebAssembly.Memory"
   try {
     const wabt = await (await import("wabt")).default()

@@ -19,6 +19,13 @@ import {
   unregisterKernel,
 } from "@tensorflow/tfjs-core"
 import {
+  biasSigmoidGradConfig,
+  biasSigmoidGradWasmConfig,
+  biasSigmoidRowsGradConfig,
+  biasSigmoidRowsWasmConfig,
+  biasSigmoidWasmConfig,
+} from "./BiasSigmoid.ts"
+import {
   batchMatMulGradConfig,
   maximumGradConfig,
   minimumGradConfig,
@@ -27,7 +34,15 @@ import { concatWasmConfig } from "./Concat.ts"
 import { gatherV2WasmConfig } from "./GatherV2.ts"
 import { identityWasmConfig } from "./Identity.ts"
 import { nativeBatchMatMulWasmConfig } from "./NativeMatMul.ts"
+import {
+  rowWeightedSumGradConfig,
+  rowWeightedSumGradWasmConfig,
+  rowWeightedSumRowsGradConfig,
+  rowWeightedSumRowsWasmConfig,
+  rowWeightedSumWasmConfig,
+} from "./RowWeightedSum.ts"
 import { sliceWasmConfig } from "./Slice.ts"
+import { splitVWasmConfig } from "./SplitV.ts"
 import { rememberStock } from "./Stock.ts"
 import { sumGradConfig, sumWasmConfig } from "./Sum.ts"
 import { tileWasmConfig } from "./Tile.ts"
@@ -47,11 +62,18 @@ export const kernelConfigs: ReadonlyArray<KernelConfig> = [
   identityWasmConfig,
   sumWasmConfig,
   sliceWasmConfig,
+  splitVWasmConfig,
   concatWasmConfig,
   transposeWasmConfig,
   tileWasmConfig,
   transposedProductWasmConfig,
   nativeBatchMatMulWasmConfig,
+  biasSigmoidWasmConfig,
+  biasSigmoidRowsWasmConfig,
+  biasSigmoidGradWasmConfig,
+  rowWeightedSumWasmConfig,
+  rowWeightedSumRowsWasmConfig,
+  rowWeightedSumGradWasmConfig,
 ]
 
 /** Gradients this folder provides; they replace the stock ones for every backend. */
@@ -61,6 +83,10 @@ export const gradientConfigs: ReadonlyArray<GradConfig> = [
   minimumGradConfig,
   batchMatMulGradConfig,
   sumGradConfig,
+  biasSigmoidGradConfig,
+  biasSigmoidRowsGradConfig,
+  rowWeightedSumGradConfig,
+  rowWeightedSumRowsGradConfig,
 ]
 
 /**

@@ -5,6 +5,7 @@
  * @module
  */
 import * as fc from "fast-check"
+import * as Fused from "../../Fused.ts"
 import type { Tensor, TensorBackend } from "../../Tensor.ts"
 import type { NdArray } from "../Reference.ts"
 import * as R from "../Reference.ts"
@@ -351,5 +352,105 @@ export const opSpecs = (): ReadonlyArray<OpSpec<never>> => {
     op: (b, [x, y], options) => b.matmul(x, y, options),
     ref: ([x, y], options) => R.matmul(x, y, options),
   })
+  // The optional fused ops, through core's Fused (the backend's kernel where it has one, else
+  // the composition): the same float64 definition holds for both.
+  push<BiasRows>({
+    name: "Fused.biasSigmoid",
+    arb: arbBiasSigmoid,
+    op: (b, [x, bias, addend], { rowOf, ids }) =>
+      Fused.biasSigmoid(b, {
+        x: x!,
+        bias: bias!,
+        ...(addend === undefined ? {} : { addend }),
+        ...(rowOf === "ids" ? { rows: toTensor(b, R.nd([ids.length], ids), "int32") } : {}),
+      }),
+    ref: ([x, bias, addend], { rowOf, ids }) => {
+      const [n, h] = x!.shape as [number, number]
+      const rowCount = bias!.shape.length === 1 ? 1 : bias!.shape[0]!
+      const out = new Float64Array(n * h)
+      for (let i = 0; i < n; i++) {
+        const row = rowOf === "ids" ? ids[i]! : i % rowCount
+        for (let j = 0; j < h; j++) {
+          const v = x!.data[i * h + j]! + (addend?.data[i * h + j] ?? 0) + bias!.data[row * h + j]!
+          out[i * h + j] = 1 / (1 + Math.exp(-v))
+        }
+      }
+      return R.nd([n, h], out)
+    },
+  })
+  push<{ rowCount: number; ids: ReadonlyArray<number> | undefined }>({
+    name: "Fused.rowWeightedSum",
+    arb: arbRowWeightedSum,
+    op: (b, [h, w], { rowCount, ids }) => {
+      const rows = ids === undefined ? undefined : toTensor(b, R.nd([ids.length], ids), "int32")
+      return Fused.rowWeightedSum(b, h!, w!, rowCount, rows, () =>
+        Fused.rowWeightedSumComposed(b, h!, w!, rowCount, rows),
+      )
+    },
+    ref: ([h, w], { rowCount, ids }) => {
+      const [n, d] = h!.shape as [number, number]
+      const out = new Float64Array(rowCount * d)
+      for (let i = 0; i < n; i++) {
+        const row = ids === undefined ? i % rowCount : ids[i]!
+        for (let k = 0; k < d; k++) out[row * d + k]! += w!.data[i]! * h!.data[i * d + k]!
+      }
+      return R.nd([rowCount, d], out)
+    },
+  })
   return specs
 }
+
+/** Bias rows of {@link Fused.biasSigmoid}: by ids, or row n mod R. */
+interface BiasRows {
+  readonly rowOf: "ids" | "modulo"
+  readonly ids: ReadonlyArray<number>
+}
+
+/** x [n, h] (n, h in 1-6), a bias [h] or [R, h] (by ids or n mod R), with or without an addend. */
+const arbBiasSigmoid: fc.Arbitrary<{ xs: Array<NdArray>; args: BiasRows }> = fc
+  .record({
+    n: fc.integer({ min: 1, max: 6 }),
+    h: fc.integer({ min: 1, max: 6 }),
+    rowOf: fc.constantFrom("ids" as const, "modulo" as const, "vector" as const),
+    rowCount: fc.integer({ min: 1, max: 3 }),
+    addend: fc.boolean(),
+  })
+  .chain(({ n, h, rowOf, rowCount, addend }) => {
+    // n mod R needs R | n: R = n, or 1 when the draw does not divide
+    const r =
+      rowOf === "vector" ? 1 : rowOf === "modulo" ? (n % rowCount === 0 ? rowCount : 1) : rowCount
+    const biasShape = rowOf === "vector" ? [h] : [r, h]
+    return fc
+      .tuple(
+        arbNd([n, h]),
+        arbNd(biasShape),
+        addend ? arbNd([n, h]).map((a): NdArray | undefined => a) : fc.constant(undefined),
+        fc.array(fc.integer({ min: 0, max: r - 1 }), { minLength: n, maxLength: n }),
+      )
+      .map(([x, bias, a, ids]) => ({
+        xs: a === undefined ? [x, bias] : [x, bias, a],
+        args: { rowOf: rowOf === "ids" ? ("ids" as const) : ("modulo" as const), ids },
+      }))
+  })
+
+/** h [n, d] and w [n] (n, d in 1-6), R rows by ids or n mod R. */
+const arbRowWeightedSum = fc
+  .record({
+    n: fc.integer({ min: 1, max: 6 }),
+    d: fc.integer({ min: 1, max: 6 }),
+    rowCount: fc.integer({ min: 1, max: 3 }),
+    byIds: fc.boolean(),
+  })
+  .chain(({ n, d, rowCount, byIds }) => {
+    const r = byIds || n % rowCount === 0 ? rowCount : 1
+    return fc
+      .tuple(
+        arbNd([n, d]),
+        arbNd([n]),
+        fc.array(fc.integer({ min: 0, max: r - 1 }), { minLength: n, maxLength: n }),
+      )
+      .map(([h, w, ids]) => ({
+        xs: [h, w],
+        args: { rowCount: r, ids: byIds ? ids : undefined },
+      }))
+  })
