@@ -251,7 +251,7 @@ export const merge = (
         )
     if (m.backend !== firstManifest.backend)
       return fail(
-        `${part.folder} ran on the backend ${m.backend}, ${first.folder} on ${firstManifest.backend}: parts must share the arithmetic (CAUSALD_BLAS, --backend)`,
+        `${part.folder} ran on the backend ${m.backend}, ${first.folder} on ${firstManifest.backend}: parts must share the arithmetic (--backend, CAUSALD_BLAS, CAUSALD_FUSED)`,
       )
   }
   // --- the numbers ------------------------------------------------------------------------------

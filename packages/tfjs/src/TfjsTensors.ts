@@ -14,8 +14,11 @@
  *
  * On wasm, matrix products run on the machine's native BLAS when one is found (`native/Blas.ts`,
  * `kernels/NativeMatMul.ts`): option `blas`, else `CAUSALD_BLAS`, else `auto` (oneDNN, then
- * OpenBLAS, then Accelerate; none found: the wasm kernels). The backend's name says which ran,
- * e.g. `wasm+onednn`, and every output records that name.
+ * OpenBLAS, then Accelerate; none found: the wasm kernels), and DIN's activation unit on the
+ * fused kernels (`kernels/BiasSigmoid.ts`, `kernels/RowWeightedSum.ts`; `CAUSALD_FUSED=off`
+ * composes tfjs kernels instead). The backend's name says which ran ({@link wasmBackendName}),
+ * e.g. `wasm+onednn+fused`, and every output records that name, so that results of different
+ * arithmetic are never taken for one another (a resumed study, `repro-merge`, a cluster worker).
  *
  * @module
  */
@@ -24,7 +27,7 @@ import { type TensorBackend, Tensors } from "@causald/core"
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer, Schema } from "effect"
-import { loadBiasSigmoid } from "./kernels/BiasSigmoid.ts"
+import { fusedKernelOptions, loadBiasSigmoid } from "./kernels/BiasSigmoid.ts"
 import { registerKernels } from "./kernels/index.ts"
 import { setNativeBlas } from "./kernels/NativeMatMul.ts"
 import { loadRowWeightedSum } from "./kernels/RowWeightedSum.ts"
@@ -192,10 +195,21 @@ const activate = (name: "tensorflow" | "wasm" | "cpu", options: BackendOptions =
       const pooling = yield* Effect.promise(() => loadRowWeightedSum(tf.backend()))
       if (pooling !== undefined) yield* Effect.logWarning(`@causald/tfjs: ${pooling}`)
       const blas = yield* configureBlas(options)
-      if (blas !== undefined) return makeTfjsBackend(name, `wasm+${blas.name}`)
+      return makeTfjsBackend(
+        name,
+        wasmBackendName(blas?.name, fusedKernelOptions.enabled && fused === undefined),
+      )
     }
     return makeTfjsBackend(name)
   })
+
+/**
+ * The wasm backend's recorded name: `wasm`, `+<blas>` when a native library runs the matrix
+ * products, `+fused` when DIN's activation unit runs on the fused kernels. Each changes the last
+ * bits of the numbers, so each is part of the name.
+ */
+export const wasmBackendName = (blas: string | undefined, fused: boolean): string =>
+  `wasm${blas === undefined ? "" : `+${blas}`}${fused ? "+fused" : ""}`
 
 /**
  * Starts the chosen backend (making it tfjs's active backend) and returns the tensor interface

@@ -16,7 +16,13 @@ import {
   type NdArray,
 } from "@causald/core/testing"
 import { Effect, Result } from "effect"
-import { type BlasName, blasOrder, startBackend, WASM_THREADS_ENV } from "../src/index.ts"
+import {
+  type BlasName,
+  blasOrder,
+  fusedKernelOptions,
+  startBackend,
+  WASM_THREADS_ENV,
+} from "../src/index.ts"
 
 /** A backend to test: the tfjs backend and, on wasm, the native BLAS of its products. */
 interface Combination {
@@ -78,7 +84,10 @@ for (const combination of backends) {
       )
     })
     test("the backend reports its name", () => {
-      expect(backend.name).toBe(name)
+      // wasm's name also says whether DIN's fused kernels run (CAUSALD_FUSED)
+      expect(backend.name).toBe(
+        combination.tfjs === "wasm" && fusedKernelOptions.enabled ? `${name}+fused` : name,
+      )
     })
     for (const c of conformanceCases) test(c.name, () => c.run(backend))
   })

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, test } from "bun:test"
 import { Random, type TensorBackend } from "@causald/core"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Result } from "effect"
+import { fusedKernelOptions } from "../src/kernels/BiasSigmoid.ts"
 import {
   nativeBlas,
   nativeProductApplies,
@@ -19,7 +20,7 @@ import {
 } from "../src/kernels/NativeMatMul.ts"
 import { TransposedProduct } from "../src/kernels/TransposedProduct.ts"
 import { BLAS_ENV, type BlasName, blasOrder, detectBlas } from "../src/native/Blas.ts"
-import { startBackend } from "../src/TfjsTensors.ts"
+import { startBackend, wasmBackendName } from "../src/TfjsTensors.ts"
 import { WASM_THREADS_ENV } from "../src/WasmThreads.ts"
 
 const wasmOptions = process.env[WASM_THREADS_ENV] ? {} : { wasmThreads: 2 }
@@ -90,7 +91,8 @@ const computeAll = (): Array<Array<number>> =>
 describe("choosing the native BLAS", () => {
   test("none: the backend is plain wasm and products use the wasm kernels", async () => {
     const b = await start("none")
-    expect(b.name).toBe("wasm")
+    expect(b.name).toBe(wasmBackendName(undefined, fusedKernelOptions.enabled))
+    expect(b.name).toBe(fusedKernelOptions.enabled ? "wasm+fused" : "wasm")
     expect(nativeBlas()).toBeUndefined()
     const a = tf.zeros([8, 8])
     expect(nativeProductApplies(a, false, a, false)).toBe(false)
@@ -100,7 +102,7 @@ describe("choosing the native BLAS", () => {
   test("auto: the first library found, named in the backend's name", async () => {
     const b = await start("auto")
     const first = available[0]
-    expect(b.name).toBe(first === undefined ? "wasm" : `wasm+${first}`)
+    expect(b.name).toBe(wasmBackendName(first, fusedKernelOptions.enabled))
     expect(nativeBlas()?.name).toBe(first)
   })
 
@@ -143,7 +145,7 @@ for (const name of blasOrder) {
       await start("none")
       const wasm = computeAll()
       const b = await start(name)
-      expect(b.name).toBe(`wasm+${name}`)
+      expect(b.name).toBe(wasmBackendName(name, fusedKernelOptions.enabled))
       const native = computeAll()
       products.forEach(([as, ta, bs, tb], i) => {
         // Both sum K float32 products in different orders: the rounding of each can grow with
@@ -222,7 +224,7 @@ for (const name of blasOrder) {
           return s
         })
         expect(maxRelDiff(got, want)).toBeLessThan(1e-5)
-        expect(b.name).toBe(`wasm+${name}`)
+        expect(b.name).toBe(wasmBackendName(name, fusedKernelOptions.enabled))
       } finally {
         big.dispose()
       }
