@@ -39,7 +39,7 @@ import {
   type Tensor,
   type TensorInfo,
 } from "@tensorflow/tfjs-core"
-import { heapIndex, type WasmHeapBackend, wasmMemoryOf } from "./Heap.ts"
+import { assembleOnHeap, heapIndex, type WasmHeapBackend } from "./Heap.ts"
 
 /** The forward kernel's name, bias row n mod R (not a tfjs op: called through {@link biasSigmoid}). */
 export const BiasSigmoid = "CausalDBiasSigmoid"
@@ -283,33 +283,13 @@ export const biasSigmoidWat = (sharedMemory: boolean): string => `(module
  */
 export const loadBiasSigmoid = async (backend: unknown): Promise<string | undefined> => {
   if (kernels !== undefined) return undefined
-  const memory = wasmMemoryOf(backend)
-  if (memory === undefined) return "the wasm backend exposes no WebAssembly.Memory"
-  try {
-    const wabt = await (await import("wabt")).default()
-    const shared =
-      typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer
-    const parsed = wabt.parseWat("BiasSigmoid.wat", biasSigmoidWat(shared), {
-      simd: true,
-      bulk_memory: true,
-      threads: shared,
-    })
-    try {
-      const { buffer } = parsed.toBinary({})
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(buffer), {
-        env: { memory },
-      })
-      kernels = {
-        forward: instance.exports["forward"] as Forward,
-        backward: instance.exports["backward"] as Backward,
-      }
-    } finally {
-      parsed.destroy()
-    }
-    return undefined
-  } catch (error) {
-    return `the fused bias-sigmoid kernel did not load: ${String(error).split("\n")[0]}`
+  const exports = await assembleOnHeap(backend, "BiasSigmoid.wat", biasSigmoidWat)
+  if (typeof exports === "string") return `the fused bias-sigmoid kernel did not load: ${exports}`
+  kernels = {
+    forward: exports["forward"] as Forward,
+    backward: exports["backward"] as Backward,
   }
+  return undefined
 }
 
 /** Forgets the loaded kernels (tests: the composition again). */

@@ -82,6 +82,39 @@ export const wasmMemoryOf = (backend: unknown): WebAssembly.Memory | undefined =
   return memory instanceof WebAssembly.Memory ? memory : undefined
 }
 
+/**
+ * Assembles a kernel's WebAssembly text (`wat(shared)`: its memory import declared shared when
+ * the backend's heap is a SharedArrayBuffer, the threaded binary) with `wabt`, and instantiates it
+ * on the wasm backend's own memory (`env.memory`), so that the kernel reads and writes tensors in
+ * place. Its exports, or the reason it could not be made, in one line.
+ */
+export const assembleOnHeap = async (
+  backend: unknown,
+  name: string,
+  wat: (shared: boolean) => string,
+): Promise<Record<string, unknown> | string> => {
+  const memory = wasmMemoryOf(backend)
+  if (memory === undefined) return "the wasm backend exposes no WebAssembly.Memory"
+  try {
+    const wabt = await (await import("wabt")).default()
+    const shared =
+      typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer
+    const parsed = wabt.parseWat(name, wat(shared), {
+      simd: true,
+      bulk_memory: true,
+      threads: shared,
+    })
+    try {
+      const { buffer } = parsed.toBinary({})
+      return new WebAssembly.Instance(new WebAssembly.Module(buffer), { env: { memory } }).exports
+    } finally {
+      parsed.destroy()
+    }
+  } catch (error) {
+    return String(error).split("\n")[0]!
+  }
+}
+
 /** heap[dst .. dst + n) = heap[src .. src + n), element by element for short runs. */
 export const copyRun = (heap: HeapView, dst: number, src: number, n: number): void => {
   if (n <= 16) for (let j = 0; j < n; j++) heap[dst + j] = heap[src + j]!

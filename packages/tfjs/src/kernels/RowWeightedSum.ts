@@ -33,7 +33,7 @@ import {
   type TensorInfo,
 } from "@tensorflow/tfjs-core"
 import { fusedKernelOptions } from "./BiasSigmoid.ts"
-import { heapIndex, type WasmHeapBackend, wasmMemoryOf } from "./Heap.ts"
+import { assembleOnHeap, heapIndex, type WasmHeapBackend } from "./Heap.ts"
 
 /** The forward kernel, row n mod R. */
 export const RowWeightedSum = "CausalDRowWeightedSum"
@@ -179,33 +179,14 @@ export const rowWeightedSumWat = (sharedMemory: boolean): string => `(module
  */
 export const loadRowWeightedSum = async (backend: unknown): Promise<string | undefined> => {
   if (kernels !== undefined) return undefined
-  const memory = wasmMemoryOf(backend)
-  if (memory === undefined) return "the wasm backend exposes no WebAssembly.Memory"
-  try {
-    const wabt = await (await import("wabt")).default()
-    const shared =
-      typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer
-    const parsed = wabt.parseWat("RowWeightedSum.wat", rowWeightedSumWat(shared), {
-      simd: true,
-      bulk_memory: true,
-      threads: shared,
-    })
-    try {
-      const { buffer } = parsed.toBinary({})
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(buffer), {
-        env: { memory },
-      })
-      kernels = {
-        forward: instance.exports["forward"] as Forward,
-        backward: instance.exports["backward"] as Backward,
-      }
-    } finally {
-      parsed.destroy()
-    }
-    return undefined
-  } catch (error) {
-    return `the fused row-weighted-sum kernel did not load: ${String(error).split("\n")[0]}`
+  const exports = await assembleOnHeap(backend, "RowWeightedSum.wat", rowWeightedSumWat)
+  if (typeof exports === "string")
+    return `the fused row-weighted-sum kernel did not load: ${exports}`
+  kernels = {
+    forward: exports["forward"] as Forward,
+    backward: exports["backward"] as Backward,
   }
+  return undefined
 }
 
 /** Forgets the loaded kernels (tests). */

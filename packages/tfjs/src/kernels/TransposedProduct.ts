@@ -34,7 +34,7 @@ import {
   tidy,
   transpose,
 } from "@tensorflow/tfjs-core"
-import { heapIndex, type WasmHeapBackend, wasmMemoryOf } from "./Heap.ts"
+import { assembleOnHeap, heapIndex, type WasmHeapBackend } from "./Heap.ts"
 
 /** The kernel's name in tfjs's registry (not a tfjs op: called through {@link transposedProduct}). */
 export const TransposedProduct = "CausalDTransposedProduct"
@@ -148,30 +148,11 @@ export const transposedProductWat = (sharedMemory: boolean): string => {
  */
 export const loadTransposedProduct = async (backend: unknown): Promise<string | undefined> => {
   if (run !== undefined) return undefined
-  const memory = wasmMemoryOf(backend)
-  if (memory === undefined) return "the wasm backend exposes no WebAssembly.Memory"
-  try {
-    const wabt = await (await import("wabt")).default()
-    const shared =
-      typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer
-    const parsed = wabt.parseWat("TransposedProduct.wat", transposedProductWat(shared), {
-      simd: true,
-      bulk_memory: true,
-      threads: shared,
-    })
-    try {
-      const { buffer } = parsed.toBinary({})
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(buffer), {
-        env: { memory },
-      })
-      run = instance.exports["transposedProduct"] as Run
-    } finally {
-      parsed.destroy()
-    }
-    return undefined
-  } catch (error) {
-    return `the SIMD transposed-product kernel did not load: ${String(error).split("\n")[0]}`
-  }
+  const exports = await assembleOnHeap(backend, "TransposedProduct.wat", transposedProductWat)
+  if (typeof exports === "string")
+    return `the SIMD transposed-product kernel did not load: ${exports}`
+  run = exports["transposedProduct"] as Run
+  return undefined
 }
 
 /** Forgets the loaded kernel (tests: the blocked form again). */
