@@ -50,7 +50,8 @@ export { fullRankingData, fullRankingUsers } from "./study/Evaluation.ts"
  * `worker` null, the main process) it starts N-1 worker processes after preparing the data
  * (`Workers.ts`). As worker `{ index, workers }` it only trains its share of the models, writes
  * nothing and returns null. With `elsewhere` (`--cluster`, `cluster/Jobs.ts`) the models are
- * trained by it, on other processes, before the study reloads them and writes the outputs.
+ * trained by it, on other processes, before the study reloads them (`lease: "reload-only"`: no
+ * lease is waited for, and a model that is not finished fails the study) and writes the outputs.
  */
 export const study = (
   options: StudyOptions,
@@ -68,7 +69,9 @@ export const study = (
     const workers = options.workers ?? 1
     const pool =
       worker === null && workers > 1 ? yield* Workers.startWorkers(options, workers) : null
-    const trainer = makeTrainer(ctx)
+    // After the cluster (`elsewhere`) every model is finished: the study reads them, past any
+    // lease (none is waited for), and a model that is not there fails it (`Train.NotTrained`).
+    const trainer = makeTrainer(ctx, elsewhere === undefined ? {} : { leases: "reload-only" })
     const all = Jobs.jobs(trainer)
     const { visit, firstPass } = Jobs.jobRunner(ctx, all)
 

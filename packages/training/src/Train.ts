@@ -18,7 +18,9 @@
  * The run holds the folder's lease (`Lease.ts`, the file `lease`) while it trains or reloads, so
  * processes sharing an output folder never train one run twice: a second one waits, then reloads.
  * On the cluster (`lease: "take-over"`) the engine guarantees that instead, and a lease left by a
- * dead worker of another host is taken over rather than waited for.
+ * dead worker of another host is taken over rather than waited for. With `lease: "reload-only"`
+ * (the cluster's coordinator, once every execution has finished) the run only reads what was
+ * trained, with no lease at all, and fails with {@link NotTrained} when it is not finished.
  *
  * @module
  */
@@ -125,8 +127,23 @@ export class InvalidTrainingOption extends Schema.TaggedError<InvalidTrainingOpt
   }
 }
 
+/**
+ * A run that was to be reloaded only (`lease: "reload-only"`) has no finished training in its
+ * folder: no checkpoint, or one of a run that is not finished under this run's stopping rule.
+ */
+export class NotTrained extends Schema.TaggedError<NotTrained>()("NotTrained", {
+  run: Schema.String,
+  directory: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message(): string {
+    return `${this.run}: not trained in ${this.directory} (${this.reason}); this process only reloads finished models`
+  }
+}
+
 export type TrainingError =
   | NonFiniteLoss
+  | NotTrained
   | InvalidTrainingOption
   | Checkpoint.CheckpointError
   | Lease.LeaseError
@@ -180,9 +197,12 @@ export interface TrainingRun<Prepared> {
  * How a run meets its folder's lease (`Lease.ts`): "wait" (the default; `--workers`) waits while
  * the holder may be alive (another host's lease counts as alive); "take-over" takes over any
  * lease not held by this process at once, for callers where one trainer per folder is already
- * guaranteed (the cluster's workflow executions, `apps/repro/src/cluster/Jobs.ts`).
+ * guaranteed (the cluster's workflow executions, `apps/repro/src/cluster/Jobs.ts`);
+ * "reload-only" takes no lease and trains nothing: the run must have finished already (trained by
+ * other processes that are all done: the cluster's coordinator), else it fails with
+ * {@link NotTrained}. Nothing can block it, and it never writes to the folder.
  */
-export type LeasePolicy = "wait" | "take-over"
+export type LeasePolicy = "wait" | "take-over" | "reload-only"
 
 /** Runs (or resumes, or just reloads a finished) training run. */
 export const train = <Prepared>(
@@ -236,18 +256,26 @@ export const train = <Prepared>(
         reason: `its objective warms up for ${warmupEpochs} epoch(s) but the run has at most ${rule.maxEpochs}: raise the epochs`,
       })
 
-    yield* fs.makeDirectory(run.directory, { recursive: true }).pipe(
-      Effect.mapError(
-        (e) =>
-          new Checkpoint.CheckpointError({
-            path: run.directory,
-            reason: `cannot create: ${e.message}`,
-          }),
-      ),
-    )
-    // One process at a time trains a run: another one sharing the folder (`--workers`) waits here
-    // for it, then reloads the finished run below.
-    yield* Lease.acquire(run.directory, { name: run.name, takeOver: run.lease === "take-over" })
+    const reloadOnly = run.lease === "reload-only"
+    const notTrained = (reason: string) =>
+      new NotTrained({ run: run.name, directory: run.directory, reason })
+    if (reloadOnly) {
+      if (!(yield* fs.exists(lastPath).pipe(Effect.orElseSucceed(() => false))))
+        return yield* notTrained("no checkpoint last.ckpt")
+    } else {
+      yield* fs.makeDirectory(run.directory, { recursive: true }).pipe(
+        Effect.mapError(
+          (e) =>
+            new Checkpoint.CheckpointError({
+              path: run.directory,
+              reason: `cannot create: ${e.message}`,
+            }),
+        ),
+      )
+      // One process at a time trains a run: another one sharing the folder (`--workers`) waits
+      // here for it, then reloads the finished run below.
+      yield* Lease.acquire(run.directory, { name: run.name, takeOver: run.lease === "take-over" })
+    }
     // Checkpoints hold the trained parameters plus the model's non-trainable state (Dice's
     // running statistics); the result (best.ckpt) holds the model alone.
     const buffers = objective.model.buffers ?? []
@@ -287,6 +315,13 @@ export const train = <Prepared>(
         `resumed after epoch ${state.epoch}${state.finished ? " (finished)" : ""}`,
       )
     }
+
+    if (reloadOnly && !state.finished)
+      return yield* notTrained(
+        resumed
+          ? `its last checkpoint is after epoch ${state.epoch}, not finished`
+          : "no checkpoint last.ckpt",
+      )
 
     while (!state.finished) {
       const epoch = state.epoch + 1

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { Checkpoint, Losses, type TensorBackend, Tensors } from "@causald/core"
 import { Batches } from "@causald/data"
@@ -12,6 +12,8 @@ import { type BatchContext, recommendation } from "../src/Objective.ts"
 import { layerSilent, Progress } from "../src/Progress.ts"
 import {
   defaultTrainingConfig,
+  type LeasePolicy,
+  NotTrained,
   stoppingRule,
   type TrainingConfig,
   type TrainingResult,
@@ -46,6 +48,7 @@ const runBase = (
   name: string,
   progress?: Layer.Layer<Progress>,
   overrides: Partial<TrainingConfig> = {},
+  lease?: LeasePolicy,
 ) => {
   const model = meanPool(backend, data.numItems, 8, 1)
   const effect = train({
@@ -54,6 +57,7 @@ const runBase = (
     data,
     objective: recommendation(backend, model),
     config: { ...config, ...overrides },
+    ...(lease === undefined ? {} : { lease }),
   })
   return { model, exit: Effect.runPromiseExit(effect.pipe(Effect.provide(layers(progress)))) }
 }
@@ -169,6 +173,49 @@ describe("training runs", () => {
     expect(reloaded.value.resumed).toBe(true)
     expect(reloaded.value.history).toEqual(done.value.history)
     expect(values(again.model)).toEqual(values(first.model))
+  })
+
+  test('lease "reload-only": a finished run is read past any lease; a missing or unfinished one fails with NotTrained', async () => {
+    const first = runBase("reload-only")
+    const done = await first.exit
+    // A lease of a live-looking process of another host, which "wait" would wait for forever.
+    const lease = join(dir, "reload-only", "lease")
+    const foreign = JSON.stringify({
+      pid: 1,
+      host: `elsewhere-${hostname()}`,
+      started: null,
+      token: "t",
+    })
+    writeFileSync(lease, foreign)
+    const again = runBase("reload-only", undefined, {}, "reload-only")
+    const reloaded = await again.exit
+    expect(Exit.isSuccess(done) && Exit.isSuccess(reloaded)).toBe(true)
+    if (!Exit.isSuccess(done) || !Exit.isSuccess(reloaded)) return
+    expect(reloaded.value.history).toEqual(done.value.history)
+    expect(values(again.model)).toEqual(values(first.model))
+    // untouched: neither taken over nor removed
+    expect(readFileSync(lease, "utf8")).toBe(foreign)
+
+    const missing = await runBase("never-trained", undefined, {}, "reload-only").exit
+    expect(Exit.isFailure(missing)).toBe(true)
+    expect(JSON.stringify(missing)).toContain("NotTrained")
+    expect(existsSync(join(dir, "never-trained"))).toBe(false)
+    // stopped after 2 epochs by a lower cap: not finished under this run's rule of 4
+    await runBase("stopped-early", undefined, { maxEpochs: 2, minEpochs: 2 }).exit
+    const unfinished = await Effect.runPromiseExit(
+      train({
+        name: "stopped-early",
+        directory: join(dir, "stopped-early"),
+        data,
+        objective: recommendation(backend, meanPool(backend, data.numItems, 8, 1)),
+        config,
+        lease: "reload-only",
+      }).pipe(Effect.flip, Effect.provide(layers())),
+    )
+    expect(Exit.isSuccess(unfinished) && unfinished.value instanceof NotTrained).toBe(true)
+    expect(Exit.isSuccess(unfinished) && unfinished.value.message).toBe(
+      `stopped-early: not trained in ${join(dir, "stopped-early")} (its last checkpoint is after epoch 2, not finished); this process only reloads finished models`,
+    )
   })
 
   /** The test config's uninterrupted run, the reference of the continuation tests below. */

@@ -69,9 +69,11 @@ export const sharedFolder = ({ folders, options }: StudyContext, shared: Shared)
 /** How a trainer trains: the defaults are one process's (and `--workers`'). */
 export interface TrainerOptions {
   /**
-   * How each run meets its folder's lease (`Train.LeasePolicy`): "wait" (default) or, on the
-   * cluster, where each folder is trained by exactly one workflow execution, "take-over" (a
-   * lease left by a worker that died on another host must not block the run).
+   * How each run meets its folder's lease (`Train.LeasePolicy`): "wait" (default); on the
+   * cluster's workers, where each folder is trained by exactly one workflow execution,
+   * "take-over" (a lease left by a worker that died on another host must not block the run); on
+   * the cluster's coordinator, once every execution has finished, "reload-only" (read the
+   * finished models, wait for no lease, fail with `Train.NotTrained` when one is missing).
    */
   readonly leases?: Train.LeasePolicy
   /**
