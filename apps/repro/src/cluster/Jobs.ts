@@ -21,11 +21,28 @@
  * The coordinator ({@link trainOnCluster}) starts every job and waits for all; it then runs the
  * study as one process would, reloading the finished models, and alone writes the outputs.
  *
+ * A failure (a worker on the wrong `--backend`, a diverging run) is not the final word on a key:
+ * both workflows are annotated `Workflow.SuspendOnFailure`, so a failed execution is suspended
+ * (its cause kept) rather than completed, and is retried with the engine's own `resume`. The
+ * coordinator resumes each of its jobs found failed when it starts (a rerun after fixing the
+ * workers retries them, on the same database), and a job resumes a shared model that it finds
+ * failed when it starts waiting for it (one that fails while it waits fails the job).
+ *
  * @module
  */
 import { createHash } from "node:crypto"
 import { Tensors } from "@causald/core"
-import { Context, Effect, Layer, Option, Schedule, Schema, Semaphore } from "effect"
+import {
+  Cause,
+  Context,
+  type Duration,
+  Effect,
+  Layer,
+  Option,
+  Schedule,
+  Schema,
+  Semaphore,
+} from "effect"
 import { Activity, Workflow, WorkflowEngine } from "effect/workflow"
 import { explain } from "../Explain.ts"
 import { StudyOptions } from "../Options.ts"
@@ -57,7 +74,7 @@ export const TrainJob = Workflow.make("causald/TrainJob", {
   payload: { options: StudyOptions, job: Schema.String, backend: Schema.String },
   error: JobFailed,
   idempotencyKey: ({ options, job }) => `${studyKey(options)}/${job}`,
-})
+}).annotate(Workflow.SuspendOnFailure, true)
 
 /**
  * A model (or set) that several jobs of a study need (`Training.Shared`), trained once: keyed by
@@ -73,7 +90,64 @@ export const TrainShared = Workflow.make("causald/TrainShared", {
   },
   error: JobFailed,
   idempotencyKey: ({ options, folder }) => `${studyKey(options)}/shared ${folder}`,
-})
+}).annotate(Workflow.SuspendOnFailure, true)
+
+/** {@link TrainJob} or {@link TrainShared}: what the coordinator and the jobs await. */
+type StudyWorkflow = typeof TrainJob | typeof TrainShared
+
+/**
+ * Why a failed execution failed, from the cause its suspension keeps: the worker's
+ * {@link JobFailed} as a defect (its fields), else the defect's message.
+ */
+const failureReason = (cause: Cause.Cause<never> | undefined): string => {
+  if (cause === undefined) return "(no reason recorded; see its worker's log)"
+  const error = Cause.squash(cause)
+  const failed = Schema.decodeUnknownOption(JobFailed)(error)
+  if (Option.isSome(failed)) return failed.value.reason
+  const message = (error as { message?: unknown } | null)?.message
+  return typeof message === "string" ? message : explain(error)
+}
+
+/**
+ * If the execution `id` is suspended by a failure (`SuspendOnFailure`), resumes it through the
+ * engine, which runs it again (its activity from the start, training from the last checkpoint):
+ * a retry. Returns the reason of the failure retried, or null.
+ */
+const retryIfFailed = (
+  workflow: StudyWorkflow,
+  id: string,
+): Effect.Effect<string | null, never, WorkflowEngine.WorkflowEngine> =>
+  Effect.gen(function* () {
+    const polled = yield* workflow.poll(id)
+    if (Option.isNone(polled)) return null
+    const result = polled.value
+    if (result._tag !== "Suspended" || result.failed !== true) return null
+    yield* workflow.resume(id)
+    return failureReason(result.cause)
+  })
+
+/**
+ * Waits for the execution `id` to end, asking every `every`: its result once complete, or
+ * {@link JobFailed} with the failure's reason once suspended by a failure.
+ */
+const settle = (
+  workflow: StudyWorkflow,
+  id: string,
+  name: string,
+  every: Duration.Input,
+): Effect.Effect<void, JobFailed, WorkflowEngine.WorkflowEngine> =>
+  Effect.gen(function* () {
+    while (true) {
+      const polled = yield* workflow.poll(id)
+      if (Option.isSome(polled)) {
+        const result = polled.value
+        if (result._tag === "Complete") return yield* result.exit
+        if (result.failed === true)
+          return yield* new JobFailed({ job: name, reason: failureReason(result.cause) })
+      }
+      yield* Effect.sleep(every)
+    }
+  })
 
 /** The name of a shared execution in notes and status files. */
 const sharedName = (folder: string) => `shared ${folder}`
@@ -98,25 +172,25 @@ const CurrentJob = Context.Reference<{ readonly name: string; holds: boolean } |
 const sharedPollEvery = "1 second"
 
 /**
- * Waits for the execution that trains `shared`, starting it unless another job has: a detached
- * start and polling (a shared execution outlives any one job awaiting it, and is awaited by
- * several), with this process's training slot given back while it waits.
+ * Waits for the execution that trains `shared`, starting it unless another job has (or resuming
+ * it when it has failed before: see the module's note): a detached start and polling (a shared
+ * execution outlives any one job awaiting it, and is awaited by several), with this process's
+ * training slot given back while it waits, and the job's status saying what it waits for.
  */
 const awaitShared =
   (ctx: StudyContext, backend: string) =>
   (shared: Shared): Effect.Effect<void, JobFailed, WorkflowEngine.WorkflowEngine> => {
     const folder = sharedFolder(ctx, shared)
+    const name = sharedName(folder)
     const wait = Effect.gen(function* () {
       const id = yield* TrainShared.execute(
         { options: ctx.options, shared, folder, backend },
         { discard: true, detached: true },
       )
-      while (true) {
-        const result = yield* TrainShared.poll(id)
-        if (Option.isSome(result) && result.value._tag === "Complete")
-          return yield* result.value.exit
-        yield* Effect.sleep(sharedPollEvery)
-      }
+      const retried = yield* retryIfFailed(TrainShared, id)
+      if (retried !== null)
+        yield* ctx.progress.note("cluster", `retrying ${name}: its last run failed: ${retried}`)
+      yield* settle(TrainShared, id, name, sharedPollEvery)
     })
     return Effect.gen(function* () {
       const job = yield* CurrentJob
@@ -130,6 +204,7 @@ const awaitShared =
           Effect.sync(() => (job.holds = false)),
         ),
       )
+      yield* Status.jobWaiting(ctx.options.out, job.name, name)
       yield* wait
       yield* Effect.uninterruptibleMask((restore) =>
         Effect.andThen(
@@ -224,6 +299,7 @@ const asJob = (
       }).pipe(
         Effect.provideService(CurrentJob, job),
         Effect.mapError((error) => new JobFailed({ job: name, reason: explain(error) })),
+        Effect.tapError((failed) => Status.jobFailed(options.out, name, failed.reason)),
       ),
     () => release,
   )
@@ -263,10 +339,14 @@ export const trainJobLayer: Layer.Layer<never, never, WorkflowEngine.WorkflowEng
 /** How often the coordinator shows the state of every unfinished job. */
 export const statusEvery = "30 seconds"
 
+/** How often the coordinator asks the engine whether a job has ended. */
+const jobPollEvery = "2 seconds"
+
 /**
- * The coordinator's training: every job of `all` started on the engine and awaited, with the
- * count (and the progress line's ETA) as they finish, and every {@link statusEvery} each unfinished
- * job's state (`Status.ts`); the first failure fails the study.
+ * The coordinator's training: every job of `all` started on the engine (a job found failed, from
+ * an earlier run of the study on this database, resumed: retried) and awaited, with the count
+ * (and the progress line's ETA) as they finish, and every {@link statusEvery} the state of each
+ * unfinished job and of the shared models (`Status.overview`); the first failure fails the study.
  */
 export const trainOnCluster = (
   ctx: StudyContext,
@@ -278,13 +358,9 @@ export const trainOnCluster = (
     const stage = `models (cluster, ${all.length} jobs)`
     yield* ctx.progress.update({ stage, done, total: all.length })
     const states = Effect.gen(function* () {
-      const now = Date.now()
-      for (const job of all)
-        if (!finished.has(job.name))
-          yield* ctx.progress.note(
-            "cluster",
-            Status.describe(job.name, Status.readStatus(ctx.options.out, job.name), now),
-          )
+      const unfinished = all.map((job) => job.name).filter((name) => !finished.has(name))
+      for (const line of Status.overview(ctx.options.out, unfinished, Date.now()))
+        yield* ctx.progress.note("cluster", line)
     })
     yield* Effect.forkScoped(
       Effect.repeat(Effect.delay(states, statusEvery), Schedule.spaced(statusEvery)),
@@ -293,11 +369,17 @@ export const trainOnCluster = (
       all,
       (job) =>
         Effect.gen(function* () {
-          yield* TrainJob.execute({
-            options: ctx.options,
-            job: job.name,
-            backend: ctx.backend.name,
-          })
+          const id = yield* TrainJob.execute(
+            { options: ctx.options, job: job.name, backend: ctx.backend.name },
+            { discard: true },
+          )
+          const retried = yield* retryIfFailed(TrainJob, id)
+          if (retried !== null)
+            yield* ctx.progress.note(
+              "cluster",
+              `retrying ${job.name}: its last run failed: ${retried}`,
+            )
+          yield* settle(TrainJob, id, job.name, jobPollEvery)
           done += 1
           finished.add(job.name)
           yield* ctx.progress.note("cluster", `job done: ${job.name}`)

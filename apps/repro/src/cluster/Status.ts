@@ -1,16 +1,19 @@
 /**
  * Every job's state across machines, for the coordinator of `--cluster`.
  *
- * A worker records the job it trains in `<out>/cluster/<job>.json` (its host and pid, the stage
- * of training it is in, with done/total and that stage's ETA, and when it last reported), at most
- * once a second; the coordinator reads these files from the shared output folder and shows each
- * job as pending, running (where, how far, ETA, heard when) or done. The files are progress
- * only: no decision of the engine depends on them, so a stale one (its worker killed) shows as
- * such ("heard 40 s ago") until another worker takes the job over.
+ * A worker records each job and shared model (`shared <folder>`) it trains in
+ * `<out>/cluster/<name>.json` (its host and pid, the stage of training it is in, with done/total
+ * and that stage's ETA, and when it last reported), at most once a second; a job that waits for a
+ * shared model says which, and a job that failed says why. The coordinator reads these files from
+ * the shared output folder ({@link overview}) and shows each job, and each shared model it has
+ * heard of, as pending, waiting for a shared model, running (where, how far, ETA, heard when),
+ * failed or done. The files are progress only: no decision of the engine depends on them, so a
+ * stale one (its worker killed) shows as such ("heard 40 s ago") until another worker takes the
+ * job over.
  *
  * @module
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { hostname } from "node:os"
 import { Progress } from "@causald/training"
 import { Effect, Layer, Schema } from "effect"
@@ -19,13 +22,17 @@ import { Effect, Layer, Schema } from "effect"
 export const JobStatus = Schema.Struct({
   job: Schema.String,
   worker: Schema.String,
-  state: Schema.Literals(["running", "done"]),
+  state: Schema.Literals(["running", "waiting", "failed", "done"]),
   stage: Schema.String,
   done: Schema.Number,
   total: Schema.Number,
   /** The stage's remaining seconds at the rate since it started; null when not known yet. */
   etaSeconds: Schema.NullOr(Schema.Number),
   updatedAt: Schema.Number,
+  /** While waiting: the shared model awaited (`shared <folder>`). */
+  waitingFor: Schema.optionalKey(Schema.String),
+  /** When failed: why, in one line. */
+  reason: Schema.optionalKey(Schema.String),
 })
 export type JobStatus = typeof JobStatus.Type
 
@@ -63,6 +70,40 @@ export const jobStarted = (out: string, job: string): Effect.Effect<void> =>
       total: 0,
       etaSeconds: null,
       updatedAt: Date.now(),
+    })
+  })
+
+/** Marks `job` as waiting (its training slot given back) for the shared model `shared`. */
+export const jobWaiting = (out: string, job: string, shared: string): Effect.Effect<void> =>
+  Effect.sync(() => {
+    if (current?.job === job) current = null
+    write(out, {
+      job,
+      worker,
+      state: "waiting",
+      stage: "waiting",
+      done: 0,
+      total: 0,
+      etaSeconds: null,
+      updatedAt: Date.now(),
+      waitingFor: shared,
+    })
+  })
+
+/** Marks `job` as failed here, for `reason`. */
+export const jobFailed = (out: string, job: string, reason: string): Effect.Effect<void> =>
+  Effect.sync(() => {
+    if (current?.job === job) current = null
+    write(out, {
+      job,
+      worker,
+      state: "failed",
+      stage: "failed",
+      done: 0,
+      total: 0,
+      etaSeconds: null,
+      updatedAt: Date.now(),
+      reason,
     })
   })
 
@@ -127,12 +168,76 @@ export const readStatus = (out: string, job: string): JobStatus | undefined => {
   }
 }
 
-/** One line about a job for the coordinator: pending, running (where, how far, ETA) or done. */
+/**
+ * One line about a job for the coordinator: pending, waiting for a shared model, running (where,
+ * how far, ETA), failed (why) or done.
+ */
 export const describe = (job: string, status: JobStatus | undefined, nowMs: number): string => {
   if (status === undefined) return `${job}: pending`
   if (status.state === "done") return `${job}: done on ${status.worker}`
   const heard = Progress.formatDuration((nowMs - status.updatedAt) / 1000)
+  if (status.state === "failed")
+    return `${job}: failed on ${status.worker}: ${status.reason ?? "(no reason given)"}`
+  if (status.state === "waiting")
+    return `${job}: waiting for ${status.waitingFor ?? "a shared model"} (on ${status.worker}, heard ${heard} ago)`
   const eta =
     status.etaSeconds === null ? "" : `, ETA ${Progress.formatDuration(status.etaSeconds)}`
   return `${job}: running on ${status.worker}, ${status.stage} ${status.done}/${status.total}${eta} (heard ${heard} ago)`
+}
+
+/** Every status file of the study writing to `out`. */
+export const readAll = (out: string): ReadonlyArray<JobStatus> => {
+  let names: ReadonlyArray<string>
+  try {
+    names = readdirSync(`${out}/cluster`).filter((name) => name.endsWith(".json"))
+  } catch {
+    return []
+  }
+  return names.flatMap((name) => {
+    try {
+      return [
+        Schema.decodeUnknownSync(JobStatus)(
+          JSON.parse(readFileSync(`${out}/cluster/${name}`, "utf8")),
+        ),
+      ]
+    } catch {
+      return []
+    }
+  })
+}
+
+/** Whether a status is a shared model's (`shared <folder>`, `cluster/Jobs.ts`). */
+const isShared = (name: string) => name.startsWith("shared ")
+
+/**
+ * The coordinator's notes on the study writing to `out`: a line per unfinished job of `jobs`,
+ * then one per shared model not done (those a worker has written about, and those a job waits
+ * for that no worker has started yet: pending, with who awaits them), then how many shared
+ * models are done.
+ */
+export const overview = (
+  out: string,
+  jobs: ReadonlyArray<string>,
+  nowMs: number,
+): ReadonlyArray<string> => {
+  const all = readAll(out)
+  const byName = new Map(all.map((status) => [status.job, status]))
+  const lines = jobs.map((job) => describe(job, byName.get(job), nowMs))
+  const awaitedBy = new Map<string, Array<string>>()
+  for (const status of all)
+    if (status.state === "waiting" && status.waitingFor !== undefined)
+      awaitedBy.set(status.waitingFor, [...(awaitedBy.get(status.waitingFor) ?? []), status.job])
+  const shared = [
+    ...new Set([...all.map((s) => s.job).filter(isShared), ...awaitedBy.keys()]),
+  ].sort()
+  let done = 0
+  for (const name of shared) {
+    const status = byName.get(name)
+    if (status?.state === "done") done += 1
+    else if (status === undefined)
+      lines.push(`${name}: pending (awaited by ${(awaitedBy.get(name) ?? []).sort().join(", ")})`)
+    else lines.push(describe(name, status, nowMs))
+  }
+  if (shared.length > 0) lines.push(`shared models: ${done} done of ${shared.length} known so far`)
+  return lines
 }

@@ -203,17 +203,40 @@ describe.skipIf(testServerUrl === undefined)("bun run repro --cluster", () => {
     )
   }, 300_000)
 
-  test("a worker on another tensor backend than the coordinator's refuses the jobs, saying which", async () => {
+  test("a worker on another tensor backend than the coordinator's refuses the jobs, saying which; rerun after fixing the worker, the failed jobs are retried on the same database", async () => {
     const url = await freshDatabase(testServerUrl as string, "backend")
     const out = join(root, "backend")
-    worker(url, join(root, "worker-cpu.log"), "cpu")
+    const cpu = worker(url, join(root, "worker-cpu.log"), "cpu")
     const { code, stderr } = await finish(repro(["--out", out, "--cluster", url]))
     expect(code).toBe(1)
     // (wasm's name says what runs its products, e.g. "wasm+onednn")
     expect(stderr).toMatch(
       /repro failed: training job "[^"]+" failed on its worker: this worker computes on the cpu backend but the study \(its coordinator\) on wasm\S*: start repro-worker with --backend wasm\n/,
     )
-  }, 120_000)
+    // The worker restarted with the right backend, the coordinator run again: the failed jobs
+    // are resumed (the engine's resume) rather than failing again from their recorded result.
+    cpu.kill("SIGKILL")
+    await cpu.exited
+    const log = join(root, "worker-wasm.log")
+    worker(url, log)
+    const again = await finish(repro(["--out", out, "--cluster", url]))
+    expect(again.stderr).not.toContain("repro failed")
+    expect(again.code).toBe(0)
+    // the one job the first coordinator saw fail at least, with the reason it failed
+    expect(again.stderr).toMatch(
+      /retrying [^:"]+ seed \d: its last run failed: this worker computes on the cpu backend/,
+    )
+    expect(existsSync(join(out, "results.json"))).toBe(true)
+    // every job and shared model trained to its end once, all by the new worker
+    expect(notes(log, "trained").sort()).toEqual(
+      [
+        ...["base", "groupwise", "causald"].flatMap((m) => [`${m} seed 1`, `${m} seed 2`]),
+        "shared base/seed-1",
+        "shared base/seed-2",
+        "shared teachers-activeness-4",
+      ].sort(),
+    )
+  }, 300_000)
 })
 
 describe("bun run repro --cluster, no server needed", () => {
