@@ -203,7 +203,7 @@ describe.skipIf(testServerUrl === undefined)("bun run repro --cluster", () => {
     )
   }, 300_000)
 
-  test("a worker on another tensor backend than the coordinator's refuses the jobs, saying which; rerun after fixing the worker, the failed jobs are retried on the same database", async () => {
+  test("a worker on another tensor backend than the coordinator's refuses the jobs, saying which; rerun after fixing the worker, the failed jobs are retried on the same database; the final reload waits for no lease and names a missing model", async () => {
     const url = await freshDatabase(testServerUrl as string, "backend")
     const out = join(root, "backend")
     const cpu = worker(url, join(root, "worker-cpu.log"), "cpu")
@@ -227,6 +227,7 @@ describe.skipIf(testServerUrl === undefined)("bun run repro --cluster", () => {
       /retrying [^:"]+ seed \d: its last run failed: this worker computes on the cpu backend/,
     )
     expect(existsSync(join(out, "results.json"))).toBe(true)
+    const second = comparable(join(out, "results.json"), out)
     // every job and shared model trained to its end once, all by the new worker
     expect(notes(log, "trained").sort()).toEqual(
       [
@@ -235,6 +236,24 @@ describe.skipIf(testServerUrl === undefined)("bun run repro --cluster", () => {
         "shared base/seed-2",
         "shared teachers-activeness-4",
       ].sort(),
+    )
+    // Once every execution has finished, the coordinator reads the models without leases: a
+    // live-looking lease of another host on a finished model's folder (one that no execution
+    // trains now) does not block a third run, which has nothing to retry; and a model missing
+    // from the shared folder fails the study with its name, rather than being trained here.
+    const student = join(out, "models", "causald", "seed-1")
+    foreignLease(student)
+    const third = await finish(repro(["--out", out, "--cluster", url]))
+    expect(third.code).toBe(0)
+    expect(third.stderr).not.toContain("retrying")
+    expect(comparable(join(out, "results.json"), out)).toEqual(second)
+    expect(existsSync(join(student, "lease"))).toBe(true)
+    rmSync(join(out, "models", "base", "seed-2"), { recursive: true })
+    const missing = await finish(repro(["--out", out, "--cluster", url]))
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain("repro failed: base seed 2: ")
+    expect(missing.stderr).toContain(
+      `base seed 2: not trained in ${join(out, "models", "base", "seed-2")} (no checkpoint last.ckpt); this process only reloads finished models\n`,
     )
   }, 300_000)
 })
