@@ -96,4 +96,30 @@ describe.skipIf(testServerUrl === undefined)("cluster engine on PostgreSQL", () 
       2,
     )
   }, 120_000)
+
+  test("a workflow suspended on failure whose runner stops gracefully (SIGTERM) mid-activity is not taken for suspended: another runner completes it", async () => {
+    const url = await freshDatabase(testServerUrl as string, "flakyterm")
+    const dir = join(root, "flaky-term")
+    mkdirSync(dir)
+    const log = join(dir, "job.log")
+    writeFileSync(join(dir, "job.hold"), "")
+    const first = runner(url, dir)
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        const id = yield* Flaky.execute({ name: "job", dir }, { discard: true })
+        while (!existsSync(log)) yield* Effect.sleep("100 millis")
+        first.kill("SIGTERM")
+        while (first.exitCode === null && first.signalCode === null)
+          yield* Effect.sleep("100 millis")
+        runner(url, dir)
+        rmSync(join(dir, "job.hold"))
+        while (true) {
+          const polled = yield* Flaky.poll(id)
+          if (Option.isSome(polled) && polled.value._tag === "Complete") return polled.value
+          yield* Effect.sleep("200 millis")
+        }
+      }).pipe(Effect.provide(clientLayer(url)), Effect.timeout("90 seconds")),
+    )
+    expect(result.exit._tag === "Success" && result.exit.value).toBe(2)
+  }, 120_000)
 })

@@ -4,7 +4,8 @@
  * waits for `DIR/<name>.go` before it records its end: the test can kill the runner while the
  * activity runs, and see it run again, to its end, on the next runner. `Flaky` (suspended on
  * failure, like the study's workflows) fails while `DIR/<name>.fail` exists: the test sees the
- * failure, removes the file and resumes the execution, which then succeeds.
+ * failure, removes the file and resumes the execution, which then succeeds; it waits while
+ * `DIR/<name>.hold` exists, so that the test can stop its runner in the middle.
  */
 import { appendFileSync, existsSync, readFileSync } from "node:fs"
 import { NodeRuntime } from "@effect/platform-node"
@@ -55,6 +56,7 @@ export const FlakyLayer = Flaky.toLayer(({ name, dir }) =>
       const log = `${dir}/${name}.log`
       appendFileSync(log, `start\n`)
       if (existsSync(`${dir}/${name}.fail`)) return yield* Effect.fail("asked to fail")
+      while (existsSync(`${dir}/${name}.hold`)) yield* Effect.sleep("100 millis")
       return starts(log)
     }),
   }),
