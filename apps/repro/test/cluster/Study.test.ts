@@ -258,6 +258,37 @@ describe.skipIf(testServerUrl === undefined)("bun run repro --cluster", () => {
   }, 300_000)
 })
 
+describe.skipIf(testServerUrl === undefined)("bun run repro --cluster, retries", () => {
+  test("a shared model that failed is retried by the job that needs it, when the coordinator is run again", async () => {
+    const url = await freshDatabase(testServerUrl as string, "shared_retry")
+    const out = join(root, "shared-retry")
+    // A file where seed 1's base model folder goes: its shared execution fails (cannot create
+    // the folder), and so does the job awaiting it.
+    mkdirSync(join(out, "models", "base"), { recursive: true })
+    writeFileSync(join(out, "models", "base", "seed-1"), "in the way")
+    const log = join(root, "worker-shared-retry.log")
+    worker(url, log)
+    const first = await finish(repro(["--out", out, "--cluster", url]))
+    expect(first.code).toBe(1)
+    expect(first.stderr).toContain(
+      'repro failed: training job "base seed 1" failed on its worker: training job "shared base/seed-1" failed on its worker: ',
+    )
+    rmSync(join(out, "models", "base", "seed-1"))
+    const again = await finish(repro(["--out", out, "--cluster", url]))
+    expect(again.stderr).not.toContain("repro failed")
+    expect(again.code).toBe(0)
+    expect(again.stderr).toContain(
+      'retrying base seed 1: its last run failed: training job \\"shared base/seed-1\\" failed',
+    )
+    // the job, resumed, resumed the failed shared model, which then trained once
+    expect(read(log)).toContain("cluster  retrying shared base/seed-1: its last run failed: ")
+    expect(notes(log, "trained").filter((name) => name === "shared base/seed-1")).toEqual([
+      "shared base/seed-1",
+    ])
+    expect(existsSync(join(out, "results.json"))).toBe(true)
+  }, 300_000)
+})
+
 describe("bun run repro --cluster, no server needed", () => {
   test("an unreachable database: one line naming the flag, the password masked, nothing written", async () => {
     const out = join(root, "unreachable")
