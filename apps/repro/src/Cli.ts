@@ -17,7 +17,18 @@
  */
 import { homedir } from "node:os"
 import { type DataSource, Sources } from "@causald/data"
-import { Console, Effect, FileSystem, Logger, Option, Path, Stdio } from "effect"
+import { BaseModels } from "@causald/models"
+import {
+  Console,
+  Effect,
+  FileSystem,
+  Logger,
+  Option,
+  Path,
+  Result,
+  type Schema,
+  Stdio,
+} from "effect"
 import { CliError, CliOutput, Command, Flag } from "effect/cli"
 import { fileSystemReason } from "./Explain.ts"
 import { bases, cliName, experimentNeeds, type Method, methodAliases, methods } from "./Methods.ts"
@@ -143,6 +154,21 @@ export const kCoreDefaults = (): string => {
     .join("; ")
 }
 
+/** A base model's defaults in words for `--help`: `embeddingSize 8, attentionHidden [80,40], ...`. */
+const describeDefaults = (base: BaseModels.BaseModelName): string =>
+  Object.entries(BaseModels.baseModels[base].defaults)
+    .map(([name, value]) => `${name} ${JSON.stringify(value)}`)
+    .join(", ")
+
+/** `raw` parsed as JSON; undefined when it is not JSON. */
+const parseJson = (raw: string): unknown => {
+  try {
+    return JSON.parse(raw)
+  } catch {
+    return undefined
+  }
+}
+
 /** The flag of one open point of the paper (`Readings.dimensions`); absent: the preset's choice. */
 const readingFlag = <N extends Readings.DimensionName>(
   name: N,
@@ -177,6 +203,25 @@ export const flags = {
       "Base recommender of every method (Table 3: din, Table 4: deepfm; default din)",
     ),
     Flag.withDefault("din"),
+  ),
+  baseConfig: Flag.String("base-config").pipe(
+    Flag.withMetavar("JSON"),
+    Flag.withDescription(
+      `Options of the base recommender over its defaults, a JSON object (e.g. '{"embeddingSize":16}'), checked against --base's configuration before anything trains. din: ${describeDefaults("din")}; deepfm: ${describeDefaults("deepfm")}`,
+    ),
+    Flag.mapEffect((raw: string) => {
+      const parsed = parseJson(raw)
+      return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
+        ? Effect.succeed(parsed as { readonly [key: string]: Schema.Json })
+        : Effect.fail(
+            invalid(
+              "base-config",
+              raw,
+              `a JSON object of base-model options, e.g. '{"embeddingSize":16}'`,
+            ),
+          )
+    }),
+    Flag.optional,
   ),
   methods: Flag.String("methods").pipe(
     Flag.withMetavar("LIST"),
@@ -702,6 +747,14 @@ export const resolveStudyOptions = (
         `--out ${out} is ${harm}: a run writes results.json, models/ and its tables there; give a folder of its own, e.g. runs/<name>`,
       )
     yield* checkOut(out)
+    // the base model's configuration: its defaults, then --base-config, checked here by field
+    if (Option.isSome(raw.baseConfig)) {
+      const resolved = BaseModels.resolve(raw.base, raw.baseConfig.value)
+      if (Result.isFailure(resolved))
+        return yield* fail(
+          `--base-config: ${resolved.failure.message} (--base ${raw.base} takes ${Object.keys(BaseModels.baseModels[raw.base].defaults).join(", ")})`,
+        )
+    }
     // the reading of the paper's open points: the preset, explicit flags on top
     const reading = Readings.resolve(raw.reading, {
       ...Option.match(raw.bdaDistance, {
@@ -741,6 +794,7 @@ export const resolveStudyOptions = (
       data,
       source,
       base: raw.base,
+      ...(Option.isSome(raw.baseConfig) ? { baseConfig: raw.baseConfig.value } : {}),
       methods: chosen,
       seeds: raw.seeds,
       ...(raw.firstSeed === 1 ? {} : { firstSeed: raw.firstSeed }),

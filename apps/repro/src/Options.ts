@@ -23,6 +23,12 @@ export const StudyOptions = Schema.Struct({
   /** What `data` is read as; null for the simulated worlds. */
   source: Schema.NullOr(DataSource),
   base: Schema.Literals(bases),
+  /**
+   * `--base-config`: the base model's options over its defaults, as given (the study resolves
+   * them once, `BaseModels.resolve`, and records the result in `fingerprint.json`); absent: its
+   * defaults (also in results written before the flag existed).
+   */
+  baseConfig: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
   methods: Schema.Array(Schema.Literals(methods)),
   seeds: Schema.Int,
   /**

@@ -1,14 +1,18 @@
 /**
  * What a trained model was trained from, kept beside its checkpoints (`provenance.json` in its
  * folder under `models/`): the teachers of a distilled student and the settings that shape it
- * but not its folder's name (loss coefficients, CausalD's feature distance).
+ * but not its folder's name (loss coefficients, CausalD's feature distance), and the base model's
+ * configuration as resolved for the study.
  *
  * Why: a rerun reuses every finished model, and a checkpoint alone does not say which teachers or
  * coefficients produced it. When the teachers change (retrained, or continued under a longer
  * stopping rule) or a coefficient is given another value (`--lambda-bda`), a reused model would
  * silently stand for a configuration that no longer exists. The first happened on ml-100k when
  * the teachers' epochs began to count all users' steps (`Train.epochUnit`). A model whose record
- * differs from the current configuration is refused with the folder to delete.
+ * differs from the current configuration is refused with the folder to delete. A record written
+ * before a field existed is read as what that field's absence meant then (no base-model
+ * configuration: the base model's defaults), so a model from then is reused only where nothing
+ * changed.
  *
  * The output folder as a whole is bound to what its models were trained on
  * (`<out>/fingerprint.json`, {@link bindOutput}): a SHA-256 of the prepared data's content (its
@@ -24,7 +28,13 @@
 import type { Train } from "@causald/training"
 import { Effect, FileSystem, Schema } from "effect"
 import { fileSystemReason } from "./Explain.ts"
-import { fingerprintDifference, fingerprintFile, OutputFingerprint } from "./Fingerprint.ts"
+import {
+  BaseModelRecord,
+  baseModelDifference,
+  fingerprintDifference,
+  fingerprintFile,
+  OutputFingerprint,
+} from "./Fingerprint.ts"
 import { writeAtomic } from "./Output.ts"
 
 /** One teacher as a student saw it: its folder and the outcome of its training. */
@@ -36,10 +46,16 @@ export const TeacherRecord = Schema.Struct({
 })
 export type TeacherRecord = typeof TeacherRecord.Type
 
-/** A model's record: its teachers (none for a model without) and its settings. */
+/** A model's record: its teachers (none for a model without), its settings and base model. */
 export const Provenance = Schema.Struct({
   teachers: Schema.Array(TeacherRecord),
   settings: Schema.Record(Schema.String, Schema.Union([Schema.Number, Schema.String])),
+  /**
+   * The base model's configuration, as resolved for the study; absent in records written before
+   * configurations were recorded, which stands for the base model's defaults (every model was
+   * built at them until then), so those models stay reusable at the defaults only.
+   */
+  model: Schema.optionalKey(BaseModelRecord),
 })
 export type Provenance = typeof Provenance.Type
 
@@ -93,7 +109,7 @@ export const difference = (recorded: Provenance, current: Provenance): string | 
   for (const name of names.sort())
     if (recorded.settings[name] !== current.settings[name])
       return `${name} was ${recorded.settings[name] ?? "unset"}, now ${current.settings[name] ?? "unset"}`
-  return undefined
+  return baseModelDifference(recorded.model, current.model)
 }
 
 /**

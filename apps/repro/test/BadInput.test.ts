@@ -9,12 +9,31 @@
  * each failing before anything trains (about a second each).
  */
 import { afterAll, describe, expect, test } from "bun:test"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { type PreparedDataset, Simulated, Sources } from "@causald/data"
+import { BaseModels } from "@causald/models"
 import { NodeServices } from "@effect/platform-node"
-import { Cause, Effect, Exit, FileSystem, Layer, Option, PlatformError, Stdio } from "effect"
+import {
+  Cause,
+  Effect,
+  Exit,
+  FileSystem,
+  Layer,
+  Option,
+  PlatformError,
+  Result,
+  Stdio,
+} from "effect"
 import { type CliError, CliOutput } from "effect/cli"
 import { errorMessages, main, oneLine, type ParseContext, parse } from "../src/Cli.ts"
 import { explain, fileSystemReason } from "../src/Explain.ts"
@@ -616,11 +635,22 @@ describe("output folders bound to their data: another data set's folder refused 
     Effect.runPromise(
       Sources.load({ format: "movielens-100k", directory: dir }, { kCore: 3, name: "ml" }),
     )
-  const bind = (out: string, data: PreparedDataset, base = "din", write = true) =>
+  const bind = (
+    out: string,
+    data: PreparedDataset,
+    base: BaseModels.BaseModelName | BaseModels.Resolved = "din",
+    write = true,
+  ) =>
     Effect.runPromiseExit(
-      bindOutput(out, outputFingerprint(data, base, profileOf(quickReal).training), {
-        write,
-      }).pipe(Effect.provide(NodeServices.layer)),
+      bindOutput(
+        out,
+        outputFingerprint(
+          data,
+          typeof base === "string" ? BaseModels.defaults(base) : base,
+          profileOf(quickReal).training,
+        ),
+        { write },
+      ).pipe(Effect.provide(NodeServices.layer)),
     )
   const quickReal = {
     dataset: "movielens-100k",
@@ -663,6 +693,28 @@ describe("output folders bound to their data: another data set's folder refused 
     expect(failureOf(await bind(out, await load(ml120)))).toContain(
       "trained on ml: 240 users, 150 items, 2400 interactions, 3-core; now ml: 120 users",
     )
+  })
+
+  test("the base model's resolved configuration binds the folder; one bound before it was recorded stands for the defaults", async () => {
+    const data = await load(ml240)
+    const wider = Result.getOrThrow(BaseModels.resolve("din", { embeddingSize: 16 }))
+    const out = freshOut()
+    expect(await bind(out, data, wider)).toEqual(Exit.succeed("recorded"))
+    const recorded = JSON.parse(readFileSync(join(out, fingerprintFile), "utf8"))
+    expect(recorded.model).toEqual({ base: "din", config: wider.config })
+    expect(await bind(out, data, wider)).toEqual(Exit.succeed("matched"))
+    expect(failureOf(await bind(out, data))).toContain(
+      "base model option embeddingSize was 16, now 8",
+    )
+    // a fingerprint.json written before configurations were recorded: no `model`
+    const old = freshOut()
+    expect(await bind(old, data)).toEqual(Exit.succeed("recorded"))
+    const { model: _, ...before } = JSON.parse(readFileSync(join(old, fingerprintFile), "utf8"))
+    writeFileSync(join(old, fingerprintFile), JSON.stringify(before))
+    expect(failureOf(await bind(old, data, wider))).toContain(
+      "base model option embeddingSize was 8, now 16",
+    )
+    expect(await bind(old, data)).toEqual(Exit.succeed("matched"))
   })
 
   test("a corrupt fingerprint.json is refused by name; a worker checks without writing", async () => {

@@ -196,6 +196,33 @@ describe("Cli: defaults", () => {
     )
   })
 
+  test("--base-config: checked against --base's configuration, the bad field named", async () => {
+    const one = async (args: ReadonlyArray<string>, needles: ReadonlyArray<string>) => {
+      const messages = (await errors(args)).join("\n")
+      for (const needle of needles) expect(messages, args.join(" ")).toContain(needle)
+    }
+    await one(
+      ["--base-config", '{"embeddingSize":0}'],
+      ["--base-config", "embeddingSize", "found 0"],
+    )
+    await one(
+      ["--base-config", '{"predictorHidden":[200,-80]}'],
+      ["--base-config", "predictorHidden[1]", "found -80"],
+    )
+    // DIN's option given to DeepFM: refused, with the options DeepFM takes
+    await one(
+      ["--base", "deepfm", "--base-config", '{"attentionHidden":[80]}'],
+      ["attentionHidden: expected no such option", "--base deepfm takes embeddingSize, dnnHidden"],
+    )
+    await one(["--base-config", "[8]"], ["base-config", "a JSON object"])
+    await one(["--base-config", "{embeddingSize: 8"], ["base-config", "a JSON object"])
+    // absent: nothing recorded (the defaults); given: recorded as given
+    expect((await ok([])).baseConfig).toBeUndefined()
+    expect((await ok(["--base-config", '{"userEmbedding":true}'])).baseConfig).toEqual({
+      userEmbedding: true,
+    })
+  })
+
   test("utcStamp is the UTC time without separators", () => {
     expect(utcStamp(now)).toBe("20260102T030405Z")
   })
@@ -208,6 +235,8 @@ describe("Cli: defaults", () => {
       "books.csv",
       "--base",
       "deepfm",
+      "--base-config",
+      '{"dnnHidden":[64],"embeddingSize":16}',
       "--methods",
       "deepfm,causald,wo-fda",
       "--seeds",
@@ -246,6 +275,7 @@ describe("Cli: defaults", () => {
       data: csvFile,
       source: { format: "amazon-ratings", file: csvFile },
       base: "deepfm",
+      baseConfig: { dnnHidden: [64], embeddingSize: 16 },
       methods: ["base", "causald", "wo-fda"],
       seeds: 5,
       firstSeed: 6,
@@ -335,11 +365,12 @@ describe("Cli: defaults", () => {
     const help = events.find((e) => e._tag === "Help")
     if (help === undefined || help._tag !== "Help") throw new Error("no help shown")
     const documented = help.helpDoc.flags
-    expect(Object.keys(flags).length).toBe(37)
+    expect(Object.keys(flags).length).toBe(38)
     for (const name of [
       "dataset",
       "data",
       "base",
+      "base-config",
       "methods",
       "seeds",
       "teachers",

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Checkpoint } from "@causald/core"
+import { Din } from "@causald/models"
 import { NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { screen } from "../src/Readings.ts"
@@ -76,7 +77,13 @@ describe("bun run repro --quick", () => {
     )
     expect(teachersOf("kd/seed-1")).toEqual(["kd-teacher/seed-1"])
     expect(provenance("causald/seed-1").settings).toEqual({ lambdaBda: 1, lambdaFda: 1 })
-    expect(provenance("ips/seed-1")).toEqual({ teachers: [], settings: { clip: 0.1 } })
+    // ... and the base model's configuration as resolved (the defaults without --base-config)
+    expect(provenance("ips/seed-1")).toEqual({
+      teachers: [],
+      settings: { clip: 0.1 },
+      model: { base: "din", config: Din.defaultConfig },
+    })
+    expect(results.manifest.fingerprint?.model).toEqual({ base: "din", config: Din.defaultConfig })
     expect(existsSync(join(out, "models", "base", "seed-1", "provenance.json"))).toBe(false)
     expect(results.teacherCounts?.map((p) => p.value)).toEqual([2, 4, 8, 16])
     expect(results.sensitivity?.lambdaFda.map((p) => p.value)).toEqual([0.01, 0.1, 1, 10])

@@ -8,8 +8,9 @@ import { afterAll, describe, expect, test } from "bun:test"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { BaseModels } from "@causald/models"
 import { Result } from "effect"
-import type { OutputFingerprint } from "../src/Fingerprint.ts"
+import { baseModelRecord, type OutputFingerprint } from "../src/Fingerprint.ts"
 import { merge, type Part } from "../src/Merge.ts"
 import { encodeResults, type Results, summarize, summarizeGroups } from "../src/Results.ts"
 import { finish, makeResults, readRunResults, twoSeedStudy } from "./fixture.ts"
@@ -124,6 +125,20 @@ describe("merge", () => {
       manifest: { ...x.manifest, fingerprint: { ...fingerprint, data: "cd".repeat(32) } },
     }))
     expect(reasonOf([a, otherData])).toContain("/runs/b was trained on other data or settings")
+    // the base model's configuration: a part from before it was recorded stands for the defaults
+    const withModel = (config: BaseModels.Resolved) =>
+      withB((x) => ({
+        ...x,
+        manifest: {
+          ...x.manifest,
+          fingerprint: { ...fingerprint, model: baseModelRecord(config) },
+        },
+      }))
+    expect(Result.isSuccess(merge([a, withModel(BaseModels.defaults("din"))], "/out"))).toBe(true)
+    const wider = Result.getOrThrow(BaseModels.resolve("din", { embeddingSize: 16 }))
+    expect(reasonOf([a, withModel(wider)])).toContain(
+      "base model option embeddingSize was 8, now 16",
+    )
     const otherLambda = withB((x) => ({
       ...x,
       manifest: {

@@ -7,8 +7,10 @@ import { describe, expect, test } from "bun:test"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { BaseModels, Din } from "@causald/models"
 import { NodeServices } from "@effect/platform-node"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Result } from "effect"
+import { baseModelRecord } from "../src/Fingerprint.ts"
 import { checkProvenance, difference, type Provenance } from "../src/Provenance.ts"
 
 const run = <A, E>(
@@ -70,6 +72,38 @@ describe("Provenance: what a model was trained from", () => {
       checkProvenance(directory, { ...record, settings: { lambdaBda: 0.01, lambdaFda: 1 } }),
     )
     expect(failure(exit)).toContain("lambdaBda was 1, now 0.01")
+  })
+
+  test("the base model's configuration: another one is refused, naming the option", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "causald-prov-"))
+    const atDefaults = { ...record, model: baseModelRecord(BaseModels.defaults("din")) }
+    expect(Exit.isSuccess(await run(checkProvenance(directory, atDefaults)))).toBe(true)
+    expect(saved(directory).model).toEqual({ base: "din", config: Din.defaultConfig })
+    const deeper = Result.getOrThrow(BaseModels.resolve("din", { predictorHidden: [200, 80, 40] }))
+    const exit = await run(
+      checkProvenance(directory, { ...record, model: baseModelRecord(deeper) }),
+    )
+    expect(failure(exit)).toContain(
+      "base model option predictorHidden was [200,80], now [200,80,40]",
+    )
+    expect(failure(exit)).toContain("delete that folder")
+    const again = await run(checkProvenance(directory, atDefaults))
+    expect(Exit.isSuccess(again) && again.value).toBe("matched")
+  })
+
+  test("a record from before configurations were recorded stands for the defaults", async () => {
+    // provenance.json as earlier versions wrote it: teachers and settings, no `model`
+    const directory = mkdtempSync(join(tmpdir(), "causald-prov-"))
+    writeFileSync(join(directory, "provenance.json"), JSON.stringify(record))
+    for (const base of BaseModels.baseModelNames) {
+      const current = { ...record, model: baseModelRecord(BaseModels.defaults(base)) }
+      const exit = await run(checkProvenance(directory, current))
+      expect(Exit.isSuccess(exit) && exit.value).toBe("matched")
+    }
+    expect(saved(directory)).toEqual(record) // a match leaves the record as it was
+    const wider = Result.getOrThrow(BaseModels.resolve("deepfm", { embeddingSize: 16 }))
+    const exit = await run(checkProvenance(directory, { ...record, model: baseModelRecord(wider) }))
+    expect(failure(exit)).toContain("base model option embeddingSize was 8, now 16")
   })
 
   test("a record that is not a provenance record is refused, naming the file", async () => {

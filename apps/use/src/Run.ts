@@ -2,8 +2,9 @@
  * A finished repro run, opened for use: its recorded options (`results.json`'s
  * `manifest.configuration`), its data prepared again from them (`RunData.prepare`, the function
  * the study itself prepared it with) and checked against the run's `fingerprint.json`, and one
- * trained model, rebuilt with the run's architecture (`RunData.baseModel`) and loaded from its
- * saved best checkpoint (`models/<method>/seed-<n>/best.ckpt`). Nothing is retrained.
+ * trained model, rebuilt with the run's architecture (`RunData.baseModel`, at the base-model
+ * configuration recorded in `fingerprint.json`) and loaded from its saved best checkpoint
+ * (`models/<method>/seed-<n>/best.ckpt`). Nothing is retrained.
  *
  * Every failure is a {@link UseError}: one line that names the flag, file or id at fault and
  * what was expected, before any scoring.
@@ -12,7 +13,7 @@
  */
 import { Checkpoint, type Parameter, Tensors } from "@causald/core"
 import { type DataSource, Fingerprint, type PreparedDataset } from "@causald/data"
-import { forInference, type Recommender } from "@causald/models"
+import { BaseModels, forInference, type Recommender } from "@causald/models"
 import { RunData } from "@causald/training"
 import { Effect, FileSystem, Schema } from "effect"
 
@@ -58,6 +59,13 @@ const FingerprintRecord = Schema.Struct({
   data: Schema.String,
   name: Schema.String,
   settings: Schema.Record(Schema.String, Schema.Union([Schema.Number, Schema.String])),
+  /**
+   * The base model's configuration as the study resolved it; absent in runs bound before it was
+   * recorded, which were all trained at the base model's defaults.
+   */
+  model: Schema.optionalKey(
+    Schema.Struct({ base: Schema.String, config: Schema.Record(Schema.String, Schema.Json) }),
+  ),
 })
 
 /** A run folder, its options and its data, checked against the run's fingerprint. */
@@ -70,6 +78,8 @@ export interface OpenRun {
   readonly data: PreparedDataset
   /** SHA-256 of the data (`fingerprint.json`'s `data`). */
   readonly fingerprint: string
+  /** The base model and its configuration, as the run recorded them (`fingerprint.json`). */
+  readonly baseModel: BaseModels.Resolved
 }
 
 const runError = (dir: string, reason: string) => new UseError({ subject: `--run ${dir}`, reason })
@@ -164,7 +174,22 @@ export const open = (
         dir,
         `fingerprint.json records base ${recorded.settings.base}, results.json ${configuration.base}`,
       )
-    return { dir, configuration, seeds: head.manifest.seeds, data, fingerprint }
+    if (recorded.model !== undefined && recorded.model.base !== configuration.base)
+      return yield* runError(
+        dir,
+        `fingerprint.json records base model ${recorded.model.base}, results.json ${configuration.base}`,
+      )
+    // the models' architecture: the configuration the study resolved and recorded (absent in
+    // runs from before it was recorded: the defaults, which every model was trained at then)
+    const baseModel = yield* Effect.mapError(
+      Effect.fromResult(BaseModels.resolve(configuration.base, recorded.model?.config)),
+      (e) =>
+        new UseError({
+          subject: `${dir}/fingerprint.json`,
+          reason: `its base-model configuration cannot be built: ${e.message}`,
+        }),
+    )
+    return { dir, configuration, seeds: head.manifest.seeds, data, fingerprint, baseModel }
   })
 
 /** One trained model of a run, ready to score. */
@@ -272,7 +297,7 @@ export const loadModel = (
     const state = last.meta as { finished?: unknown; epoch?: unknown } | null
     if (state?.finished !== true)
       return yield* unfinished(`${typeof state?.epoch === "number" ? state.epoch : 0} epochs done`)
-    const model = RunData.baseModel(backend, run.configuration.base, run.data, seed)
+    const model = RunData.baseModel(backend, run.baseModel, run.data, seed)
     const parameters = [...model.parameters, ...(model.buffers ?? [])]
     const meta = yield* Checkpoint.loadParameters(`${directory}/best.ckpt`, parameters).pipe(
       Effect.mapError((e) => {

@@ -8,8 +8,10 @@
 import * as Random from "./Random.ts"
 import type { Parameter, Tensor, TensorBackend } from "./Tensor.ts"
 
+/** Activations between hidden layers. The output layer is always linear (a logit). */
+export const activations = ["relu", "sigmoid", "tanh"] as const
 /** Activation between hidden layers. The output layer is always linear (a logit). */
-export type Activation = "relu" | "sigmoid" | "tanh"
+export type Activation = (typeof activations)[number]
 
 /** A stack of dense layers: `sizes[0]` inputs, `sizes[last]` outputs. */
 export interface Mlp {

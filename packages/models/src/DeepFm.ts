@@ -21,6 +21,15 @@
  * @module
  */
 import { Mlp, type Parameter, Random, type Tensor, type TensorBackend } from "@causald/core"
+import { Result, Schema } from "effect"
+import type { InvalidConfig } from "./Errors.ts"
+import {
+  integerAtLeast,
+  layerSizes,
+  nonNegative,
+  option,
+  resolver,
+} from "./internal/ConfigSchema.ts"
 import * as Embedding from "./internal/Embedding.ts"
 import type {
   Recommender,
@@ -29,25 +38,34 @@ import type {
   Vocabulary,
 } from "./Recommender.ts"
 
-/** DeepFM's options; {@link defaultConfig} holds the paper's. */
-export interface DeepFmConfig {
+/**
+ * DeepFM's configuration as a Schema, each field with its default (the paper's, section 5.1):
+ * decoding `{}` gives {@link defaultConfig}; {@link resolve} is the one step from options to a
+ * checked configuration.
+ */
+export const DeepFmConfig = Schema.Struct({
   /** d: field embedding width; the paper's 8. */
-  readonly embeddingSize: number
+  embeddingSize: option(integerAtLeast(1), 8),
   /** Hidden widths of the DNN part; 256, 128. */
-  readonly dnnHidden: ReadonlyArray<number>
+  dnnHidden: option(layerSizes, [256, 128]),
   /** Hidden activation of the DNN part. */
-  readonly dnnActivation: Mlp.Activation
+  dnnActivation: option(Schema.Literals(Mlp.activations), "relu"),
   /** Standard deviation of the normal initial embeddings (first-order weights start at 0). */
-  readonly embeddingStd: number
-}
+  embeddingStd: option(nonNegative, 0.05),
+})
+/** DeepFM's options, resolved; {@link defaultConfig} holds the paper's. */
+export type DeepFmConfig = typeof DeepFmConfig.Type
 
-/** The paper's configuration (section 5.1). */
-export const defaultConfig: DeepFmConfig = {
-  embeddingSize: 8,
-  dnnHidden: [256, 128],
-  dnnActivation: "relu",
-  embeddingStd: 0.05,
-}
+/**
+ * DeepFM's configuration from its defaults, then each layer of options in order (later layers
+ * win); an {@link InvalidConfig} names the first bad field.
+ */
+export const resolve: (
+  ...layers: ReadonlyArray<Partial<DeepFmConfig> | undefined>
+) => Result.Result<DeepFmConfig, InvalidConfig> = resolver(DeepFmConfig)
+
+/** The paper's configuration (section 5.1): {@link DeepFmConfig} decoded from `{}`. */
+export const defaultConfig: DeepFmConfig = Result.getOrThrow(resolve())
 
 /** A DeepFM model: the {@link Recommender} plus its parts. */
 export interface DeepFmModel extends Recommender {
@@ -111,7 +129,8 @@ const predictFrom = (
 
 /**
  * Builds DeepFM on a backend with seeded initial values: the same seed gives the same
- * parameters. Parameters are named `deepfm/...`. Throws {@link InvalidConfig} for a bad option.
+ * parameters. Parameters are named `deepfm/...`. `options` are resolved over the defaults
+ * ({@link resolve}); throws {@link InvalidConfig} for a bad option.
  */
 export const make = (
   backend: TensorBackend,
@@ -119,11 +138,8 @@ export const make = (
   options: Partial<DeepFmConfig> = {},
   seed = 0,
 ): DeepFmModel => {
-  const config: DeepFmConfig = { ...defaultConfig, ...options }
+  const config: DeepFmConfig = Result.getOrThrow(resolve(options))
   Embedding.checkVocabulary(vocabulary)
-  Embedding.checkInteger("embeddingSize", config.embeddingSize, 1)
-  Embedding.checkSizes("dnnHidden", config.dnnHidden)
-  Embedding.checkPositive("embeddingStd", config.embeddingStd, true)
   const d = config.embeddingSize
   const items = vocabulary.numItems + 1
   const users = vocabulary.numUsers

@@ -15,7 +15,8 @@ import {
 import * as Dice from "./Dice.ts"
 
 /** Hidden activation of a stack: core's, or Dice (Zhou et al. eq. 9). */
-export type HiddenActivation = Mlp.Activation | "dice"
+export const hiddenActivations = [...Mlp.activations, "dice"] as const
+export type HiddenActivation = (typeof hiddenActivations)[number]
 
 /** Training uses Dice's batch statistics and updates its running ones; inference uses the running ones. */
 export type Mode = "train" | "infer"

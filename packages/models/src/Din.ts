@@ -18,10 +18,11 @@
  * @module
  */
 import { Random, type Tensor, type TensorBackend } from "@causald/core"
+import { Result } from "effect"
 import * as Dense from "./Dense.ts"
 import type { AttentionForm } from "./din/Attention.ts"
 import { candidateScorer, scoreChunk, sharedHistoryAttention } from "./din/CandidateScorer.ts"
-import { type DinConfig, type DinModel, defaultConfig } from "./din/Config.ts"
+import { type DinConfig, type DinModel, resolve } from "./din/Config.ts"
 import {
   defaultChunkOverhead,
   defaultLayoutFor,
@@ -43,8 +44,8 @@ import type {
 
 export type { AttentionForm } from "./din/Attention.ts"
 export { attentionLogits, attentionWeights } from "./din/Attention.ts"
-export type { DinConfig, DinModel } from "./din/Config.ts"
-export { defaultConfig } from "./din/Config.ts"
+export type { DinModel } from "./din/Config.ts"
+export { DinConfig, defaultConfig, resolve } from "./din/Config.ts"
 export type { HistoryLayout } from "./din/Layouts.ts"
 export { defaultChunkOverhead, defaultLayoutFor } from "./din/Layouts.ts"
 export { defaultMaxTableCells } from "./din/PairTables.ts"
@@ -101,7 +102,8 @@ export const encode = (
 
 /**
  * Builds DIN on a backend with seeded initial values: the same seed gives the same parameters.
- * Parameters are named `din/...`. Throws {@link InvalidConfig} for a bad option.
+ * Parameters are named `din/...`. `options` are resolved over the defaults ({@link resolve});
+ * throws {@link InvalidConfig} for a bad option.
  */
 export const make = (
   backend: TensorBackend,
@@ -109,13 +111,8 @@ export const make = (
   options: Partial<DinConfig> = {},
   seed = 0,
 ): DinModel => {
-  const config: DinConfig = { ...defaultConfig, ...options }
+  const config: DinConfig = Result.getOrThrow(resolve(options))
   Embedding.checkVocabulary(vocabulary)
-  Embedding.checkInteger("embeddingSize", config.embeddingSize, 1)
-  Embedding.checkSizes("attentionHidden", config.attentionHidden)
-  Embedding.checkSizes("predictorHidden", config.predictorHidden)
-  Embedding.checkPositive("embeddingStd", config.embeddingStd, true)
-  Embedding.checkPositive("diceMomentum", config.diceMomentum, true)
   const d = config.embeddingSize
   const itemEmbedding = Embedding.table(
     backend,

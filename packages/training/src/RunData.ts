@@ -202,13 +202,19 @@ export const prepare = (
           seed: 0,
         })
 
-/** The configuration of every model of a study: the base architecture at embedding width 8. */
-export const baseConfig = { embeddingSize: 8 } as const
-
-/** A fresh model of the study's base architecture (`--base`), initialised from `seed`. */
+/**
+ * A fresh model of the study's base architecture (`--base`), initialised from `seed`: at the
+ * configuration resolved for it (`BaseModels.resolve`), or at its defaults when given by name.
+ */
 export const baseModel = (
   backend: TensorBackend,
-  base: RunOptions["base"],
+  base: RunOptions["base"] | BaseModels.Resolved,
   vocabulary: Vocabulary,
   seed: number,
-): Recommender => BaseModels.baseModels[base].make(backend, vocabulary, baseConfig, seed)
+): Recommender =>
+  BaseModels.make(
+    backend,
+    vocabulary,
+    typeof base === "string" ? BaseModels.defaults(base) : base,
+    seed,
+  )

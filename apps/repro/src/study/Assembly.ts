@@ -231,7 +231,7 @@ export const assemble = (ctx: StudyContext, parts: Parts) =>
         wallTimeSeconds: (finishedAt - ledger.startedAt) / 1000,
         stages: ledger.stages,
         training: [...ledger.training].map(([model, t]) => ({ model, ...t })),
-        fingerprint: outputFingerprint(data, options.base, ctx.profile.training),
+        fingerprint: outputFingerprint(data, ctx.baseModel, ctx.profile.training),
       },
       dataset: {
         name: data.name,

@@ -9,6 +9,7 @@
  */
 import { type TensorBackend, Tensors } from "@causald/core"
 import { Groups, type PreparedDataset, type UserGroups } from "@causald/data"
+import { BaseModels } from "@causald/models"
 import { CausalDObjective, Progress, RunData, type Train } from "@causald/training"
 import { Clock, Effect, type FileSystem, type Path, Schema } from "effect"
 import { explain } from "../Explain.ts"
@@ -83,6 +84,11 @@ export interface StudyContext {
   readonly backend: TensorBackend
   readonly progress: (typeof Progress.Progress)["Service"]
   readonly profile: Profile
+  /**
+   * The base model (`--base`) and its configuration, resolved once: its defaults, then
+   * `--base-config` ({@link resolveBaseModel}). Every model of the study is built at it.
+   */
+  readonly baseModel: BaseModels.Resolved
   readonly data: PreparedDataset
   /** The seeds `--first-seed`..`--first-seed` + `--seeds` - 1 (default 1..`--seeds`). */
   readonly seeds: ReadonlyArray<number>
@@ -124,6 +130,7 @@ export const makeContext = (options: StudyOptions, worker: WorkerRole | null) =>
     const backend = yield* Tensors
     const progress = yield* Progress.Progress
     const profile = profileOf(options)
+    const baseModel = yield* resolveBaseModel(options)
     const seeds = Array.from({ length: options.seeds }, (_, s) => s + (options.firstSeed ?? 1))
     // Which backend runs, with wasm's native BLAS if any (e.g. wasm+onednn; CAUSALD_BLAS=none
     // turns it off): printed here and recorded in results.json's manifest.
@@ -150,7 +157,7 @@ export const makeContext = (options: StudyOptions, worker: WorkerRole | null) =>
     // (Provenance.bindOutput; the first write into --out; a worker only checks) ----------------
     const binding = yield* bindOutput(
       options.out,
-      outputFingerprint(data, options.base, profile.training),
+      outputFingerprint(data, baseModel, profile.training),
       { write: worker === null },
     )
     if (binding === "adopted")
@@ -166,6 +173,7 @@ export const makeContext = (options: StudyOptions, worker: WorkerRole | null) =>
       backend,
       progress,
       profile,
+      baseModel,
       data,
       seeds,
       reading,
@@ -176,6 +184,17 @@ export const makeContext = (options: StudyOptions, worker: WorkerRole | null) =>
     }
     return context
   })
+
+/**
+ * The study's base model and its configuration: its defaults, then the options (`--base-config`).
+ * No experiment overrides it today; one that does passes its overrides as `BaseModels.resolve`'s
+ * third layer. A bad option fails here, naming the field, before data are prepared.
+ */
+export const resolveBaseModel = (options: StudyOptions) =>
+  Effect.mapError(
+    Effect.fromResult(BaseModels.resolve(options.base, options.baseConfig)),
+    (error) => new StudyError({ stage: "--base-config", reason: error.message, cause: error }),
+  )
 
 /** The groupings the evaluation reports per group: activeness first (Heterogeneity's). */
 const groupingsOf = (data: PreparedDataset, profile: Profile): ReadonlyArray<UserGroups> => {

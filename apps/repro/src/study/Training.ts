@@ -12,6 +12,7 @@ import { Groups, type UserGroups } from "@causald/data"
 import { forInference, type Recommender } from "@causald/models"
 import { CausalDObjective, Objective, PerGroup, RunData, Train } from "@causald/training"
 import { Effect } from "effect"
+import { baseModelRecord } from "../Fingerprint.ts"
 import { coefficientGrid, type Method, spec as methodSpec } from "../Methods.ts"
 import {
   checkProvenance,
@@ -35,9 +36,12 @@ export interface Trained {
 /** A model of a group (a teacher, a group-wise model) and its folder. */
 export type GroupTrained = PerGroup.GroupModel & { folder: string }
 
-/** A model of the base architecture, seeded by its name so models of one seed start apart. */
+/**
+ * A model of the base architecture at the study's resolved configuration, seeded by its name so
+ * models of one seed start apart.
+ */
 export const makeModel = (ctx: StudyContext, name: string, seed: number): Recommender =>
-  RunData.baseModel(ctx.backend, ctx.options.base, ctx.data, seed + hash(name))
+  RunData.baseModel(ctx.backend, ctx.baseModel, ctx.data, seed + hash(name))
 
 /** The user subsets of the teachers (`--split-by`, `--teachers`). */
 export const teacherSplit = ({ options, data }: StudyContext): UserGroups => {
@@ -242,6 +246,7 @@ export const causalDStudent = (
         ...Readings.provenanceSettings(reading),
         ...(partners === defaultPartners ? {} : { partners }),
       },
+      model: baseModelRecord(ctx.baseModel),
     })
     return {
       model: student,
@@ -417,6 +422,7 @@ const baselineModel = (
         spec.hyperparameter === null
           ? {}
           : { [spec.hyperparameter.name]: coefficient ?? spec.hyperparameter.default },
+      model: baseModelRecord(ctx.baseModel),
     })
     // DeRec's model is the student plus its substitute confounder: evaluate what was
     // trained, and free the objective's own tensors only after the evaluation.

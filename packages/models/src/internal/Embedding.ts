@@ -1,5 +1,6 @@
 /**
- * Embedding tables and config checks shared by the base models.
+ * Embedding tables and the vocabulary check shared by the base models (their options are checked
+ * by their configuration schemas, `ConfigSchema.ts`).
  *
  * @module
  */
@@ -29,26 +30,6 @@ export const table = (
 export const checkInteger = (option: string, value: number, min: number): void => {
   if (!Number.isInteger(value) || value < min)
     throw new InvalidConfig({ option, expected: `an integer >= ${min}`, found: String(value) })
-}
-
-/** Throws {@link InvalidConfig} unless every layer size is a positive integer. */
-export const checkSizes = (option: string, sizes: ReadonlyArray<number>): void => {
-  if (sizes.length === 0 || !sizes.every((s) => Number.isInteger(s) && s >= 1))
-    throw new InvalidConfig({
-      option,
-      expected: "a non-empty list of positive integers",
-      found: `[${sizes.join(", ")}]`,
-    })
-}
-
-/** Throws {@link InvalidConfig} unless `value` is finite and > 0 (or >= 0 with `zero`). */
-export const checkPositive = (option: string, value: number, zero = false): void => {
-  if (!Number.isFinite(value) || value < 0 || (!zero && value === 0))
-    throw new InvalidConfig({
-      option,
-      expected: zero ? "a finite number >= 0" : "a finite number > 0",
-      found: String(value),
-    })
 }
 
 /** Throws {@link InvalidConfig} unless the vocabulary sizes are positive integers. */
