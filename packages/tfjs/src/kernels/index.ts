@@ -30,6 +30,11 @@ import {
   maximumGradConfig,
   minimumGradConfig,
 } from "./BroadcastGradients.ts"
+import {
+  broadcastReluDotGradConfig,
+  broadcastReluDotGradWasmConfig,
+  broadcastReluDotWasmConfig,
+} from "./BroadcastReluDot.ts"
 import { concatWasmConfig } from "./Concat.ts"
 import { gatherV2WasmConfig } from "./GatherV2.ts"
 import { identityWasmConfig } from "./Identity.ts"
@@ -74,6 +79,8 @@ export const kernelConfigs: ReadonlyArray<KernelConfig> = [
   rowWeightedSumWasmConfig,
   rowWeightedSumRowsWasmConfig,
   rowWeightedSumGradWasmConfig,
+  broadcastReluDotWasmConfig,
+  broadcastReluDotGradWasmConfig,
 ]
 
 /** Gradients this folder provides; they replace the stock ones for every backend. */
@@ -87,6 +94,7 @@ export const gradientConfigs: ReadonlyArray<GradConfig> = [
   biasSigmoidRowsGradConfig,
   rowWeightedSumGradConfig,
   rowWeightedSumRowsGradConfig,
+  broadcastReluDotGradConfig,
 ]
 
 /**
