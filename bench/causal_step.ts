@@ -110,6 +110,8 @@ export interface CausalStepRow {
   readonly msPerStep: number
   /** The objective's constants alone (CausalD: K teacher encoders + guidance); 0 for base. */
   readonly prepareMs: number
+  /** The same in CPU milliseconds (median). */
+  readonly prepareCpuMs: number
   /** The first batch's constants: with pair tables, their one-time construction included. */
   readonly firstPrepareMs: number
   /** msPerStep over the base step's at the same batch. */
@@ -166,16 +168,19 @@ const interleaved = (variants: ReadonlyArray<Variant>, timing: TimingOptions): A
   return variants.map((_, j) => ({ wall: median(wall[j]!), cpu: median(cpu[j]!) }))
 }
 
-const timePrepare = (v: Variant, timing: TimingOptions): number => {
-  if (v.objective === "base") return 0
+const timePrepare = (v: Variant, timing: TimingOptions): Timing => {
+  if (v.objective === "base") return { wall: 0, cpu: 0 }
   const ms: Array<number> = []
+  const cpu: Array<number> = []
   for (let i = 0; i < Math.max(1, timing.warmup); i++) v.prepare()
   for (let i = 0; i < timing.steps; i++) {
+    const c0 = cpuNow()
     const t0 = performance.now()
     v.prepare()
     ms.push(performance.now() - t0)
+    cpu.push(cpuNow() - c0)
   }
-  return median(ms)
+  return { wall: median(ms), cpu: median(cpu) }
 }
 
 /**
@@ -299,7 +304,8 @@ export const measureCausalSteps = (
           teachers: v.objective === "base" ? 0 : K,
           partners: v.partners,
           msPerStep: round1(ms[j]!.wall),
-          prepareMs: round1(prepare[j]!),
+          prepareMs: round1(prepare[j]!.wall),
+          prepareCpuMs: round1(prepare[j]!.cpu),
           firstPrepareMs: round1(first[j]!),
           ratio: round2(ms[j]!.wall / base.wall),
           cpuMsPerStep: round1(ms[j]!.cpu),
@@ -349,10 +355,10 @@ export const measureCausalSteps = (
 }
 
 export const formatCausalRows = (rows: ReadonlyArray<CausalStepRow>): Array<string> => [
-  "objective              batch  K   partners   ms/step   teachers ms   first prepare ms   x base   cpu ms/step   x base (cpu)",
+  "objective              batch  K   partners   ms/step   teachers ms   first prepare ms   x base   cpu ms/step   x base (cpu)   teachers cpu ms",
   ...rows.map(
     (r) =>
-      `${`${r.objective}${r.fused === undefined ? "" : r.fused ? " on" : " off"}`.padEnd(21)} ${String(r.batch).padStart(6)} ${String(r.teachers).padStart(2)} ${String(r.partners).padStart(10)} ${r.msPerStep.toFixed(1).padStart(9)} ${r.prepareMs.toFixed(1).padStart(13)} ${r.firstPrepareMs.toFixed(0).padStart(18)} ${r.ratio.toFixed(2).padStart(8)} ${r.cpuMsPerStep.toFixed(1).padStart(13)} ${r.cpuRatio.toFixed(2).padStart(14)}`,
+      `${`${r.objective}${r.fused === undefined ? "" : r.fused ? " on" : " off"}`.padEnd(21)} ${String(r.batch).padStart(6)} ${String(r.teachers).padStart(2)} ${String(r.partners).padStart(10)} ${r.msPerStep.toFixed(1).padStart(9)} ${r.prepareMs.toFixed(1).padStart(13)} ${r.firstPrepareMs.toFixed(0).padStart(18)} ${r.ratio.toFixed(2).padStart(8)} ${r.cpuMsPerStep.toFixed(1).padStart(13)} ${r.cpuRatio.toFixed(2).padStart(14)} ${r.prepareCpuMs.toFixed(1).padStart(17)}`,
   ),
 ]
 
