@@ -22,9 +22,10 @@
  * composition's broadcast add), ReLU keeps v where v > 0, else 0 (a NaN becomes 0, unlike
  * tfjs's Relu). The product Σ_j relu·w sums h products in 4 lanes then across them, not in the
  * matrix product's order; the bias is added last. The gradients: d = dout·w[j] where the
- * pre-activation is > 0 (tfjs's Relu gradient), rows' gradient sums over s in ascending order,
- * partners' over (s, k) in ascending order per partner row, w's and the bias's over (b, s, k):
- * not tfjs's orders, so they differ from the composition by rounding.
+ * pre-activation is > 0 (tfjs's Relu gradient); rows' gradient sums over s in ascending order;
+ * partners' adds, for each (b, s) in ascending order, the sum over k; w's adds, for each b, the
+ * sum over (s, k) (4 lanes at once); the bias's is Σ dout in memory order: not tfjs's orders, so
+ * the gradients differ from the composition's by rounding.
  *
  * Assembled with `wabt` when the wasm backend starts ({@link loadBroadcastReluDot}); if that
  * fails, or with `CAUSALD_FUSED=off` ({@link fusedKernelOptions}), callers compose tfjs ops.
@@ -156,13 +157,73 @@ const loops = (perPartner: string, perRow: string): string => `
 const locals = `(local $bi i32) (local $si i32) (local $ki i32) (local $j i32) (local $o i32) (local $n i32)
     (local $at i32) (local $h4 i32) (local $rowBytes i32) (local $kStride i32) (local $bs i32) (local $pid i32)
     (local $pp i32) (local $pr i32) (local $pdp i32) (local $pdr i32)
-    (local $v v128) (local $acc v128) (local $g v128) (local $d v128) (local $zero v128) (local $sum f32)`
+    (local $v v128) (local $acc v128) (local $g v128) (local $d v128) (local $zero v128) (local $sum f32)
+    (local $wv v128) (local $ppv v128) (local $dpAcc v128) (local $dwAcc v128)`
 
 /** The four lanes' sum, (l0 + l1) + (l2 + l3). */
 const laneSum = (v: string): string =>
   `(f32.add
           (f32.add (f32x4.extract_lane 0 ${v}) (f32x4.extract_lane 1 ${v}))
           (f32.add (f32x4.extract_lane 2 ${v}) (f32x4.extract_lane 3 ${v})))`
+
+/**
+ * The backward pass of batch row $bi over columns [j, end), 4 a step or 1 (the tail): w's
+ * columns, and the gradient accumulators of w (over s and k) and of the partner row (over k), stay
+ * in registers; the per-row block's gradient (K rows, hot in the cache) accumulates in memory.
+ */
+const backwardColumns = (lanes: 4 | 1): string => {
+  const load = (p: string) =>
+    lanes === 4 ? `(v128.load (local.get ${p}))` : `(v128.load32_zero (local.get ${p}))`
+  const store = (p: string, v: string) =>
+    lanes === 4
+      ? `(v128.store (local.get ${p}) ${v})`
+      : `(v128.store32_lane 0 (local.get ${p}) ${v})`
+  const at = (name: string, base: string, row: string) =>
+    `(local.set ${name} (i32.add (i32.add (local.get ${base}) (i32.mul (local.get ${row}) (local.get $rowBytes))) (local.get $o)))`
+  return `(local.set $j ${lanes === 4 ? "(i32.const 0)" : "(local.get $h4)"})
+      (block $cDone${lanes} (loop $cLoop${lanes}
+        (br_if $cDone${lanes} (i32.ge_u (local.get $j) (local.get ${lanes === 4 ? "$h4" : "$h"})))
+        (local.set $o (i32.shl (local.get $j) (i32.const 2)))
+        (local.set $pp (i32.add (local.get $w) (local.get $o)))
+        (local.set $wv ${load("$pp")})
+        (local.set $dwAcc (local.get $zero))
+        (local.set $n (i32.mul (local.get $bi) (local.get $s)))
+        (local.set $si (i32.const 0))
+        (block $sDone${lanes} (loop $sLoop${lanes}
+          (br_if $sDone${lanes} (i32.ge_u (local.get $si) (local.get $s)))
+          (local.set $pid (i32.load (i32.add (local.get $ids) (i32.shl (local.get $n) (i32.const 2)))))
+          (if (i32.ge_u (local.get $pid) (local.get $p)) (then unreachable))
+          ${at("$pp", "$partners", "$pid")}
+          (local.set $ppv ${load("$pp")})
+          (local.set $dpAcc (local.get $zero))
+          ${at("$pr", "$rows", "$bi")}
+          ${at("$pdr", "$drows", "$bi")}
+          (local.set $at (local.get $n))
+          (local.set $ki (i32.const 0))
+          (block $kDone${lanes} (loop $kLoop${lanes}
+            (br_if $kDone${lanes} (i32.ge_u (local.get $ki) (local.get $k)))
+            (local.set $v (f32x4.add ${load("$pr")} (local.get $ppv)))
+            (local.set $g (v128.load32_splat (i32.add (local.get $dout) (i32.shl (local.get $at) (i32.const 2)))))
+            ;; d = dout·w where v > 0, else 0 (ReLU's gradient)
+            (local.set $d (v128.and (f32x4.mul (local.get $g) (local.get $wv)) (f32x4.gt (local.get $v) (local.get $zero))))
+            ${store("$pdr", `(f32x4.add ${load("$pdr")} (local.get $d))`)}
+            (local.set $dpAcc (f32x4.add (local.get $dpAcc) (local.get $d)))
+            (local.set $dwAcc (f32x4.add (local.get $dwAcc) (f32x4.mul (f32x4.pmax (local.get $zero) (local.get $v)) (local.get $g))))
+            (local.set $pr (i32.add (local.get $pr) (local.get $kStride)))
+            (local.set $pdr (i32.add (local.get $pdr) (local.get $kStride)))
+            (local.set $at (i32.add (local.get $at) (local.get $bs)))
+            (local.set $ki (i32.add (local.get $ki) (i32.const 1)))
+            (br $kLoop${lanes})))
+          ${at("$pdp", "$dpartners", "$pid")}
+          ${store("$pdp", `(f32x4.add ${load("$pdp")} (local.get $dpAcc))`)}
+          (local.set $n (i32.add (local.get $n) (i32.const 1)))
+          (local.set $si (i32.add (local.get $si) (i32.const 1)))
+          (br $sLoop${lanes})))
+        (local.set $pp (i32.add (local.get $dw) (local.get $o)))
+        ${store("$pp", `(f32x4.add ${load("$pp")} (local.get $dwAcc))`)}
+        (local.set $j (i32.add (local.get $j) (i32.const ${lanes})))
+        (br $cLoop${lanes})))`
+}
 
 /**
  * The module's text: `forward(rows, partners, ids, w, bias, out, K, B, S, h, P)` and
@@ -198,26 +259,26 @@ export const broadcastReluDotWat = (sharedMemory: boolean): string => `(module
       (i32.mul (i32.mul (local.get $k) (local.get $b)) (i32.shl (local.get $h) (i32.const 2))))
     (memory.fill (local.get $dpartners) (i32.const 0) (i32.mul (local.get $p) (i32.shl (local.get $h) (i32.const 2))))
     (memory.fill (local.get $dw) (i32.const 0) (i32.shl (local.get $h) (i32.const 2)))
+    (local.set $h4 (i32.and (local.get $h) (i32.const -4)))
+    (local.set $rowBytes (i32.shl (local.get $h) (i32.const 2)))
+    (local.set $kStride (i32.mul (local.get $b) (local.get $rowBytes)))
+    (local.set $bs (i32.mul (local.get $b) (local.get $s)))
+    (local.set $bi (i32.const 0))
+    (block $bDone (loop $bLoop
+      (br_if $bDone (i32.ge_u (local.get $bi) (local.get $b)))
+      ${backwardColumns(4)}
+      ${backwardColumns(1)}
+      (local.set $bi (i32.add (local.get $bi) (i32.const 1)))
+      (br $bLoop)))
+    ;; the bias's gradient: Σ dout in ascending order
     (local.set $sum (f32.const 0))
-    ${loops(
-      "(local.set $pdp (i32.add (local.get $dpartners) (i32.mul (local.get $pid) (local.get $rowBytes))))",
-      `(local.set $pdr (i32.add (local.get $drows) (i32.sub (local.get $pr) (local.get $rows))))
-          (local.set $g (v128.load32_splat (i32.add (local.get $dout) (i32.shl (local.get $at) (i32.const 2)))))
-          (local.set $sum (f32.add (local.get $sum) (f32x4.extract_lane 0 (local.get $g))))
-          ${allColumns((load, store) =>
-            [
-              `(local.set $v (f32x4.add ${load("$pr")} ${load("$pp")}))`,
-              // d = dout·w where v > 0, else 0 (ReLU's gradient)
-              `(local.set $d (v128.and (f32x4.mul (local.get $g) ${load("$w")}) (f32x4.gt (local.get $v) (local.get $zero))))`,
-              store("$pdr", `(f32x4.add ${load("$pdr")} (local.get $d))`),
-              store("$pdp", `(f32x4.add ${load("$pdp")} (local.get $d))`),
-              store(
-                "$dw",
-                `(f32x4.add ${load("$dw")} (f32x4.mul (f32x4.pmax (local.get $zero) (local.get $v)) (local.get $g)))`,
-              ),
-            ].join("\n          "),
-          )}`,
-    )}
+    (local.set $n (i32.const 0))
+    (local.set $at (i32.mul (local.get $k) (local.get $bs)))
+    (block $sumDone (loop $sumLoop
+      (br_if $sumDone (i32.ge_u (local.get $n) (local.get $at)))
+      (local.set $sum (f32.add (local.get $sum) (f32.load (i32.add (local.get $dout) (i32.shl (local.get $n) (i32.const 2))))))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $sumLoop)))
     (f32.store (local.get $dbias) (local.get $sum)))
 )`
 
