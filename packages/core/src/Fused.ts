@@ -1,6 +1,6 @@
 /**
  * Element-wise chains that a backend may run as one fused kernel ({@link TensorBackend.biasSigmoid},
- * {@link TensorBackend.rowWeightedSum}, {@link TensorBackend.broadcastReluDot}), defined here by their composition of interface ops,
+ * {@link TensorBackend.rowWeightedSum}, {@link TensorBackend.broadcastReluDot}, {@link TensorBackend.gatherWeightedSum}), defined here by their composition of interface ops,
  * which is what runs on a backend without the kernel (and what the kernel is tested against).
  *
  * {@link PreActivation}: a dense layer's pre-activation left as its parts, x (+ addend) + bias,
@@ -143,4 +143,31 @@ export const broadcastReluDotComposed = (b: TensorBackend, layer: PartnerLayer):
   const hidden = b.relu(b.reshape(pre, [k * rowCount * s, h]))
   const logits = b.add(b.matmul(hidden, b.reshape(layer.weight, [h, 1])), layer.bias)
   return b.reshape(logits, [k, rowCount, s])
+}
+
+/**
+ * out [B, d], out[b] = Σ_l w[b, l]·table[ids[b, l]] for table [V, d], ids int32 [B, L], w [B, L]:
+ * DeepFM's φ, the masked mean of the history's item embeddings (w = mask / max(Σ mask, 1)). The
+ * backend's fused kernel where it has one that applies (no gathered [B, L, d] tensor), else
+ * `composed()`, the caller's composition (so that the path without the kernel stays the one it
+ * was). {@link gatherWeightedSumComposed} is a generic one.
+ */
+export const gatherWeightedSum = (
+  b: TensorBackend,
+  table: Tensor,
+  ids: Tensor,
+  w: Tensor,
+  composed: () => Tensor,
+): Tensor => b.gatherWeightedSum?.(table, ids, w) ?? composed()
+
+/** {@link gatherWeightedSum} composed: gather [B, L, d], then [B, 1, L] x [B, L, d]. */
+export const gatherWeightedSumComposed = (
+  b: TensorBackend,
+  table: Tensor,
+  ids: Tensor,
+  w: Tensor,
+): Tensor => {
+  const h = b.gather(table, ids)
+  const [rows, , d] = h.shape as [number, number, number]
+  return b.reshape(b.matmul(b.expandDims(w, 1), h), [rows, d])
 }

@@ -225,6 +225,11 @@ export interface TensorBackend {
     w: Tensor,
     bias: Tensor,
   ) => Tensor | undefined
+  /**
+   * out [B, d], out[b] = Σ_l w[b, l]·table[ids[b, l]] (DeepFM's masked mean of the history, φ) as
+   * one fused kernel, else undefined ({@link Fused.gatherWeightedSum}).
+   */
+  readonly gatherWeightedSum?: (table: Tensor, ids: Tensor, w: Tensor) => Tensor | undefined
 
   // --- differentiation ----------------------------------------------------------------------
   /** The same values, with no gradient flowing back through it. */

@@ -16,7 +16,8 @@
  * `kernels/NativeMatMul.ts`): option `blas`, else `CAUSALD_BLAS`, else `auto` (oneDNN, then
  * OpenBLAS, then Accelerate; none found: the wasm kernels), and DIN's activation unit on the
  * fused kernels (`kernels/BiasSigmoid.ts`, `kernels/RowWeightedSum.ts`), as is ψ_FDA of
- * CausalD's causal label over the partners (`kernels/BroadcastReluDot.ts`); `CAUSALD_FUSED=off`
+ * CausalD's causal label over the partners (`kernels/BroadcastReluDot.ts`) and DeepFM's history
+ * pooling (`kernels/GatherWeightedSum.ts`); `CAUSALD_FUSED=off`
  * composes tfjs kernels instead. The backend's name says which ran ({@link wasmBackendName}),
  * e.g. `wasm+onednn+fused`, and every output records that name, so that results of different
  * arithmetic are never taken for one another (a resumed study, `repro-merge`, a cluster worker).
@@ -30,6 +31,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer, Schema } from "effect"
 import { fusedKernelOptions, loadBiasSigmoid } from "./kernels/BiasSigmoid.ts"
 import { loadBroadcastReluDot } from "./kernels/BroadcastReluDot.ts"
+import { loadGatherWeightedSum } from "./kernels/GatherWeightedSum.ts"
 import { registerKernels } from "./kernels/index.ts"
 import { setNativeBlas } from "./kernels/NativeMatMul.ts"
 import { loadRowWeightedSum } from "./kernels/RowWeightedSum.ts"
@@ -199,6 +201,9 @@ const activate = (name: "tensorflow" | "wasm" | "cpu", options: BackendOptions =
       // ψ_FDA over the partners of CausalD's causal label (eq. 13); without it, composed.
       const label = yield* Effect.promise(() => loadBroadcastReluDot(tf.backend()))
       if (label !== undefined) yield* Effect.logWarning(`@causald/tfjs: ${label}`)
+      // DeepFM's history pooling (its φ, also its frozen teachers'); without it, composed.
+      const bag = yield* Effect.promise(() => loadGatherWeightedSum(tf.backend()))
+      if (bag !== undefined) yield* Effect.logWarning(`@causald/tfjs: ${bag}`)
       const blas = yield* configureBlas(options)
       return makeTfjsBackend(
         name,

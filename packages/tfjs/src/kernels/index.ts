@@ -37,6 +37,11 @@ import {
 } from "./BroadcastReluDot.ts"
 import { concatWasmConfig } from "./Concat.ts"
 import { gatherV2WasmConfig } from "./GatherV2.ts"
+import {
+  gatherWeightedSumGradConfig,
+  gatherWeightedSumGradWasmConfig,
+  gatherWeightedSumWasmConfig,
+} from "./GatherWeightedSum.ts"
 import { identityWasmConfig } from "./Identity.ts"
 import { nativeBatchMatMulWasmConfig } from "./NativeMatMul.ts"
 import {
@@ -81,6 +86,8 @@ export const kernelConfigs: ReadonlyArray<KernelConfig> = [
   rowWeightedSumGradWasmConfig,
   broadcastReluDotWasmConfig,
   broadcastReluDotGradWasmConfig,
+  gatherWeightedSumWasmConfig,
+  gatherWeightedSumGradWasmConfig,
 ]
 
 /** Gradients this folder provides; they replace the stock ones for every backend. */
@@ -95,6 +102,7 @@ export const gradientConfigs: ReadonlyArray<GradConfig> = [
   rowWeightedSumGradConfig,
   rowWeightedSumRowsGradConfig,
   broadcastReluDotGradConfig,
+  gatherWeightedSumGradConfig,
 ]
 
 /**

@@ -428,8 +428,48 @@ export const opSpecs = (): ReadonlyArray<OpSpec<never>> => {
       return R.nd([k, n, s], out)
     },
   })
+  push<{ ids: NdArray }>({
+    name: "Fused.gatherWeightedSum",
+    arb: arbGatherWeightedSum,
+    op: (b, [table, w], { ids }) => {
+      const idTensor = toTensor(b, ids, "int32")
+      return Fused.gatherWeightedSum(b, table!, idTensor, w!, () =>
+        Fused.gatherWeightedSumComposed(b, table!, idTensor, w!),
+      )
+    },
+    ref: ([table, w], { ids }) => {
+      const [, d] = table!.shape as [number, number]
+      const [n, l] = ids.shape as [number, number]
+      const out = new Float64Array(n * d)
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < l; j++) {
+          const row = ids.data[i * l + j]!
+          for (let c = 0; c < d; c++)
+            out[i * d + c]! += w!.data[i * l + j]! * table!.data[row * d + c]!
+        }
+      return R.nd([n, d], out)
+    },
+  })
   return specs
 }
+
+/** {@link Fused.gatherWeightedSum}: table [V, d], w [B, L], ids [B, L] (V, B, L in 1-4, d in 1-6). */
+const arbGatherWeightedSum = fc
+  .record({
+    v: fc.integer({ min: 1, max: 4 }),
+    d: fc.integer({ min: 1, max: 6 }),
+    n: fc.integer({ min: 1, max: 4 }),
+    l: fc.integer({ min: 1, max: 4 }),
+  })
+  .chain(({ v, d, n, l }) =>
+    fc
+      .tuple(
+        arbNd([v, d]),
+        arbNd([n, l]),
+        fc.array(fc.integer({ min: 0, max: v - 1 }), { minLength: n * l, maxLength: n * l }),
+      )
+      .map(([table, w, ids]) => ({ xs: [table, w], args: { ids: R.nd([n, l], ids) } })),
+  )
 
 /**
  * {@link Fused.broadcastReluDot} (ψ_FDA over the partners, eq. 13): rows [K, B, h], partners
