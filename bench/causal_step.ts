@@ -31,17 +31,27 @@
  *
  *   bun run bench/causal_step.ts [--backend wasm|cpu] [--steps N] [--warmup N] [--batch N]
  *     [--exact-batch N] [--teachers K] [--partners S] [--sequences FILE] [--base din|deepfm]
+ *     [--fused current|on|off|both] [--exact on|off] [--nocache on|off]
+ *
+ * `--fused both` times every variant with the fused kernels (`CAUSALD_FUSED`, issue 17: DIN's
+ * activation unit, the causal label's ψ_FDA over the partners) off and on, interleaved step by
+ * step, each with its own student; each ratio is over the base step of the same setting.
+ * `--exact off` and `--nocache off` leave out the exact-label comparison and the `-nocache` rows.
+ * The CPU model, its vector extensions, the backend's name and the load average are printed.
  *
  * `--sequences FILE` (a `user item1 item2 ...` file, e.g. /work/shared/data/amazon/Beauty.txt)
  * times the first batch of a real epoch instead of random full histories.
  */
+
+import { loadavg } from "node:os"
 import { Random, type TensorBackend } from "@causald/core"
 import { Batches, type PreparedDataset, Sources } from "@causald/data"
 import { DeepFm, Din, forInference, Inputs, type Recommender } from "@causald/models"
-import { startBackend } from "@causald/tfjs"
+import { fusedKernelOptions, startBackend } from "@causald/tfjs"
 import { CausalDObjective, Objective, Train } from "@causald/training"
 import { Effect } from "effect"
-import { choice, failWith, integer, parseFlags, text } from "./Cli.ts"
+import { choice, failWith, integer, onOff, parseFlags, text } from "./Cli.ts"
+import { cpuDescription } from "./Machine.ts"
 import {
   median,
   randomBatch,
@@ -66,6 +76,15 @@ export interface CausalStepOptions extends TimingOptions {
    * length chunks (`CausalDConfig.teacherChunkOverhead`) exploit and the random batches hide.
    */
   readonly data?: PreparedDataset
+  /**
+   * The fused kernels' settings to time, interleaved (`fusedKernelOptions.enabled`); undefined:
+   * the process's setting only.
+   */
+  readonly fused?: ReadonlyArray<boolean>
+  /** Whether to run the exact-label comparison at `exactBatchSize` (default true). */
+  readonly exact?: boolean
+  /** Whether to time the `-nocache` variants (default true). */
+  readonly nocache?: boolean
 }
 
 export const defaultCausalStepOptions: CausalStepOptions = {
@@ -82,6 +101,8 @@ export const defaultCausalStepOptions: CausalStepOptions = {
 export interface CausalStepRow {
   /** "base", "causald-mc" or "causald-exact", "-nocache" without the positive cache. */
   readonly objective: string
+  /** The fused kernels' setting it ran with; undefined: the process's. */
+  readonly fused?: boolean
   readonly batch: number
   readonly teachers: number
   /** Partners per row: S (Monte-Carlo), B (exact), 0 (base). */
@@ -89,6 +110,8 @@ export interface CausalStepRow {
   readonly msPerStep: number
   /** The objective's constants alone (CausalD: K teacher encoders + guidance); 0 for base. */
   readonly prepareMs: number
+  /** The same in CPU milliseconds (median). */
+  readonly prepareCpuMs: number
   /** The first batch's constants: with pair tables, their one-time construction included. */
   readonly firstPrepareMs: number
   /** msPerStep over the base step's at the same batch. */
@@ -104,6 +127,7 @@ const round2 = (x: number): number => Math.round(x * 100) / 100
 
 interface Variant {
   readonly objective: string
+  readonly fused: boolean | undefined
   readonly partners: number
   readonly step: () => number
   readonly prepare: () => void
@@ -144,16 +168,19 @@ const interleaved = (variants: ReadonlyArray<Variant>, timing: TimingOptions): A
   return variants.map((_, j) => ({ wall: median(wall[j]!), cpu: median(cpu[j]!) }))
 }
 
-const timePrepare = (v: Variant, timing: TimingOptions): number => {
-  if (v.objective === "base") return 0
+const timePrepare = (v: Variant, timing: TimingOptions): Timing => {
+  if (v.objective === "base") return { wall: 0, cpu: 0 }
   const ms: Array<number> = []
+  const cpu: Array<number> = []
   for (let i = 0; i < Math.max(1, timing.warmup); i++) v.prepare()
   for (let i = 0; i < timing.steps; i++) {
+    const c0 = cpuNow()
     const t0 = performance.now()
     v.prepare()
     ms.push(performance.now() - t0)
+    cpu.push(cpuNow() - c0)
   }
-  return median(ms)
+  return { wall: median(ms), cpu: median(cpu) }
 }
 
 /**
@@ -194,7 +221,11 @@ export const measureCausalSteps = (
     partners: CausalDObjective.CausalDConfig["partners"] | null,
     cachePositives = true,
     pairTables = true,
+    fused: boolean | undefined = undefined,
   ): Variant => {
+    const apply = (): void => {
+      if (fused !== undefined) fusedKernelOptions.enabled = fused
+    }
     const student = makeModel(7)
     const causal =
       partners === null
@@ -217,9 +248,13 @@ export const measureCausalSteps = (
     // `wait` reads one value of the constants: it returns once every kernel of the teachers ran
     // (wasm and cpu run eagerly).
     const timed = <P>(objective: Objective.Objective<P>, wait: (prepared: P) => void) => ({
-      step: () => Train.trainStep(b, objective, optimizer, batch, rng, 1),
+      step: () => {
+        apply()
+        return Train.trainStep(b, objective, optimizer, batch, rng, 1)
+      },
       prepare: () =>
         b.tidy(() => {
+          apply()
           const prepared = objective.prepare({
             inputs: Inputs.toInputs(b, batch),
             batch,
@@ -232,6 +267,7 @@ export const measureCausalSteps = (
     })
     return {
       objective: name,
+      fused,
       partners: partners === null ? 0 : partners._tag === "Exact" ? batch.size : partners.partners,
       ...(causal === null
         ? timed(Objective.recommendation(b, student), () => {})
@@ -258,15 +294,18 @@ export const measureCausalSteps = (
       if (b.liveTensors() !== live)
         throw new Error(`causal step: tensors leaked (${live} -> ${b.liveTensors()})`)
       const prepare = variants.map((v) => timePrepare(v, options))
-      const base = ms[0]!
       variants.forEach((v, j) => {
+        // the base step of the same fused setting
+        const base = ms[variants.findIndex((u) => u.objective === "base" && u.fused === v.fused)]!
         rows.push({
           objective: v.objective,
+          ...(v.fused === undefined ? {} : { fused: v.fused }),
           batch: batch.size,
           teachers: v.objective === "base" ? 0 : K,
           partners: v.partners,
           msPerStep: round1(ms[j]!.wall),
-          prepareMs: round1(prepare[j]!),
+          prepareMs: round1(prepare[j]!.wall),
+          prepareCpuMs: round1(prepare[j]!.cpu),
           firstPrepareMs: round1(first[j]!),
           ratio: round2(ms[j]!.wall / base.wall),
           cpuMsPerStep: round1(ms[j]!.cpu),
@@ -281,20 +320,34 @@ export const measureCausalSteps = (
   try {
     const large = batchOf(11, options.batchSize)
     const mc = { _tag: "MonteCarlo", partners: options.partners } as const
-    compare(large, [
-      variant("base", large, null),
-      variant("causald-mc", large, mc),
-      variant("causald-mc-nocache", large, mc, false),
-      // Only DIN has item-pair tables: DeepFM teachers always run their forward pass.
-      ...(options.base === "deepfm" ? [] : [variant("causald-mc-forward", large, mc, true, false)]),
-    ])
-    const small = batchOf(12, options.exactBatchSize)
-    compare(small, [
-      variant("base", small, null),
-      variant("causald-exact", small, { _tag: "Exact" }),
-      variant("causald-exact-nocache", small, { _tag: "Exact" }, false),
-      variant("causald-mc", small, mc),
-    ])
+    const settings: ReadonlyArray<boolean | undefined> = options.fused ?? [undefined]
+    const nocache = options.nocache !== false
+    compare(
+      large,
+      settings.flatMap((f) => [
+        variant("base", large, null, true, true, f),
+        variant("causald-mc", large, mc, true, true, f),
+        ...(nocache ? [variant("causald-mc-nocache", large, mc, false, true, f)] : []),
+        // Only DIN has item-pair tables: DeepFM teachers always run their forward pass.
+        ...(options.base === "deepfm"
+          ? []
+          : [variant("causald-mc-forward", large, mc, true, false, f)]),
+      ]),
+    )
+    if (options.exact !== false) {
+      const small = batchOf(12, options.exactBatchSize)
+      compare(
+        small,
+        settings.flatMap((f) => [
+          variant("base", small, null, true, true, f),
+          variant("causald-exact", small, { _tag: "Exact" }, true, true, f),
+          ...(nocache
+            ? [variant("causald-exact-nocache", small, { _tag: "Exact" }, false, true, f)]
+            : []),
+          variant("causald-mc", small, mc, true, true, f),
+        ]),
+      )
+    }
   } finally {
     for (const t of teacherModels) b.dispose([...t.parameters, ...(t.buffers ?? [])])
   }
@@ -302,10 +355,10 @@ export const measureCausalSteps = (
 }
 
 export const formatCausalRows = (rows: ReadonlyArray<CausalStepRow>): Array<string> => [
-  "objective              batch  K   partners   ms/step   teachers ms   first prepare ms   x base   cpu ms/step   x base (cpu)",
+  "objective              batch  K   partners   ms/step   teachers ms   first prepare ms   x base   cpu ms/step   x base (cpu)   teachers cpu ms",
   ...rows.map(
     (r) =>
-      `${r.objective.padEnd(21)} ${String(r.batch).padStart(6)} ${String(r.teachers).padStart(2)} ${String(r.partners).padStart(10)} ${r.msPerStep.toFixed(1).padStart(9)} ${r.prepareMs.toFixed(1).padStart(13)} ${r.firstPrepareMs.toFixed(0).padStart(18)} ${r.ratio.toFixed(2).padStart(8)} ${r.cpuMsPerStep.toFixed(1).padStart(13)} ${r.cpuRatio.toFixed(2).padStart(14)}`,
+      `${`${r.objective}${r.fused === undefined ? "" : r.fused ? " on" : " off"}`.padEnd(21)} ${String(r.batch).padStart(6)} ${String(r.teachers).padStart(2)} ${String(r.partners).padStart(10)} ${r.msPerStep.toFixed(1).padStart(9)} ${r.prepareMs.toFixed(1).padStart(13)} ${r.firstPrepareMs.toFixed(0).padStart(18)} ${r.ratio.toFixed(2).padStart(8)} ${r.cpuMsPerStep.toFixed(1).padStart(13)} ${r.cpuRatio.toFixed(2).padStart(14)} ${r.prepareCpuMs.toFixed(1).padStart(17)}`,
   ),
 ]
 
@@ -319,6 +372,7 @@ const main = async (): Promise<void> => {
   }: CausalStepOptions & {
     backend: "wasm" | "cpu"
     sequences: string | undefined
+    fusedChoice: "current" | "on" | "off" | "both"
   } = await parseFlags(
     "bench/causal_step.ts",
     "The CausalD student step over the base step (K DIN teachers, Monte-Carlo and exact labels), timed interleaved",
@@ -332,6 +386,14 @@ const main = async (): Promise<void> => {
       teachers: integer("teachers", d.teachers, 1, "K, the teachers"),
       partners: integer("partners", d.partners, 1, "S, the Monte-Carlo partners"),
       base: choice("base", ["din", "deepfm"], "din", "the base recommender"),
+      fusedChoice: choice(
+        "fused",
+        ["current", "on", "off", "both"],
+        "current",
+        "the fused kernels (CAUSALD_FUSED): on, off, or both interleaved",
+      ),
+      exact: onOff("exact", true, "the exact-label comparison at --exact-batch"),
+      nocache: onOff("nocache", true, "the variants without the positive cache"),
       sequences: text(
         "sequences",
         "FILE",
@@ -347,12 +409,29 @@ const main = async (): Promise<void> => {
             fail(`--sequences ${sequences}: ${error instanceof Error ? error.message : error}`),
         )
   const b = await Effect.runPromise(startBackend(backendName as "wasm" | "cpu"))
+  const { fusedChoice, ...measured } = options
+  const fused =
+    fusedChoice === "both"
+      ? [false, true]
+      : fusedChoice === "current"
+        ? undefined
+        : [fusedChoice === "on"]
+  const cpu = cpuDescription()
+  const loadStart = loadavg()[0]!
   let rows: Array<CausalStepRow> = []
   try {
-    rows = measureCausalSteps(b, data === undefined ? options : { ...options, data })
+    rows = measureCausalSteps(b, {
+      ...measured,
+      ...(data === undefined ? {} : { data }),
+      ...(fused === undefined ? {} : { fused }),
+    })
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error))
   }
+  const loadEnd = loadavg()[0]!
+  console.log(
+    `CPU ${cpu.model} (${cpu.vectorExtensions.join(" ")}), ${b.name}, load average ${loadStart.toFixed(1)} -> ${loadEnd.toFixed(1)}`,
+  )
   console.log(
     `backend ${backendName}, base ${options.base}, ${data === undefined ? "random full histories" : `first batch of ${data.name}`}, history ${options.historyLength}, ${options.warmup} warm-up + ${options.steps} timed steps (median, interleaved)`,
   )
@@ -361,6 +440,9 @@ const main = async (): Promise<void> => {
     JSON.stringify({
       bench: "causal_step",
       options,
+      backend: b.name,
+      cpu,
+      load: [loadStart, loadEnd],
       ...(data === undefined ? {} : { data: data.name }),
       results: rows,
     }),

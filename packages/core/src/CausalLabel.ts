@@ -17,11 +17,14 @@
  * drawn uniformly with replacement per row (memory O(N_b S K h)), for the paper's batch of 4096.
  *
  * Both avoid materialising [m̃_j, m̃_{k,i}, y_i]: ψ_FDA's first layer is linear, so it is applied
- * to each block once (N_b + K N_b + N_b rows) and the blocks are added with broadcasting.
+ * to each block once (N_b + K N_b + N_b rows) and the blocks are added with broadcasting. With
+ * one hidden ReLU layer, a backend's fused kernel ({@link Fused.broadcastReluDot}) runs that
+ * addition, the ReLU and the output layer without writing the [K, N_b, S, h] hidden layer.
  *
  * @module
  */
 import { Effect, type Scope } from "effect"
+import * as Fused from "./Fused.ts"
 import * as Mlp from "./Mlp.ts"
 import * as Random from "./Random.ts"
 import { type Parameter, type Tensor, type TensorBackend, Tensors } from "./Tensor.ts"
@@ -164,17 +167,37 @@ export const interventionalClick = (
   ]
   const [k, b] = inputs.teacherMediators.shape as [number, number, number]
   // First layer of ψ_FDA block by block: partner term per batch row, gathered for each partner.
-  const partnerTerm = backend.gather(backend.matmul(inputs.partnerMediators, wPartner), partners) // [B, S, h]
+  const partnerTable = backend.matmul(inputs.partnerMediators, wPartner) // [B, h]
   const mediatorTerm = backend.reshape(
     backend.matmul(backend.reshape(inputs.teacherMediators, [k * b, d]), wMediator),
     [k, b, 1, -1],
   ) // [K, B, 1, h]
   const itemTerm = backend.add(backend.matmul(inputs.items, wItem), estimator.psi.biases[0]!.value) // [B, h]
   const rowTerm = backend.add(mediatorTerm, backend.reshape(itemTerm, [1, b, 1, -1])) // [K, B, 1, h]
-  const pre = backend.add(rowTerm, backend.expandDims(partnerTerm, 0)) // [K, B, S, h]
-  const [, , s, h] = pre.shape as [number, number, number, number]
-  const logits = Mlp.continueFrom(backend, estimator.psi, backend.reshape(pre, [k * b * s, h]))
-  return backend.sigmoid(backend.reshape(logits, [k, b, s]))
+  const composed = (): Tensor => {
+    const pre = backend.add(rowTerm, backend.expandDims(backend.gather(partnerTable, partners), 0)) // [K, B, S, h]
+    const [, , s, h] = pre.shape as [number, number, number, number]
+    const logits = Mlp.continueFrom(backend, estimator.psi, backend.reshape(pre, [k * b * s, h]))
+    return backend.reshape(logits, [k, b, s])
+  }
+  // One hidden ReLU layer (the default, the paper's light ψ_FDA): the hidden layer and the
+  // output over the K·B·S partner rows as one fused op where the backend has it (eq. 13).
+  const { psi } = estimator
+  const logits =
+    psi.weights.length === 2 && psi.hidden === "relu"
+      ? Fused.broadcastReluDot(
+          backend,
+          {
+            rows: backend.reshape(rowTerm, [k, b, -1]),
+            partners: partnerTable,
+            ids: partners,
+            weight: psi.weights[1]!.value,
+            bias: psi.biases[1]!.value,
+          },
+          composed,
+        )
+      : composed()
+  return backend.sigmoid(logits)
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Element-wise chains that a backend may run as one fused kernel ({@link TensorBackend.biasSigmoid},
- * {@link TensorBackend.rowWeightedSum}), defined here by their composition of interface ops,
+ * {@link TensorBackend.rowWeightedSum}, {@link TensorBackend.broadcastReluDot}, {@link TensorBackend.gatherWeightedSum}), defined here by their composition of interface ops,
  * which is what runs on a backend without the kernel (and what the kernel is tested against).
  *
  * {@link PreActivation}: a dense layer's pre-activation left as its parts, x (+ addend) + bias,
@@ -97,4 +97,77 @@ export const rowWeightedSumComposed = (
     "float32",
   )
   return b.matmul(oneHot, weighted)
+}
+
+/**
+ * ψ_FDA's hidden ReLU layer and linear output over the partners of CausalD's causal label
+ * (eq. 13 inside eq. 14, `CausalLabel.interventionalClick`): its first layer split into a per-row
+ * block `rows` [K, B, h] (teacher mediator and item, the layer's bias included) and a per-partner
+ * block `partners` [P, h], row ids[b, s] for partner s of batch row b (int32 [B, S]).
+ */
+export interface PartnerLayer {
+  readonly rows: Tensor
+  readonly partners: Tensor
+  readonly ids: Tensor
+  /** The output layer's weight [h, 1] (or [h]). */
+  readonly weight: Tensor
+  /** The output layer's bias, one value ([1]). */
+  readonly bias: Tensor
+}
+
+/**
+ * out [K, B, S], out[k, b, s] = Σ_j relu(rows[k, b, j] + partners[ids[b, s], j])·w[j] + bias:
+ * the backend's fused kernel where it has one that applies (no [K, B, S, h] tensor), else
+ * `composed()`, the caller's composition of the same logits (so that the path without the
+ * kernel stays the one it was). {@link broadcastReluDotComposed} is a generic one.
+ */
+export const broadcastReluDot = (
+  b: TensorBackend,
+  layer: PartnerLayer,
+  composed: () => Tensor,
+): Tensor =>
+  b.broadcastReluDot?.(layer.rows, layer.partners, layer.ids, layer.weight, layer.bias) ??
+  composed()
+
+/**
+ * {@link broadcastReluDot} composed of interface ops: gather the partner rows [B, S, h], add them
+ * to the per-row block with broadcasting to [K, B, S, h], ReLU, the product with w, the bias.
+ */
+export const broadcastReluDotComposed = (b: TensorBackend, layer: PartnerLayer): Tensor => {
+  const [k, rowCount, h] = layer.rows.shape as [number, number, number]
+  const s = layer.ids.shape[1]!
+  const pre = b.add(
+    b.reshape(layer.rows, [k, rowCount, 1, h]),
+    b.expandDims(b.gather(layer.partners, layer.ids), 0),
+  )
+  const hidden = b.relu(b.reshape(pre, [k * rowCount * s, h]))
+  const logits = b.add(b.matmul(hidden, b.reshape(layer.weight, [h, 1])), layer.bias)
+  return b.reshape(logits, [k, rowCount, s])
+}
+
+/**
+ * out [B, d], out[b] = Σ_l w[b, l]·table[ids[b, l]] for table [V, d], ids int32 [B, L], w [B, L]:
+ * DeepFM's φ, the masked mean of the history's item embeddings (w = mask / max(Σ mask, 1)). The
+ * backend's fused kernel where it has one that applies (no gathered [B, L, d] tensor), else
+ * `composed()`, the caller's composition (so that the path without the kernel stays the one it
+ * was). {@link gatherWeightedSumComposed} is a generic one.
+ */
+export const gatherWeightedSum = (
+  b: TensorBackend,
+  table: Tensor,
+  ids: Tensor,
+  w: Tensor,
+  composed: () => Tensor,
+): Tensor => b.gatherWeightedSum?.(table, ids, w) ?? composed()
+
+/** {@link gatherWeightedSum} composed: gather [B, L, d], then [B, 1, L] x [B, L, d]. */
+export const gatherWeightedSumComposed = (
+  b: TensorBackend,
+  table: Tensor,
+  ids: Tensor,
+  w: Tensor,
+): Tensor => {
+  const h = b.gather(table, ids)
+  const [rows, , d] = h.shape as [number, number, number]
+  return b.reshape(b.matmul(b.expandDims(w, 1), h), [rows, d])
 }

@@ -213,6 +213,23 @@ export interface TensorBackend {
     rowCount: number,
     rows: Tensor | undefined,
   ) => Tensor | undefined
+  /**
+   * out [K, B, S], out[k, b, s] = Σ_j relu(rows[k, b, j] + partners[ids[b, s], j])·w[j] + bias
+   * (ψ_FDA's hidden layer and output over the partners, eq. 13) as one fused kernel, else
+   * undefined ({@link Fused.broadcastReluDot}).
+   */
+  readonly broadcastReluDot?: (
+    rows: Tensor,
+    partners: Tensor,
+    ids: Tensor,
+    w: Tensor,
+    bias: Tensor,
+  ) => Tensor | undefined
+  /**
+   * out [B, d], out[b] = Σ_l w[b, l]·table[ids[b, l]] (DeepFM's masked mean of the history, φ) as
+   * one fused kernel, else undefined ({@link Fused.gatherWeightedSum}).
+   */
+  readonly gatherWeightedSum?: (table: Tensor, ids: Tensor, w: Tensor) => Tensor | undefined
 
   // --- differentiation ----------------------------------------------------------------------
   /** The same values, with no gradient flowing back through it. */

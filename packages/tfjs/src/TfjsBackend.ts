@@ -20,6 +20,8 @@ import type {
 import { tensorsIn } from "@causald/core"
 import * as tf from "@tensorflow/tfjs-core"
 import { biasSigmoid } from "./kernels/BiasSigmoid.ts"
+import { broadcastReluDot } from "./kernels/BroadcastReluDot.ts"
+import { gatherWeightedSum } from "./kernels/GatherWeightedSum.ts"
 import { logSigmoid } from "./kernels/LogSigmoid.ts"
 import { product } from "./kernels/MatMul.ts"
 import { rowWeightedSum } from "./kernels/RowWeightedSum.ts"
@@ -206,6 +208,14 @@ export const makeTfjsBackend = (tfjsName: string, name: string = tfjsName): Tens
   },
   rowWeightedSum: (h, w, rowCount, rows) => {
     const out = rowWeightedSum(t(h), t(w), rowCount, rows === undefined ? undefined : t(rows))
+    return out === undefined ? undefined : c(out)
+  },
+  gatherWeightedSum: (table, ids, w) => {
+    const out = gatherWeightedSum(t(table), t(ids), t(w))
+    return out === undefined ? undefined : c(out)
+  },
+  broadcastReluDot: (rows, partners, ids, w, bias) => {
+    const out = broadcastReluDot(t(rows), t(partners), t(ids), t(w), t(bias))
     return out === undefined ? undefined : c(out)
   },
 

@@ -15,8 +15,10 @@
  * On wasm, matrix products run on the machine's native BLAS when one is found (`native/Blas.ts`,
  * `kernels/NativeMatMul.ts`): option `blas`, else `CAUSALD_BLAS`, else `auto` (oneDNN, then
  * OpenBLAS, then Accelerate; none found: the wasm kernels), and DIN's activation unit on the
- * fused kernels (`kernels/BiasSigmoid.ts`, `kernels/RowWeightedSum.ts`; `CAUSALD_FUSED=off`
- * composes tfjs kernels instead). The backend's name says which ran ({@link wasmBackendName}),
+ * fused kernels (`kernels/BiasSigmoid.ts`, `kernels/RowWeightedSum.ts`), as is ψ_FDA of
+ * CausalD's causal label over the partners (`kernels/BroadcastReluDot.ts`) and DeepFM's history
+ * pooling (`kernels/GatherWeightedSum.ts`); `CAUSALD_FUSED=off`
+ * composes tfjs kernels instead. The backend's name says which ran ({@link wasmBackendName}),
  * e.g. `wasm+onednn+fused`, and every output records that name, so that results of different
  * arithmetic are never taken for one another (a resumed study, `repro-merge`, a cluster worker).
  *
@@ -28,6 +30,8 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer, Schema } from "effect"
 import { fusedKernelOptions, loadBiasSigmoid } from "./kernels/BiasSigmoid.ts"
+import { loadBroadcastReluDot } from "./kernels/BroadcastReluDot.ts"
+import { loadGatherWeightedSum } from "./kernels/GatherWeightedSum.ts"
 import { registerKernels } from "./kernels/index.ts"
 import { setNativeBlas } from "./kernels/NativeMatMul.ts"
 import { loadRowWeightedSum } from "./kernels/RowWeightedSum.ts"
@@ -194,6 +198,12 @@ const activate = (name: "tensorflow" | "wasm" | "cpu", options: BackendOptions =
       // DIN's attention-weighted pooling; without it DIN composes tfjs kernels.
       const pooling = yield* Effect.promise(() => loadRowWeightedSum(tf.backend()))
       if (pooling !== undefined) yield* Effect.logWarning(`@causald/tfjs: ${pooling}`)
+      // ψ_FDA over the partners of CausalD's causal label (eq. 13); without it, composed.
+      const label = yield* Effect.promise(() => loadBroadcastReluDot(tf.backend()))
+      if (label !== undefined) yield* Effect.logWarning(`@causald/tfjs: ${label}`)
+      // DeepFM's history pooling (its φ, also its frozen teachers'); without it, composed.
+      const bag = yield* Effect.promise(() => loadGatherWeightedSum(tf.backend()))
+      if (bag !== undefined) yield* Effect.logWarning(`@causald/tfjs: ${bag}`)
       const blas = yield* configureBlas(options)
       return makeTfjsBackend(
         name,
@@ -205,7 +215,7 @@ const activate = (name: "tensorflow" | "wasm" | "cpu", options: BackendOptions =
 
 /**
  * The wasm backend's recorded name: `wasm`, `+<blas>` when a native library runs the matrix
- * products, `+fused` when DIN's activation unit runs on the fused kernels. Each changes the last
+ * products, `+fused` when DIN's activation unit (and CausalD's ψ_FDA over the partners) runs on the fused kernels. Each changes the last
  * bits of the numbers, so each is part of the name.
  */
 export const wasmBackendName = (blas: string | undefined, fused: boolean): string =>

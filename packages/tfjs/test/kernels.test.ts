@@ -738,6 +738,38 @@ describe("wasm speed kernels equal the cpu backend", () => {
       )
       expect(out.wasm).toEqual(out.cpu)
     }
+    // trailing axes of size 1 repeated (each value written `fill` times in a row): a sum's
+    // gradient over the last axis, a scalar to a whole shape (fill > 16: TypedArray.fill)
+    const broadcasts: ReadonlyArray<[Array<number>, Array<number>]> = [
+      [
+        [3, 5, 1],
+        [1, 1, 8],
+      ],
+      [
+        [1, 1, 1],
+        [2, 3, 40],
+      ],
+      [
+        [2, 1, 1],
+        [2, 3, 2],
+      ],
+      [
+        [2, 3, 1, 1],
+        [3, 1, 2, 5],
+      ],
+      [[1], [17]],
+    ]
+    for (const [shape, reps] of broadcasts)
+      for (const dtype of ["float32", "int32", "bool"] as const) {
+        const x = typedValues(uniform(size(shape)), size(shape), dtype)
+        const out = await onBoth(() =>
+          tf.tidy(() => {
+            const y = tf.tile(tf.tensor(x, shape, dtype), reps)
+            return { shape: y.shape, dtype: y.dtype, values: values(y) }
+          }),
+        )
+        expect({ shape, reps, dtype, out: out.wasm }).toEqual({ shape, reps, dtype, out: out.cpu })
+      }
     const rand = uniform(31)
     const x = rand(4 * 6)
     const w = rand(3 * 4 * 6)

@@ -21,7 +21,10 @@ import { stockKernel, stockSetup } from "./Stock.ts"
 
 /**
  * out = tile(x, reps) within one heap view, x at `x0` with shape `shape`, out at `out0`.
- * Output runs of the axes after the last repeated one are contiguous in both.
+ * Output runs of the axes after the last repeated one are contiguous in both. Trailing axes of
+ * size 1 in x (a broadcast of a size-1 axis, e.g. [K, B, 1] -> [K, B, 8] in the gradient of a sum
+ * over the last axis, or a scalar to a whole shape in the gradient of a sum) repeat each value
+ * `fill` times in a row: written by a loop per value, not as runs of one element each.
  */
 export const tileRuns = (
   heap: HeapView,
@@ -31,9 +34,15 @@ export const tileRuns = (
   reps: ReadonlyArray<number>,
 ): void => {
   const rank = shape.length
-  let q = rank
+  let t = rank
+  let fill = 1
+  while (t > 0 && shape[t - 1] === 1) {
+    fill *= reps[t - 1]!
+    t--
+  }
+  let q = t
   while (q > 0 && reps[q - 1] === 1) q--
-  const run = util.sizeFromShape(shape.slice(q))
+  const run = util.sizeFromShape(shape.slice(q, t))
   const strides = [...util.computeStrides([...shape]), 1]
   const outer = shape.slice(0, q).map((n, i) => n * reps[i]!)
   const runs = util.sizeFromShape(outer)
@@ -42,8 +51,16 @@ export const tileRuns = (
   for (let k = 0; k < runs; k++) {
     let src = x0
     for (let a = 0; a < q; a++) src += (index[a]! % shape[a]!) * strides[a]!
-    copyRun(heap, dst, src, run)
-    dst += run
+    if (fill === 1) {
+      copyRun(heap, dst, src, run)
+      dst += run
+    } else
+      for (let e = 0; e < run; e++) {
+        const value = heap[src + e]!
+        if (fill <= 16) for (let f = 0; f < fill; f++) heap[dst + f] = value
+        else heap.fill(value, dst, dst + fill)
+        dst += fill
+      }
     for (let a = q - 1; a >= 0; a--) {
       if (++index[a]! < outer[a]!) break
       index[a] = 0

@@ -30,8 +30,18 @@ import {
   maximumGradConfig,
   minimumGradConfig,
 } from "./BroadcastGradients.ts"
+import {
+  broadcastReluDotGradConfig,
+  broadcastReluDotGradWasmConfig,
+  broadcastReluDotWasmConfig,
+} from "./BroadcastReluDot.ts"
 import { concatWasmConfig } from "./Concat.ts"
 import { gatherV2WasmConfig } from "./GatherV2.ts"
+import {
+  gatherWeightedSumGradConfig,
+  gatherWeightedSumGradWasmConfig,
+  gatherWeightedSumWasmConfig,
+} from "./GatherWeightedSum.ts"
 import { identityWasmConfig } from "./Identity.ts"
 import { nativeBatchMatMulWasmConfig } from "./NativeMatMul.ts"
 import {
@@ -74,6 +84,10 @@ export const kernelConfigs: ReadonlyArray<KernelConfig> = [
   rowWeightedSumWasmConfig,
   rowWeightedSumRowsWasmConfig,
   rowWeightedSumGradWasmConfig,
+  broadcastReluDotWasmConfig,
+  broadcastReluDotGradWasmConfig,
+  gatherWeightedSumWasmConfig,
+  gatherWeightedSumGradWasmConfig,
 ]
 
 /** Gradients this folder provides; they replace the stock ones for every backend. */
@@ -87,6 +101,8 @@ export const gradientConfigs: ReadonlyArray<GradConfig> = [
   biasSigmoidRowsGradConfig,
   rowWeightedSumGradConfig,
   rowWeightedSumRowsGradConfig,
+  broadcastReluDotGradConfig,
+  gatherWeightedSumGradConfig,
 ]
 
 /**

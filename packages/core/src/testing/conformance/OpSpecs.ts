@@ -397,8 +397,108 @@ export const opSpecs = (): ReadonlyArray<OpSpec<never>> => {
       return R.nd([rowCount, d], out)
     },
   })
+  push<{ ids: NdArray }>({
+    name: "Fused.broadcastReluDot",
+    arb: arbBroadcastReluDot,
+    op: (b, [rows, partners, weight, bias], { ids }) => {
+      const layer = {
+        rows: rows!,
+        partners: partners!,
+        ids: toTensor(b, ids, "int32"),
+        weight: weight!,
+        bias: bias!,
+      }
+      return Fused.broadcastReluDot(b, layer, () => Fused.broadcastReluDotComposed(b, layer))
+    },
+    ref: ([rows, partners, weight, bias], { ids }) => {
+      const [k, n, h] = rows!.shape as [number, number, number]
+      const s = ids.shape[1]!
+      const out = new Float64Array(k * n * s)
+      for (let kk = 0; kk < k; kk++)
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j < s; j++) {
+            const partner = ids.data[i * s + j]!
+            let sum = bias!.data[0]!
+            for (let c = 0; c < h; c++) {
+              const v = rows!.data[(kk * n + i) * h + c]! + partners!.data[partner * h + c]!
+              sum += Math.max(v, 0) * weight!.data[c]!
+            }
+            out[(kk * n + i) * s + j] = sum
+          }
+      return R.nd([k, n, s], out)
+    },
+  })
+  push<{ ids: NdArray }>({
+    name: "Fused.gatherWeightedSum",
+    arb: arbGatherWeightedSum,
+    op: (b, [table, w], { ids }) => {
+      const idTensor = toTensor(b, ids, "int32")
+      return Fused.gatherWeightedSum(b, table!, idTensor, w!, () =>
+        Fused.gatherWeightedSumComposed(b, table!, idTensor, w!),
+      )
+    },
+    ref: ([table, w], { ids }) => {
+      const [, d] = table!.shape as [number, number]
+      const [n, l] = ids.shape as [number, number]
+      const out = new Float64Array(n * d)
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < l; j++) {
+          const row = ids.data[i * l + j]!
+          for (let c = 0; c < d; c++)
+            out[i * d + c]! += w!.data[i * l + j]! * table!.data[row * d + c]!
+        }
+      return R.nd([n, d], out)
+    },
+  })
   return specs
 }
+
+/** {@link Fused.gatherWeightedSum}: table [V, d], w [B, L], ids [B, L] (V, B, L in 1-4, d in 1-6). */
+const arbGatherWeightedSum = fc
+  .record({
+    v: fc.integer({ min: 1, max: 4 }),
+    d: fc.integer({ min: 1, max: 6 }),
+    n: fc.integer({ min: 1, max: 4 }),
+    l: fc.integer({ min: 1, max: 4 }),
+  })
+  .chain(({ v, d, n, l }) =>
+    fc
+      .tuple(
+        arbNd([v, d]),
+        arbNd([n, l]),
+        fc.array(fc.integer({ min: 0, max: v - 1 }), { minLength: n * l, maxLength: n * l }),
+      )
+      .map(([table, w, ids]) => ({ xs: [table, w], args: { ids: R.nd([n, l], ids) } })),
+  )
+
+/**
+ * {@link Fused.broadcastReluDot} (ψ_FDA over the partners, eq. 13): rows [K, B, h], partners
+ * [P, h], w [h, 1], bias [1], ids [B, S] (K, B, S, P in 1-3, h in 1-6). The rows are odd
+ * multiples of 0.05 and the partners even ones, so every pre-activation is at least 0.05 from
+ * ReLU's kink (finite differences).
+ */
+const arbBroadcastReluDot = fc
+  .record({
+    k: fc.integer({ min: 1, max: 3 }),
+    n: fc.integer({ min: 1, max: 3 }),
+    s: fc.integer({ min: 1, max: 3 }),
+    h: fc.integer({ min: 1, max: 6 }),
+    p: fc.integer({ min: 1, max: 3 }),
+  })
+  .chain(({ k, n, s, h, p }) =>
+    fc
+      .tuple(
+        arbGridNd([k, n, h], true),
+        arbGridNd([p, h], false),
+        arbNd([h, 1]),
+        arbNd([1]),
+        fc.array(fc.integer({ min: 0, max: p - 1 }), { minLength: n * s, maxLength: n * s }),
+      )
+      .map(([rows, partners, weight, bias, ids]) => ({
+        xs: [rows, partners, weight, bias],
+        args: { ids: R.nd([n, s], ids) },
+      })),
+  )
 
 /** Bias rows of {@link Fused.biasSigmoid}: by ids, or row n mod R. */
 interface BiasRows {
