@@ -19,7 +19,7 @@
  * CausalD's causal label over the partners (`kernels/BroadcastReluDot.ts`) and DeepFM's history
  * pooling (`kernels/GatherWeightedSum.ts`); `CAUSALD_FUSED=off`
  * composes tfjs kernels instead. The backend's name says which ran ({@link wasmBackendName}),
- * e.g. `wasm+onednn+fused`, and every output records that name, so that results of different
+ * e.g. `wasm+onednn+fused2`, and every output records that name, so that results of different
  * arithmetic are never taken for one another (a resumed study, `repro-merge`, a cluster worker).
  *
  * @module
@@ -205,21 +205,36 @@ const activate = (name: "tensorflow" | "wasm" | "cpu", options: BackendOptions =
       const bag = yield* Effect.promise(() => loadGatherWeightedSum(tf.backend()))
       if (bag !== undefined) yield* Effect.logWarning(`@causald/tfjs: ${bag}`)
       const blas = yield* configureBlas(options)
-      return makeTfjsBackend(
-        name,
-        wasmBackendName(blas?.name, fusedKernelOptions.enabled && fused === undefined),
-      )
+      const attentionUnit = fused === undefined && pooling === undefined
+      const fusedSet: FusedKernelSet = !fusedKernelOptions.enabled
+        ? "none"
+        : attentionUnit && label === undefined && bag === undefined
+          ? "all"
+          : attentionUnit
+            ? "attention"
+            : "none"
+      return makeTfjsBackend(name, wasmBackendName(blas?.name, fusedSet))
     }
     return makeTfjsBackend(name)
   })
 
 /**
- * The wasm backend's recorded name: `wasm`, `+<blas>` when a native library runs the matrix
- * products, `+fused` when DIN's activation unit (and CausalD's ψ_FDA over the partners) runs on the fused kernels. Each changes the last
- * bits of the numbers, so each is part of the name.
+ * Which fused kernels ran, as far as they change the numbers: `none` (tfjs's kernels composed,
+ * `CAUSALD_FUSED=off`), `attention` (DIN's activation unit only: the kernel set of every run
+ * recorded as `+fused` before the causal label's and DeepFM's kernels existed) or `all` (also
+ * ψ_FDA over the partners, eq. 13, and DeepFM's history pooling).
  */
-export const wasmBackendName = (blas: string | undefined, fused: boolean): string =>
-  `wasm${blas === undefined ? "" : `+${blas}`}${fused ? "+fused" : ""}`
+export type FusedKernelSet = "none" | "attention" | "all"
+
+/**
+ * The wasm backend's recorded name: `wasm`, `+<blas>` when a native library runs the matrix
+ * products, `+fused` for the `attention` kernel set and `+fused2` for `all`. Each changes the
+ * last bits of the numbers, so each is part of the name: parts of one study made before and after
+ * a kernel was added are refused by `repro-merge`, and a cluster worker with other kernels by
+ * the coordinator.
+ */
+export const wasmBackendName = (blas: string | undefined, fused: FusedKernelSet): string =>
+  `wasm${blas === undefined ? "" : `+${blas}`}${fused === "all" ? "+fused2" : fused === "attention" ? "+fused" : ""}`
 
 /**
  * Starts the chosen backend (making it tfjs's active backend) and returns the tensor interface

@@ -84,9 +84,9 @@ for (const combination of backends) {
       )
     })
     test("the backend reports its name", () => {
-      // wasm's name also says whether DIN's fused kernels run (CAUSALD_FUSED)
+      // wasm's name also says whether the fused kernels run (CAUSALD_FUSED): all of them, +fused2
       expect(backend.name).toBe(
-        combination.tfjs === "wasm" && fusedKernelOptions.enabled ? `${name}+fused` : name,
+        combination.tfjs === "wasm" && fusedKernelOptions.enabled ? `${name}+fused2` : name,
       )
     })
     for (const c of conformanceCases) test(c.name, () => c.run(backend))

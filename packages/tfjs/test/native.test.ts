@@ -20,8 +20,11 @@ import {
 } from "../src/kernels/NativeMatMul.ts"
 import { TransposedProduct } from "../src/kernels/TransposedProduct.ts"
 import { BLAS_ENV, type BlasName, blasOrder, detectBlas } from "../src/native/Blas.ts"
-import { startBackend, wasmBackendName } from "../src/TfjsTensors.ts"
+import { type FusedKernelSet, startBackend, wasmBackendName } from "../src/TfjsTensors.ts"
 import { WASM_THREADS_ENV } from "../src/WasmThreads.ts"
+
+/** The kernel set every wasm backend of these tests runs: all of them unless CAUSALD_FUSED=off. */
+const fusedSet: FusedKernelSet = fusedKernelOptions.enabled ? "all" : "none"
 
 const wasmOptions = process.env[WASM_THREADS_ENV] ? {} : { wasmThreads: 2 }
 const start = (blas: BlasName | "none" | "auto"): Promise<TensorBackend> =>
@@ -91,8 +94,8 @@ const computeAll = (): Array<Array<number>> =>
 describe("choosing the native BLAS", () => {
   test("none: the backend is plain wasm and products use the wasm kernels", async () => {
     const b = await start("none")
-    expect(b.name).toBe(wasmBackendName(undefined, fusedKernelOptions.enabled))
-    expect(b.name).toBe(fusedKernelOptions.enabled ? "wasm+fused" : "wasm")
+    expect(b.name).toBe(wasmBackendName(undefined, fusedSet))
+    expect(b.name).toBe(fusedKernelOptions.enabled ? "wasm+fused2" : "wasm")
     expect(nativeBlas()).toBeUndefined()
     const a = tf.zeros([8, 8])
     expect(nativeProductApplies(a, false, a, false)).toBe(false)
@@ -102,7 +105,7 @@ describe("choosing the native BLAS", () => {
   test("auto: the first library found, named in the backend's name", async () => {
     const b = await start("auto")
     const first = available[0]
-    expect(b.name).toBe(wasmBackendName(first, fusedKernelOptions.enabled))
+    expect(b.name).toBe(wasmBackendName(first, fusedSet))
     expect(nativeBlas()?.name).toBe(first)
   })
 
@@ -145,7 +148,7 @@ for (const name of blasOrder) {
       await start("none")
       const wasm = computeAll()
       const b = await start(name)
-      expect(b.name).toBe(wasmBackendName(name, fusedKernelOptions.enabled))
+      expect(b.name).toBe(wasmBackendName(name, fusedSet))
       const native = computeAll()
       products.forEach(([as, ta, bs, tb], i) => {
         // Both sum K float32 products in different orders: the rounding of each can grow with
@@ -224,7 +227,7 @@ for (const name of blasOrder) {
           return s
         })
         expect(maxRelDiff(got, want)).toBeLessThan(1e-5)
-        expect(b.name).toBe(wasmBackendName(name, fusedKernelOptions.enabled))
+        expect(b.name).toBe(wasmBackendName(name, fusedSet))
       } finally {
         big.dispose()
       }
