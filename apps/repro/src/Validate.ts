@@ -72,6 +72,54 @@ const attributeGroups = (
     .sort((a, b) => b.users - a.users)
 }
 
+/**
+ * `--split-by attribute` against the data: it needs user attributes, `--attribute` one of their
+ * names, and that attribute at least two groups of `min` users when teachers train; else the
+ * problem, with the attributes that fit.
+ */
+const attributeProblem = (
+  options: StudyOptions,
+  data: PreparedDataset,
+  described: string,
+  trains: boolean,
+  min: number,
+): Problem | undefined => {
+  const attributes = data.attributes ?? []
+  const attribute = attributes.find((a) => a.name === options.attribute)
+  if (attributes.length === 0)
+    return {
+      flag: "--split-by",
+      message: `--split-by attribute: ${described} has no user attributes${options.dataset === "movielens-100k" ? " (its folder has no u.user)" : ""}; choose activeness, consistency or random`,
+    }
+  if (attribute === undefined)
+    return {
+      flag: "--attribute",
+      message: `--attribute ${options.attribute}: ${data.name}'s users have the attributes ${attributes.map((a) => a.name).join(", ")}; choose one of them`,
+    }
+  const groups = attributeGroups(attribute)
+  const fits = (a: (typeof attributes)[number]) => {
+    const g = attributeGroups(a)
+    return g.length >= 2 && (!trains || g.every((x) => x.users >= min))
+  }
+  const others = attributes.filter((a) => a !== attribute && fits(a)).map((a) => a.name)
+  const instead =
+    others.length > 0
+      ? `; attributes that fit: ${others.join(", ")}`
+      : "; no attribute of this data set fits: use --split-by activeness"
+  const smallest = groups[groups.length - 1]!
+  if (groups.length < 2)
+    return {
+      flag: "--attribute",
+      message: `--attribute ${options.attribute}: every user of ${data.name} has the same value (${smallest.label}), so it gives a single teacher${instead}`,
+    }
+  if (trains && smallest.users < min)
+    return {
+      flag: "--attribute",
+      message: `--attribute ${options.attribute}: its group "${smallest.label}" has ${smallest.users} users, fewer than the ${min} each teacher needs${instead}`,
+    }
+  return undefined
+}
+
 /** Every option of `options` that does not fit `data` under `sizes`; empty when all fit. */
 export const problems = (
   options: StudyOptions,
@@ -125,41 +173,8 @@ export const problems = (
   const trains = options.methods.some(trainsTeachers)
   if (options.methods.some(readsSplit)) {
     if (options.splitBy === "attribute") {
-      const attributes = data.attributes ?? []
-      const attribute = attributes.find((a) => a.name === options.attribute)
-      if (attributes.length === 0)
-        add(
-          "--split-by",
-          `--split-by attribute: ${described} has no user attributes${options.dataset === "movielens-100k" ? " (its folder has no u.user)" : ""}; choose activeness, consistency or random`,
-        )
-      else if (attribute === undefined)
-        add(
-          "--attribute",
-          `--attribute ${options.attribute}: ${data.name}'s users have the attributes ${attributes.map((a) => a.name).join(", ")}; choose one of them`,
-        )
-      else {
-        const groups = attributeGroups(attribute)
-        const fits = (a: (typeof attributes)[number]) => {
-          const g = attributeGroups(a)
-          return g.length >= 2 && (!trains || g.every((x) => x.users >= min))
-        }
-        const others = attributes.filter((a) => a !== attribute && fits(a)).map((a) => a.name)
-        const instead =
-          others.length > 0
-            ? `; attributes that fit: ${others.join(", ")}`
-            : "; no attribute of this data set fits: use --split-by activeness"
-        const smallest = groups[groups.length - 1]!
-        if (groups.length < 2)
-          add(
-            "--attribute",
-            `--attribute ${options.attribute}: every user of ${data.name} has the same value (${smallest.label}), so it gives a single teacher${instead}`,
-          )
-        else if (trains && smallest.users < min)
-          add(
-            "--attribute",
-            `--attribute ${options.attribute}: its group "${smallest.label}" has ${smallest.users} users, fewer than the ${min} each teacher needs${instead}`,
-          )
-      }
+      const problem = attributeProblem(options, data, described, trains, min)
+      if (problem !== undefined) add(problem.flag, problem.message)
     } else teacherCount("--teachers", options.teachers, `--teachers ${options.teachers}`, trains)
   }
   if (chosen("ho-teachers") && !found.some((p) => p.flag === "--teachers"))

@@ -110,8 +110,61 @@ export interface Trainer {
   readonly trainShared: (shared: Shared) => StudyEffect<void>
 }
 
+/** The base model of `seed`, trained (or reloaded) here and its parameters freed. */
+const trainBase = (trainer: Trainer, seed: number): StudyEffect<boolean> =>
+  Effect.gen(function* () {
+    const { ctx } = trainer
+    const model = makeModel(ctx, "base", seed)
+    yield* trainOne(trainer, "base", seed, Objective.recommendation(ctx.backend, model))
+    ctx.backend.dispose(model.parameters)
+    return true
+  })
+
+/** A set of teachers' key, `"<init> <seed>"`, read back. */
+const teacherKey = (key: `${TeacherInit} ${number}`) => ({
+  init: key.split(" ")[0] as TeacherInit,
+  seed: Number(key.split(" ")[1]),
+})
+
+/** The split's K teachers of a student of `seed` that start as `init`, trained here. */
+const trainTeachers = (trainer: Trainer, key: `${TeacherInit} ${number}`) => {
+  const { ctx } = trainer
+  const { init, seed } = teacherKey(key)
+  return timed(
+    ctx.ledger,
+    "teachers",
+    trainGroups(
+      trainer,
+      ctx.folders.teachers(ctx.options.splitBy, ctx.options.teachers, seed, init),
+      teacherSplit(ctx),
+      teacherSeed(ctx, seed, init),
+      init,
+    ),
+  )
+}
+
+/** Ho Teachers' K teachers of `seed`, on random (IID) user subsets, trained here. */
+const trainHomogeneous = (trainer: Trainer, seed: number) => {
+  const { ctx } = trainer
+  return timed(
+    ctx.ledger,
+    "homogeneous teachers",
+    trainGroups(
+      trainer,
+      ctx.folders.teachers("random", ctx.options.teachers, seed),
+      Groups.randomSubsets(ctx.data, ctx.options.teachers, 0),
+      teacherSeed(ctx, seed),
+      ctx.reading.teacherInit,
+    ),
+  )
+}
+
+/**
+ * The trainer of a study: each {@link Shared} model memoized (trained once, then reused) and,
+ * with {@link TrainerOptions.beforeShared}, awaited before it is used.
+ */
 export const makeTrainer = (ctx: StudyContext, trainerOptions: TrainerOptions = {}): Trainer => {
-  const { options, backend, reading } = ctx
+  const { options } = ctx
   const needs = (shared: Shared): StudyEffect<void> =>
     trainerOptions.beforeShared === undefined ? Effect.void : trainerOptions.beforeShared(shared)
   /** A shared model's own training, memoized, and the same awaited first (`needs`). */
@@ -128,51 +181,17 @@ export const makeTrainer = (ctx: StudyContext, trainerOptions: TrainerOptions = 
       },
     }
   }
-  const teacherKey = (key: `${TeacherInit} ${number}`) => ({
-    init: key.split(" ")[0] as TeacherInit,
-    seed: Number(key.split(" ")[1]),
-  })
   const base = sharedBy(
     (seed: number): Shared => ({ _tag: "Base", seed }),
-    (seed: number) =>
-      Effect.gen(function* () {
-        const model = makeModel(ctx, "base", seed)
-        yield* trainOne(trainer, "base", seed, Objective.recommendation(backend, model))
-        backend.dispose(model.parameters)
-        return true
-      }),
+    (seed: number) => trainBase(trainer, seed),
   )
   const teachers = sharedBy(
     (key: `${TeacherInit} ${number}`): Shared => ({ _tag: "Teachers", ...teacherKey(key) }),
-    (key: `${TeacherInit} ${number}`) => {
-      const { init, seed } = teacherKey(key)
-      return timed(
-        ctx.ledger,
-        "teachers",
-        trainGroups(
-          trainer,
-          ctx.folders.teachers(options.splitBy, options.teachers, seed, init),
-          teacherSplit(ctx),
-          teacherSeed(ctx, seed, init),
-          init,
-        ),
-      )
-    },
+    (key: `${TeacherInit} ${number}`) => trainTeachers(trainer, key),
   )
   const homogeneous = sharedBy(
     (seed: number): Shared => ({ _tag: "HomogeneousTeachers", seed }),
-    (seed: number) =>
-      timed(
-        ctx.ledger,
-        "homogeneous teachers",
-        trainGroups(
-          trainer,
-          ctx.folders.teachers("random", options.teachers, seed),
-          Groups.randomSubsets(ctx.data, options.teachers, 0),
-          teacherSeed(ctx, seed),
-          reading.teacherInit,
-        ),
-      ),
+    (seed: number) => trainHomogeneous(trainer, seed),
   )
   const kd = sharedBy(
     (seed: number): Shared => ({ _tag: "KdTeacher", seed }),
