@@ -208,7 +208,10 @@ const activate = (name: "tensorflow" | "wasm" | "cpu", options: BackendOptions =
       const attentionUnit = fused === undefined && pooling === undefined
       const fusedSet: FusedKernelSet = !fusedKernelOptions.enabled
         ? "none"
-        : attentionUnit && label === undefined && bag === undefined
+        : attentionUnit &&
+            !fusedKernelOptions.attentionOnly &&
+            label === undefined &&
+            bag === undefined
           ? "all"
           : attentionUnit
             ? "attention"
@@ -220,8 +223,9 @@ const activate = (name: "tensorflow" | "wasm" | "cpu", options: BackendOptions =
 
 /**
  * Which fused kernels ran, as far as they change the numbers: `none` (tfjs's kernels composed,
- * `CAUSALD_FUSED=off`), `attention` (DIN's activation unit only: the kernel set of every run
- * recorded as `+fused` before the causal label's and DeepFM's kernels existed) or `all` (also
+ * `CAUSALD_FUSED=off`), `attention` (DIN's activation unit only, `CAUSALD_FUSED=attention`: the
+ * kernel set of every run recorded as `+fused` before the causal label's and DeepFM's kernels
+ * existed) or `all` (also
  * ψ_FDA over the partners, eq. 13, and DeepFM's history pooling).
  */
 export type FusedKernelSet = "none" | "attention" | "all"

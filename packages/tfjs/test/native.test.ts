@@ -13,6 +13,7 @@ import { Random, type TensorBackend } from "@causald/core"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Result } from "effect"
 import { fusedKernelOptions } from "../src/kernels/BiasSigmoid.ts"
+import { gatherWeightedSum } from "../src/kernels/GatherWeightedSum.ts"
 import {
   nativeBlas,
   nativeProductApplies,
@@ -90,6 +91,27 @@ const computeAll = (): Array<Array<number>> =>
       return Array.from(tf.matMul(a, b, ta, tb).dataSync())
     }),
   )
+
+describe("the fused kernel set in the backend's name", () => {
+  test("attention (CAUSALD_FUSED=attention): +fused, and the label's and DeepFM's kernels stand aside", async () => {
+    const before = { ...fusedKernelOptions }
+    try {
+      fusedKernelOptions.enabled = true
+      fusedKernelOptions.attentionOnly = true
+      const b = await start("none")
+      expect(b.name).toBe("wasm+fused")
+      const ids = tf.zeros([3, 4], "int32")
+      // DeepFM's pooling and ψ_FDA over the partners compose tfjs kernels (undefined: not fused)
+      expect(gatherWeightedSum(tf.zeros([5, 8]), ids, tf.zeros([3, 4]))).toBeUndefined()
+      fusedKernelOptions.attentionOnly = false
+      expect(gatherWeightedSum(tf.zeros([5, 8]), ids, tf.zeros([3, 4]))).toBeDefined()
+      const all = await start("none")
+      expect(all.name).toBe("wasm+fused2")
+    } finally {
+      Object.assign(fusedKernelOptions, before)
+    }
+  })
+})
 
 describe("choosing the native BLAS", () => {
   test("none: the backend is plain wasm and products use the wasm kernels", async () => {

@@ -53,10 +53,14 @@ export const FUSED_ENV = "CAUSALD_FUSED"
 
 /**
  * Whether the fused kernels are used where they apply: `CAUSALD_FUSED=off` turns them off at
- * start; benchmarks flip `enabled` to compare both paths in one process.
+ * start; `CAUSALD_FUSED=attention` keeps only DIN's activation unit (`BiasSigmoid`,
+ * `RowWeightedSum`), the kernel set of runs recorded as `+fused` before the causal label's and
+ * DeepFM's kernels existed, so that such a study can be finished with its own arithmetic.
+ * Benchmarks flip `enabled` to compare both paths in one process.
  */
-export const fusedKernelOptions: { enabled: boolean } = {
+export const fusedKernelOptions: { enabled: boolean; attentionOnly: boolean } = {
   enabled: process.env[FUSED_ENV] !== "off",
+  attentionOnly: process.env[FUSED_ENV] === "attention",
 }
 
 type Forward = (

@@ -420,7 +420,12 @@ export const broadcastReluDot = (
   w: Tensor,
   bias: Tensor,
 ): Tensor | undefined => {
-  if (kernels === undefined || !fusedKernelOptions.enabled || getBackend() !== "wasm")
+  if (
+    kernels === undefined ||
+    !fusedKernelOptions.enabled ||
+    fusedKernelOptions.attentionOnly ||
+    getBackend() !== "wasm"
+  )
     return undefined
   if (rows.rank !== 3 || partners.rank !== 2 || ids.rank !== 2) return undefined
   if (

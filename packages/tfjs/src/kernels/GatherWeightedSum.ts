@@ -276,7 +276,12 @@ export const gatherWeightedSumGradConfig: GradConfig = {
  * [B, L] (values in [0, V)), w float32 [B, L]. Differentiable in table and w.
  */
 export const gatherWeightedSum = (table: Tensor, ids: Tensor, w: Tensor): Tensor | undefined => {
-  if (kernels === undefined || !fusedKernelOptions.enabled || getBackend() !== "wasm")
+  if (
+    kernels === undefined ||
+    !fusedKernelOptions.enabled ||
+    fusedKernelOptions.attentionOnly ||
+    getBackend() !== "wasm"
+  )
     return undefined
   if (table.rank !== 2 || ids.rank !== 2 || w.rank !== 2) return undefined
   if (table.dtype !== "float32" || w.dtype !== "float32" || ids.dtype !== "int32") return undefined
