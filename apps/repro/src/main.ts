@@ -43,7 +43,7 @@ const studyOn = (options: StudyOptions, cluster: string | undefined) =>
       : Effect.gen(function* () {
           const engine = yield* Layer.build(clientLayer(cluster))
           const elsewhere: TrainElsewhere = (ctx, jobs) =>
-            trainOnCluster(ctx, jobs).pipe(Effect.provideContext(engine))
+            trainOnCluster(ctx, jobs, cluster).pipe(Effect.provideContext(engine))
           return yield* study(options, null, true, elsewhere)
         }).pipe(Effect.scoped)
 

@@ -13,8 +13,9 @@
  */
 import { NodeClusterSocket } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
-import { Cause, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Cause, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { ClusterWorkflowEngine, RunnerAddress, type ShardingConfig } from "effect/cluster"
+import { SqlClient } from "effect/sql"
 import type { WorkflowEngine } from "effect/workflow"
 
 /** The database of `--cluster` could not be reached or set up. */
@@ -88,13 +89,14 @@ export interface RunnerEndpoint {
 
 /**
  * A runner of the engine on `url`: the workflow engine, for the workflow layers a worker
- * registers, with this process's share of the shards.
+ * registers, with this process's share of the shards; and the database's client (the storage of
+ * the engine's queues).
  */
 export const runnerLayer = (
   url: string,
   endpoint: RunnerEndpoint,
   config: Partial<ShardingConfig.ShardingConfig["Service"]> = studyShardingConfig,
-): Layer.Layer<WorkflowEngine.WorkflowEngine, ClusterUnavailable> =>
+): Layer.Layer<WorkflowEngine.WorkflowEngine | SqlClient.SqlClient, ClusterUnavailable> =>
   ClusterWorkflowEngine.layer.pipe(
     Layer.provideMerge(
       NodeClusterSocket.layer({
@@ -108,22 +110,51 @@ export const runnerLayer = (
         },
       }),
     ),
-    Layer.provide(sqlLayer(url)),
+    Layer.provideMerge(sqlLayer(url)),
     unavailableAs(url),
   )
 
-/** A client-only member on `url`: starts workflows and reads their results, runs none. */
+/**
+ * A client-only member on `url`: starts workflows and reads their results, runs none; with the
+ * database's client, to read which workers have registered ({@link registeredRunners}).
+ */
 export const clientLayer = (
   url: string,
   config: Partial<ShardingConfig.ShardingConfig["Service"]> = studyShardingConfig,
-): Layer.Layer<WorkflowEngine.WorkflowEngine, ClusterUnavailable> =>
+): Layer.Layer<WorkflowEngine.WorkflowEngine | SqlClient.SqlClient, ClusterUnavailable> =>
   ClusterWorkflowEngine.layer.pipe(
     Layer.provideMerge(
       NodeClusterSocket.layer({ storage: "sql", clientOnly: true, shardingConfig: config }),
     ),
-    Layer.provide(sqlLayer(url)),
+    Layer.provideMerge(sqlLayer(url)),
     unavailableAs(url),
   )
+
+/**
+ * The runners (workers) registered on the engine's database and heard from within the shard
+ * lock expiration (as the engine's own `getRunners` counts them), from the engine's table
+ * `cluster_runners`; null when it cannot be read (then nothing is said about workers).
+ */
+export const registeredRunners: Effect.Effect<
+  ReadonlyArray<string> | null,
+  never,
+  SqlClient.SqlClient
+> = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const seconds = Math.ceil(
+    Duration.toSeconds(
+      Duration.fromInputUnsafe(studyShardingConfig.shardLockExpiration ?? "20 seconds"),
+    ),
+  )
+  const rows = yield* sql<{
+    readonly address: string
+  }>`SELECT address FROM cluster_runners WHERE last_heartbeat > NOW() - ${`${seconds} seconds`}::interval`
+  return rows.map((row) => String(row.address))
+}).pipe(Effect.catchCause(() => Effect.succeed(null)))
+
+/** What the coordinator says while no worker has registered on `url`. */
+export const noWorkerYet = (url: string, out: string): string =>
+  `no worker has registered on ${displayUrl(url)} yet: start \`bun run repro-worker --cluster ${displayUrl(url)}\` on a machine that sees ${out} (at that path)`
 
 /** A free TCP port on `host`, chosen by the kernel (for a runner started without `--port`). */
 export const freePort = (host = "127.0.0.1"): Effect.Effect<number> =>

@@ -43,12 +43,14 @@ import {
   Schema,
   Semaphore,
 } from "effect"
+import type { SqlClient } from "effect/sql"
 import { Activity, Workflow, WorkflowEngine } from "effect/workflow"
 import { explain } from "../Explain.ts"
 import { StudyOptions } from "../Options.ts"
 import { makeContext, type Services, type StudyContext } from "../study/Context.ts"
 import * as Jobs from "../study/Jobs.ts"
 import { makeTrainer, Shared, sharedFolder, type Trainer } from "../study/Trainer.ts"
+import { noWorkerYet, registeredRunners } from "./Engine.ts"
 import * as Status from "./Status.ts"
 
 /** A job failed on its worker (bad data, a diverging run): the worker's one-line reason. */
@@ -351,13 +353,23 @@ const jobPollEvery = "2 seconds"
 export const trainOnCluster = (
   ctx: StudyContext,
   all: ReadonlyArray<Jobs.Job>,
-): Effect.Effect<void, JobFailed, WorkflowEngine.WorkflowEngine> =>
+  url: string,
+): Effect.Effect<void, JobFailed, WorkflowEngine.WorkflowEngine | SqlClient.SqlClient> =>
   Effect.gen(function* () {
     let done = 0
     const finished = new Set<string>()
     const stage = `models (cluster, ${all.length} jobs)`
     yield* ctx.progress.update({ stage, done, total: all.length })
+    /** Whether no worker is registered (said outright instead of every job as pending). */
+    const noWorker = Effect.gen(function* () {
+      const runners = yield* registeredRunners
+      if (runners === null || runners.length > 0) return false
+      yield* ctx.progress.note("cluster", noWorkerYet(url, ctx.options.out))
+      return true
+    })
+    yield* noWorker
     const states = Effect.gen(function* () {
+      if (yield* noWorker) return
       const unfinished = all.map((job) => job.name).filter((name) => !finished.has(name))
       for (const line of Status.overview(ctx.options.out, unfinished, Date.now()))
         yield* ctx.progress.note("cluster", line)

@@ -289,6 +289,34 @@ describe.skipIf(testServerUrl === undefined)("bun run repro --cluster, retries",
   }, 300_000)
 })
 
+describe.skipIf(testServerUrl === undefined)("bun run repro --cluster, no worker", () => {
+  test("with no worker registered, the coordinator says so outright, naming the database and the command to start one", async () => {
+    const url = await freshDatabase(testServerUrl as string, "no_worker")
+    const out = join(root, "no-worker")
+    const coordinator = repro(["--out", out, "--cluster", url])
+    const reader = (coordinator.stderr as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    let text = ""
+    const deadline = Date.now() + 120_000
+    // said when it starts, and again in place of the 30 s notes on every job
+    const said = () => text.split("no worker has registered").length - 1
+    while (said() < 2 && Date.now() < deadline) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += decoder.decode(value)
+    }
+    coordinator.kill("SIGKILL")
+    await coordinator.exited
+    const shown = new URL(url).toString()
+    expect(text).toContain(
+      `no worker has registered on ${shown} yet: start \`bun run repro-worker --cluster ${shown}\` on a machine that sees ${out}`,
+    )
+    expect(said()).toBeGreaterThanOrEqual(2)
+    // said instead of a line per pending job
+    expect(text).not.toMatch(/seed \d: pending/)
+  }, 180_000)
+})
+
 describe("bun run repro --cluster, no server needed", () => {
   test("an unreachable database: one line naming the flag, the password masked, nothing written", async () => {
     const out = join(root, "unreachable")
