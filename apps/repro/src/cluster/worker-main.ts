@@ -18,7 +18,7 @@ import { Command, Flag } from "effect/cli"
 import { explain } from "../Explain.ts"
 import { backends } from "../Vocabulary.ts"
 import { freePort, runnerLayer } from "./Engine.ts"
-import { trainJobLayer } from "./Jobs.ts"
+import { workerLayer } from "./Jobs.ts"
 import { statusProgress } from "./Status.ts"
 
 const flags = {
@@ -56,7 +56,7 @@ const command = Command.make("repro-worker", flags).pipe(
       const port = Option.isSome(f.port) ? f.port.value : yield* freePort(f.listen)
       process.stderr.write(`repro-worker: runner ${f.host}:${port} (pid ${process.pid})\n`)
       return yield* Layer.launch(
-        trainJobLayer.pipe(
+        workerLayer.pipe(
           Layer.provide(runnerLayer(f.cluster, { host: f.host, port, listenHost: f.listen })),
           Layer.provide(tensorsLayer(f.backend === "auto" ? undefined : f.backend)),
           Layer.provide(statusProgress(Progress.layerJsonLines)),
