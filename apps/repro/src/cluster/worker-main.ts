@@ -1,8 +1,8 @@
 /**
  * `bun run repro-worker --cluster URL`: a worker of the studies started with
  * `bun run repro ... --cluster URL`. Start any number, on any machines that reach the database and
- * share the studies' output folders at the same paths; each trains the jobs the engine hands it,
- * one at a time, until stopped (Ctrl-C, SIGTERM). One killed mid-job (SIGKILL, a lost machine)
+ * share the studies' output folders at the same paths; each takes the next job from the engine's
+ * queue whenever it is free, trains it, and so on, one at a time, until stopped (Ctrl-C, SIGTERM). One killed mid-job (SIGKILL, a lost machine)
  * loses nothing but the epoch it was in: another worker takes the job over from its last
  * checkpoint.
  *
