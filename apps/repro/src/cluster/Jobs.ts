@@ -144,7 +144,7 @@ export const queueLayer = PersistedQueue.layer.pipe(
   Layer.provide(
     PersistedQueue.layerStoreSql({
       tableName: "causald_train_queue",
-      pollInterval: "1 second",
+      pollInterval: "250 millis",
       lockRefreshInterval: "3 seconds",
       lockExpiration: "15 seconds",
     }),
@@ -234,7 +234,7 @@ const settle = (
   })
 
 /** How often an execution waiting for a shared model asks whether it is done. */
-const sharedPollEvery = "1 second"
+const sharedPollEvery = "250 millis"
 
 /**
  * The body of both workflows: the task offered to {@link TrainQueue} round after round, until a
@@ -423,7 +423,7 @@ export const workerLayer = Layer.mergeAll(trainJobLayer, queueWorkerLayer).pipe(
 export const statusEvery = "30 seconds"
 
 /** How often the coordinator asks the engine whether a job has ended. */
-const jobPollEvery = "2 seconds"
+const jobPollEvery = "500 millis"
 
 /**
  * The coordinator's training: every job of `all` started on the engine (a job found failed, from

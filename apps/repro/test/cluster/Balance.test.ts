@@ -86,6 +86,31 @@ describe.skipIf(testServerUrl === undefined)("placement of jobs on two runners",
     }
   }, 180_000)
 
+  test("pulled: a runner stopped (SIGTERM) in the middle of a job gives it back to the queue, and the other runner runs it to its end, once", async () => {
+    const url = await freshDatabase(testServerUrl as string, "balance_stop")
+    const dir = join(root, "stop")
+    mkdirSync(dir)
+    const first = runner(url, dir, "pull")
+    const starts = () => read(join(dir, "job.starts")).trim().split("\n").filter(Boolean)
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        while (!existsSync(join(dir, "runners.log"))) yield* Effect.sleep("100 millis")
+        const job = yield* Effect.forkChild(Pulled.execute({ name: "job", seconds: 6, dir }))
+        while (starts().length === 0) yield* Effect.sleep("100 millis")
+        first.kill("SIGTERM")
+        runner(url, dir, "pull")
+        yield* Fiber.join(job)
+      }).pipe(Effect.provide(clientLayer(url)), Effect.timeout("120 seconds")),
+    )
+    const ends = read(join(dir, "job.log")).trim().split("\n")
+    expect(starts()).toHaveLength(2)
+    expect(starts()[0]).toBe(String(first.pid))
+    expect(starts()[1]).not.toBe(String(first.pid))
+    // one end, on the second runner
+    expect(ends).toHaveLength(1)
+    expect(ran(dir, "job").pid).toBe(Number(starts()[1]))
+  }, 180_000)
+
   test("control, placed by shard (the study's placement before): some short jobs wait behind the long one on its runner", async () => {
     const { long, shorts: short } = await scenario("shard")
     const behind = short.filter((job) => job.pid === long.pid && job.start >= long.end)

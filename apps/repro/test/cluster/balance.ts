@@ -1,7 +1,8 @@
 /**
  * Jobs of very different lengths on two runners, for the placement test (`Balance.test.ts`), as
  * a runner process (`bun balance.ts URL DIR MODE`). Each job sleeps its `seconds` and records, in
- * `DIR/<name>.log`, the runner's pid, its start and its end (ms).
+ * `DIR/<name>.log`, the runner's pid, its start and its end (ms), once it has ended; each start's
+ * pid goes to `DIR/<name>.starts`.
  *
  * - `pull`: placement as the study's jobs have it (`cluster/Jobs.ts`): the execution offers the
  *   job to the engine's worker-pull queue (`DurableQueue`, with the study's queue storage,
@@ -39,6 +40,7 @@ const TimedQueue = DurableQueue.make({
 const run = ({ name, seconds, dir }: typeof Pulled.payloadSchema.Type) =>
   Effect.gen(function* () {
     const start = Date.now()
+    appendFileSync(`${dir}/${name}.starts`, `${process.pid}\n`)
     yield* Effect.sleep(`${seconds * 1000} millis`)
     appendFileSync(`${dir}/${name}.log`, `${process.pid} ${start} ${Date.now()}\n`)
   })
