@@ -391,8 +391,13 @@ const turn = (item: typeof TrainQueue.payloadSchema.Type) => {
     yield* trainer.ctx.progress.note("cluster", `trained ${name}`)
     return { _tag: "Done" } as Outcome
   }).pipe(
-    Effect.catch((error) =>
-      error instanceof NeedsShared
+    // A failure or a defect is an outcome (a defect recorded as the deferred's result would fail
+    // every replay, retry or not); an interruption (the worker stopped) leaves the item.
+    Effect.catchCause((cause) => {
+      // (only interruptions: no failure of any type in it)
+      if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+      const error = Cause.squash(cause)
+      return error instanceof NeedsShared
         ? Effect.as(Status.jobWaiting(options.out, name, sharedName(error.folder)), {
             _tag: "NeedsShared",
             shared: error.shared,
@@ -402,8 +407,8 @@ const turn = (item: typeof TrainQueue.payloadSchema.Type) => {
             const reason = explain(error)
             yield* Status.jobFailed(options.out, name, reason)
             return { _tag: "Failed", reason } as Outcome
-          }),
-    ),
+          })
+    }),
   )
 }
 
