@@ -136,20 +136,41 @@ const TrainQueue = DurableQueue.make({
   idempotencyKey: ({ round }) => `round ${round}`,
 })
 
+/** The environment variable that sets {@link queueLockSeconds} (tests shorten it). */
+export const QUEUE_LOCK_ENV = "CAUSALD_QUEUE_LOCK_SECONDS"
+
+/**
+ * How long a queue item stays with a worker that stopped refreshing its lock before another
+ * worker takes it: 120 s by default. A worker refreshes it from its event loop, and some steps
+ * hold that loop for many seconds in one synchronous block (the frozen teachers' item-pair tables
+ * are built on the first CausalD step: 33 s at 3,700 items on an idle core), so a short expiry
+ * could hand a live worker's job to a second one (two trainers on one folder, since cluster
+ * workers take over leases). The price of the margin: a killed worker's job waits up to this
+ * long before it resumes elsewhere.
+ */
+export const queueLockSeconds = (): number => {
+  const raw = process.env[QUEUE_LOCK_ENV]
+  const n = raw === undefined || raw.trim() === "" ? 120 : Number(raw)
+  return Number.isFinite(n) && n >= 5 ? n : 120
+}
+
 /**
  * The queue's storage: the engine's database; an item held by a worker that stopped refreshing
- * its lock (killed) is handed to another after `lockExpiration`.
+ * its lock (killed) is handed to another after {@link queueLockSeconds}.
  */
-export const queueLayer = PersistedQueue.layer.pipe(
-  Layer.provide(
-    PersistedQueue.layerStoreSql({
-      tableName: "causald_train_queue",
-      pollInterval: "250 millis",
-      lockRefreshInterval: "3 seconds",
-      lockExpiration: "15 seconds",
-    }),
-  ),
-)
+export const queueLayer = Layer.suspend(() => {
+  const expiry = queueLockSeconds()
+  return PersistedQueue.layer.pipe(
+    Layer.provide(
+      PersistedQueue.layerStoreSql({
+        tableName: "causald_train_queue",
+        pollInterval: "250 millis",
+        lockRefreshInterval: `${Math.max(1, Math.min(10, Math.floor(expiry / 5)))} seconds`,
+        lockExpiration: `${expiry} seconds`,
+      }),
+    ),
+  )
+})
 
 /**
  * The coordinator's go-ahead to retry round `round` of an execution that failed in it (see

@@ -4,6 +4,11 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Redacted } from "effect"
+import { QUEUE_LOCK_ENV } from "../../src/cluster/Jobs.ts"
+
+// A killed worker's queue item goes to another after 15 s here, not the default 120 s
+// (`queueLockSeconds`): the workers and runners these tests spawn inherit the environment.
+process.env[QUEUE_LOCK_ENV] = "15"
 
 /** The test server's URL, or undefined: the tests that need it are then skipped, saying so. */
 export const testServerUrl: string | undefined = process.env.CAUSALD_TEST_PG_URL || undefined
