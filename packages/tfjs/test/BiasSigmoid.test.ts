@@ -8,12 +8,11 @@
  * wasm runs the threaded binary (2 threads; its heap is a SharedArrayBuffer-backed memory)
  * unless `CAUSALD_WASM_THREADS` is set: run once with `CAUSALD_WASM_THREADS=1` for the other.
  */
-import { afterEach, beforeAll, describe, expect, test } from "bun:test"
+import { describe, expect, test } from "bun:test"
 import { Fused, Random, type TensorBackend } from "@causald/core"
 import "@tensorflow/tfjs-backend-cpu"
 import "@tensorflow/tfjs-backend-wasm"
 import * as tf from "@tensorflow/tfjs-core"
-import { Effect } from "effect"
 import {
   BiasSigmoid,
   BiasSigmoidGrad,
@@ -23,41 +22,13 @@ import {
   fusedKernelOptions,
   loadBiasSigmoid,
 } from "../src/kernels/BiasSigmoid.ts"
-import { registerKernels } from "../src/kernels/index.ts"
-import { setNativeBlas } from "../src/kernels/NativeMatMul.ts"
 import { makeTfjsBackend } from "../src/TfjsBackend.ts"
-import { configureWasmThreads, resolveWasmThreads, WASM_THREADS_ENV } from "../src/WasmThreads.ts"
+import { maxRelDiff, onWasmWithKernel, uniform as seededUniform } from "./fusedKernelHarness.ts"
 
-beforeAll(async () => {
-  registerKernels()
-  setNativeBlas(undefined)
-  const threads = process.env[WASM_THREADS_ENV] ? undefined : 2
-  await Effect.runPromise(Effect.flatMap(resolveWasmThreads(threads), configureWasmThreads))
-  expect(await tf.setBackend("wasm")).toBe(true)
-  await tf.ready()
-  expect(await loadBiasSigmoid(tf.backend())).toBeUndefined()
-})
+onWasmWithKernel(loadBiasSigmoid)
 
-afterEach(async () => {
-  fusedKernelOptions.enabled = true
-  expect(await tf.setBackend("wasm")).toBe(true)
-})
-
-/** Seeded floats in [-scale, scale) (the core's generator). */
-const uniform = (seed: number, scale = 4) => {
-  const g = Random.generator(seed)
-  return (n: number): Float32Array =>
-    Float32Array.from({ length: n }, () => scale * (2 * Random.float(g) - 1))
-}
-
-/** Largest |a - b| / (1 + |b|): relative error with an absolute floor near zero. */
-const maxRelDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  expect(a.length).toBe(b.length)
-  let worst = 0
-  for (let i = 0; i < a.length; i++)
-    worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / (1 + Math.abs(b[i]!)))
-  return worst
-}
+/** Seeded floats in [-4, 4) by default: the sigmoid's interesting range. */
+const uniform = (seed: number, scale = 4) => seededUniform(seed, scale)
 
 interface Case {
   readonly n: number

@@ -8,12 +8,11 @@
  *
  * wasm runs the threaded binary (2 threads) unless `CAUSALD_WASM_THREADS` is set.
  */
-import { afterEach, beforeAll, describe, expect, test } from "bun:test"
+import { describe, expect, test } from "bun:test"
 import { CausalLabel, Fused, Mlp, Random, type Tensor, type TensorBackend } from "@causald/core"
 import "@tensorflow/tfjs-backend-cpu"
 import "@tensorflow/tfjs-backend-wasm"
 import * as tf from "@tensorflow/tfjs-core"
-import { Effect } from "effect"
 import { fusedKernelOptions } from "../src/kernels/BiasSigmoid.ts"
 import {
   BroadcastReluDot,
@@ -22,40 +21,10 @@ import {
   broadcastReluDotLoaded,
   loadBroadcastReluDot,
 } from "../src/kernels/BroadcastReluDot.ts"
-import { registerKernels } from "../src/kernels/index.ts"
-import { setNativeBlas } from "../src/kernels/NativeMatMul.ts"
 import { makeTfjsBackend } from "../src/TfjsBackend.ts"
-import { configureWasmThreads, resolveWasmThreads, WASM_THREADS_ENV } from "../src/WasmThreads.ts"
+import { maxRelDiff, onWasmWithKernel, uniform } from "./fusedKernelHarness.ts"
 
-beforeAll(async () => {
-  registerKernels()
-  setNativeBlas(undefined)
-  const threads = process.env[WASM_THREADS_ENV] ? undefined : 2
-  await Effect.runPromise(Effect.flatMap(resolveWasmThreads(threads), configureWasmThreads))
-  expect(await tf.setBackend("wasm")).toBe(true)
-  await tf.ready()
-  expect(await loadBroadcastReluDot(tf.backend())).toBeUndefined()
-})
-
-afterEach(async () => {
-  fusedKernelOptions.enabled = true
-  expect(await tf.setBackend("wasm")).toBe(true)
-})
-
-const uniform = (seed: number) => {
-  const g = Random.generator(seed)
-  return (n: number): Float32Array =>
-    Float32Array.from({ length: n }, () => 2 * Random.float(g) - 1)
-}
-
-/** Largest |a - b| / (1 + |b|). */
-const maxRelDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  expect(a.length).toBe(b.length)
-  let worst = 0
-  for (let i = 0; i < a.length; i++)
-    worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / (1 + Math.abs(b[i]!)))
-  return worst
-}
+onWasmWithKernel(loadBroadcastReluDot)
 
 interface Case {
   readonly k: number

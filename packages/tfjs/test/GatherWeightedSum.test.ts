@@ -6,12 +6,11 @@
  *
  * wasm runs the threaded binary (2 threads) unless `CAUSALD_WASM_THREADS` is set.
  */
-import { afterEach, beforeAll, describe, expect, test } from "bun:test"
+import { describe, expect, test } from "bun:test"
 import { Fused, Random, type TensorBackend } from "@causald/core"
 import "@tensorflow/tfjs-backend-cpu"
 import "@tensorflow/tfjs-backend-wasm"
 import * as tf from "@tensorflow/tfjs-core"
-import { Effect } from "effect"
 import { fusedKernelOptions } from "../src/kernels/BiasSigmoid.ts"
 import {
   GatherWeightedSum,
@@ -20,40 +19,10 @@ import {
   gatherWeightedSumLoaded,
   loadGatherWeightedSum,
 } from "../src/kernels/GatherWeightedSum.ts"
-import { registerKernels } from "../src/kernels/index.ts"
-import { setNativeBlas } from "../src/kernels/NativeMatMul.ts"
 import { makeTfjsBackend } from "../src/TfjsBackend.ts"
-import { configureWasmThreads, resolveWasmThreads, WASM_THREADS_ENV } from "../src/WasmThreads.ts"
+import { maxRelDiff, onWasmWithKernel, uniform } from "./fusedKernelHarness.ts"
 
-beforeAll(async () => {
-  registerKernels()
-  setNativeBlas(undefined)
-  const threads = process.env[WASM_THREADS_ENV] ? undefined : 2
-  await Effect.runPromise(Effect.flatMap(resolveWasmThreads(threads), configureWasmThreads))
-  expect(await tf.setBackend("wasm")).toBe(true)
-  await tf.ready()
-  expect(await loadGatherWeightedSum(tf.backend())).toBeUndefined()
-})
-
-afterEach(async () => {
-  fusedKernelOptions.enabled = true
-  expect(await tf.setBackend("wasm")).toBe(true)
-})
-
-const uniform = (seed: number) => {
-  const g = Random.generator(seed)
-  return (n: number): Float32Array =>
-    Float32Array.from({ length: n }, () => 2 * Random.float(g) - 1)
-}
-
-/** Largest |a - b| / (1 + |b|). */
-const maxRelDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  expect(a.length).toBe(b.length)
-  let worst = 0
-  for (let i = 0; i < a.length; i++)
-    worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / (1 + Math.abs(b[i]!)))
-  return worst
-}
+onWasmWithKernel(loadGatherWeightedSum)
 
 interface Case {
   readonly v: number
