@@ -39,7 +39,8 @@ import {
   type Tensor,
   type TensorInfo,
 } from "@tensorflow/tfjs-core"
-import { assembleOnHeap, heapIndex, type WasmHeapBackend } from "./Heap.ts"
+import { fusedKernelPair, heapIndex, type WasmHeapBackend } from "./Heap.ts"
+import { columnLoop } from "./Wat.ts"
 
 /** The forward kernel's name, bias row n mod R (not a tfjs op: called through {@link biasSigmoid}). */
 export const BiasSigmoid = "CausalDBiasSigmoid"
@@ -86,11 +87,6 @@ type Backward = (
   r: number,
   hasRows: number,
 ) => void
-
-let kernels: { forward: Forward; backward: Backward } | undefined
-
-/** Whether {@link loadBiasSigmoid} succeeded in this process. */
-export const biasSigmoidLoaded = (): boolean => kernels !== undefined
 
 const splat = (value: number): string => `(v128.const f32x4 ${value} ${value} ${value} ${value})`
 
@@ -165,49 +161,27 @@ const sigmoidOfV = (): string =>
  * The forward pass over columns [j, h) of row pointers $px, $pa, $pb, $py: 4 columns a step,
  * or 1 (the tail, `lanes` = 1) with single-lane loads and stores.
  */
-const forwardColumns = (lanes: 4 | 1): string => {
-  const load = (p: string) =>
-    lanes === 4
-      ? `(v128.load (i32.add (local.get ${p}) (local.get $o)))`
-      : `(v128.load32_zero (i32.add (local.get ${p}) (local.get $o)))`
-  const store =
-    lanes === 4
-      ? "(v128.store (i32.add (local.get $py) (local.get $o)) (local.get $y))"
-      : "(v128.store32_lane 0 (i32.add (local.get $py) (local.get $o)) (local.get $y))"
-  const end = lanes === 4 ? "$h4" : "$h"
-  return `(block $done${lanes} (loop $cols${lanes}
-        (br_if $done${lanes} (i32.ge_u (local.get $j) (local.get ${end})))
-        (local.set $o (i32.shl (local.get $j) (i32.const 2)))
-        (local.set $v ${load("$px")})
+const forwardColumns = (lanes: 4 | 1): string =>
+  columnLoop(
+    lanes,
+    "$h",
+    (load, store) => `(local.set $v ${load("$px")})
         (if (local.get $hasAddend) (then (local.set $v (f32x4.add (local.get $v) ${load("$pa")}))))
         (local.set $v (f32x4.add (local.get $v) ${load("$pb")}))
         ${sigmoidOfV()}
-        ${store}
-        (local.set $j (i32.add (local.get $j) (i32.const ${lanes})))
-        (br $cols${lanes})))`
-}
+        ${store("$py", "(local.get $y)")}`,
+  )
 
 /** The backward pass over columns [j, h): dx = dy·(y·(1 − y)), dbias row += dx. */
-const backwardColumns = (lanes: 4 | 1): string => {
-  const load = (p: string) =>
-    lanes === 4
-      ? `(v128.load (i32.add (local.get ${p}) (local.get $o)))`
-      : `(v128.load32_zero (i32.add (local.get ${p}) (local.get $o)))`
-  const store = (p: string, value: string) =>
-    lanes === 4
-      ? `(v128.store (i32.add (local.get ${p}) (local.get $o)) ${value})`
-      : `(v128.store32_lane 0 (i32.add (local.get ${p}) (local.get $o)) ${value})`
-  const end = lanes === 4 ? "$h4" : "$h"
-  return `(block $done${lanes} (loop $cols${lanes}
-        (br_if $done${lanes} (i32.ge_u (local.get $j) (local.get ${end})))
-        (local.set $o (i32.shl (local.get $j) (i32.const 2)))
-        (local.set $y ${load("$py")})
+const backwardColumns = (lanes: 4 | 1): string =>
+  columnLoop(
+    lanes,
+    "$h",
+    (load, store) => `(local.set $y ${load("$py")})
         (local.set $v (f32x4.mul ${load("$pd")} (f32x4.mul (local.get $y) (f32x4.sub ${cst("one")} (local.get $y)))))
         ${store("$px", "(local.get $v)")}
-        ${store("$pb", `(f32x4.add ${load("$pb")} (local.get $v))`)}
-        (local.set $j (i32.add (local.get $j) (i32.const ${lanes})))
-        (br $cols${lanes})))`
-}
+        ${store("$pb", `(f32x4.add ${load("$pb")} (local.get $v))`)}`,
+  )
 
 /**
  * The row loop shared by both passes: `$row` = rows[i] (trapping outside [0, R): a bad id must
@@ -281,33 +255,21 @@ export const biasSigmoidWat = (sharedMemory: boolean): string => `(module
     )})
 )`
 
+/** The kernels, assembled on the wasm heap by {@link loadBiasSigmoid}. */
+const kernels = fusedKernelPair<Forward, Backward>(BiasSigmoid, biasSigmoidWat, "bias-sigmoid")
+
 /**
  * Assembles the kernels and links them to the wasm backend's memory. Resolves to a reason string
- * when it cannot (then {@link biasSigmoid} composes tfjs kernels), undefined on success.
+ * when it cannot (then {@link biasSigmoid} declines), undefined on success.
  */
-export const loadBiasSigmoid = async (backend: unknown): Promise<string | undefined> => {
-  if (kernels !== undefined) return undefined
-  const exports = await assembleOnHeap(backend, "BiasSigmoid.wat", biasSigmoidWat)
-  if (typeof exports === "string") return `the fused bias-sigmoid kernel did not load: ${exports}`
-  kernels = {
-    forward: exports["forward"] as Forward,
-    backward: exports["backward"] as Backward,
-  }
-  return undefined
-}
-
+export const loadBiasSigmoid = kernels.load
 /** Forgets the loaded kernels (tests: the composition again). */
-export const unloadBiasSigmoid = (): void => {
-  kernels = undefined
-}
+export const unloadBiasSigmoid = kernels.unload
+/** Whether {@link loadBiasSigmoid} succeeded in this process. */
+export const biasSigmoidLoaded = kernels.isLoaded
 
 /** Bias rows R of a bias [H] (1) or [R, H]. */
 const biasRows = (bias: TensorInfo): number => (bias.shape.length === 1 ? 1 : bias.shape[0]!)
-
-const loaded = (): { forward: Forward; backward: Backward } => {
-  if (kernels === undefined) throw new Error(`${BiasSigmoid}: the kernel is not loaded`)
-  return kernels
-}
 
 const forwardWasm: KernelFunc = ({ inputs, backend }) => {
   const { x, addend, bias, rows } = inputs as {
@@ -322,18 +284,20 @@ const forwardWasm: KernelFunc = ({ inputs, backend }) => {
   // Offsets after the output exists: growing the heap moves nothing, the kernel's memory is the heap.
   const at = (info: TensorInfo | undefined) => (info === undefined ? 0 : heapIndex(wasm, info) * 4)
   if (n * h > 0)
-    loaded().forward(
-      at(x),
-      at(addend),
-      at(bias),
-      at(rows),
-      at(out),
-      n,
-      h,
-      biasRows(bias),
-      addend === undefined ? 0 : 1,
-      rows === undefined ? 0 : 1,
-    )
+    kernels
+      .get()
+      .forward(
+        at(x),
+        at(addend),
+        at(bias),
+        at(rows),
+        at(out),
+        n,
+        h,
+        biasRows(bias),
+        addend === undefined ? 0 : 1,
+        rows === undefined ? 0 : 1,
+      )
   return out
 }
 
@@ -346,7 +310,9 @@ const backwardWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const dbias = wasm.makeOutput([...biasShape], "float32")
   const r = biasShape.length === 1 ? 1 : biasShape[0]!
   const at = (info: TensorInfo | undefined) => (info === undefined ? 0 : heapIndex(wasm, info) * 4)
-  loaded().backward(at(dy), at(y), at(rows), at(dx), at(dbias), n, h, r, rows === undefined ? 0 : 1)
+  kernels
+    .get()
+    .backward(at(dy), at(y), at(rows), at(dx), at(dbias), n, h, r, rows === undefined ? 0 : 1)
   return [dx, dbias]
 }
 
@@ -416,7 +382,7 @@ export const biasSigmoid = (
   bias: Tensor,
   { addend, rows }: BiasSigmoidParts = {},
 ): Tensor | undefined => {
-  if (kernels === undefined || !fusedKernelOptions.enabled || getBackend() !== "wasm")
+  if (!kernels.isLoaded() || !fusedKernelOptions.enabled || getBackend() !== "wasm")
     return undefined
   if (x.rank !== 2 || x.dtype !== "float32" || bias.dtype !== "float32") return undefined
   const [n, h] = x.shape as [number, number]

@@ -42,7 +42,8 @@ import {
   type TensorInfo,
 } from "@tensorflow/tfjs-core"
 import { fusedKernelOptions } from "./BiasSigmoid.ts"
-import { assembleOnHeap, heapIndex, type WasmHeapBackend } from "./Heap.ts"
+import { fusedKernelPair, heapIndex, type WasmHeapBackend } from "./Heap.ts"
+import { type ColumnLoad, type ColumnStore, columnLoop } from "./Wat.ts"
 
 /** The forward kernel (not a tfjs op: called through {@link broadcastReluDot}). */
 export const BroadcastReluDot = "CausalDBroadcastReluDot"
@@ -79,41 +80,13 @@ type Backward = (
   p: number,
 ) => void
 
-let kernels: { forward: Forward; backward: Backward } | undefined
-
-/** Whether {@link loadBroadcastReluDot} succeeded in this process. */
-export const broadcastReluDotLoaded = (): boolean => kernels !== undefined
-
-/**
- * A loop over the columns [j, end) of the row pointers, 4 lanes a step or 1 (the tail, with
- * single-lane loads whose other lanes are 0, and single-lane stores).
- */
-const columns = (
-  lanes: 4 | 1,
-  body: (load: (p: string) => string, store: (p: string, v: string) => string) => string,
-): string => {
-  const load = (p: string) =>
-    lanes === 4
-      ? `(v128.load (i32.add (local.get ${p}) (local.get $o)))`
-      : `(v128.load32_zero (i32.add (local.get ${p}) (local.get $o)))`
-  const store = (p: string, v: string) =>
-    lanes === 4
-      ? `(v128.store (i32.add (local.get ${p}) (local.get $o)) ${v})`
-      : `(v128.store32_lane 0 (i32.add (local.get ${p}) (local.get $o)) ${v})`
-  // the tail starts where the 4-lane loop stopped
-  return `(local.set $j ${lanes === 4 ? "(i32.const 0)" : "(local.get $h4)"})
-        (block $done${lanes} (loop $cols${lanes}
-          (br_if $done${lanes} (i32.ge_u (local.get $j) (local.get ${lanes === 4 ? "$h4" : "$h"})))
-          (local.set $o (i32.shl (local.get $j) (i32.const 2)))
-          ${body(load, store)}
-          (local.set $j (i32.add (local.get $j) (i32.const ${lanes})))
-          (br $cols${lanes})))`
-}
+/** A column loop from the start: `$j` from 0 (4 lanes) or where the 4-lane loop stopped (1). */
+const columns = (lanes: 4 | 1, body: (load: ColumnLoad, store: ColumnStore) => string): string =>
+  `(local.set $j ${lanes === 4 ? "(i32.const 0)" : "(local.get $h4)"})
+        ${columnLoop(lanes, "$h", body)}`
 
 /** Both column loops: 4 lanes, then the tail from where they stopped. */
-const allColumns = (
-  body: (load: (p: string) => string, store: (p: string, v: string) => string) => string,
-): string =>
+const allColumns = (body: (load: ColumnLoad, store: ColumnStore) => string): string =>
   `${columns(4, body)}
         ${columns(1, body)}`
 
@@ -282,31 +255,22 @@ export const broadcastReluDotWat = (sharedMemory: boolean): string => `(module
     (f32.store (local.get $dbias) (local.get $sum)))
 )`
 
+/** The kernels, assembled on the wasm heap by {@link loadBroadcastReluDot}. */
+const kernels = fusedKernelPair<Forward, Backward>(
+  BroadcastReluDot,
+  broadcastReluDotWat,
+  "broadcast-ReLU-product",
+)
+
 /**
  * Assembles the kernels and links them to the wasm backend's memory. Resolves to a reason string
  * when it cannot (then {@link broadcastReluDot} declines), undefined on success.
  */
-export const loadBroadcastReluDot = async (backend: unknown): Promise<string | undefined> => {
-  if (kernels !== undefined) return undefined
-  const exports = await assembleOnHeap(backend, "BroadcastReluDot.wat", broadcastReluDotWat)
-  if (typeof exports === "string")
-    return `the fused broadcast-ReLU-product kernel did not load: ${exports}`
-  kernels = {
-    forward: exports["forward"] as Forward,
-    backward: exports["backward"] as Backward,
-  }
-  return undefined
-}
-
+export const loadBroadcastReluDot = kernels.load
 /** Forgets the loaded kernels (tests: the composition again). */
-export const unloadBroadcastReluDot = (): void => {
-  kernels = undefined
-}
-
-const loaded = (): { forward: Forward; backward: Backward } => {
-  if (kernels === undefined) throw new Error(`${BroadcastReluDot}: the kernel is not loaded`)
-  return kernels
-}
+export const unloadBroadcastReluDot = kernels.unload
+/** Whether {@link loadBroadcastReluDot} succeeded in this process. */
+export const broadcastReluDotLoaded = kernels.isLoaded
 
 interface Inputs {
   readonly rows: TensorInfo
@@ -332,19 +296,9 @@ const forwardWasm: KernelFunc = ({ inputs, backend }) => {
   const out = wasm.makeOutput([k, b, s], "float32")
   // Offsets after the output exists: growing the heap moves nothing, the kernel's memory is the heap.
   const at = (info: TensorInfo) => heapIndex(wasm, info) * 4
-  loaded().forward(
-    at(x.rows),
-    at(x.partners),
-    at(x.ids),
-    at(x.w),
-    at(x.bias),
-    at(out),
-    k,
-    b,
-    s,
-    h,
-    p,
-  )
+  kernels
+    .get()
+    .forward(at(x.rows), at(x.partners), at(x.ids), at(x.w), at(x.bias), at(out), k, b, s, h, p)
   return out
 }
 
@@ -357,22 +311,24 @@ const backwardWasm: KernelFunc = ({ inputs, backend }) => {
   const dw = wasm.makeOutput([...x.w.shape], "float32")
   const dbias = wasm.makeOutput([...x.bias.shape], "float32")
   const at = (info: TensorInfo) => heapIndex(wasm, info) * 4
-  loaded().backward(
-    at(x.dout),
-    at(x.rows),
-    at(x.partners),
-    at(x.ids),
-    at(x.w),
-    at(drows),
-    at(dpartners),
-    at(dw),
-    at(dbias),
-    k,
-    b,
-    s,
-    h,
-    p,
-  )
+  kernels
+    .get()
+    .backward(
+      at(x.dout),
+      at(x.rows),
+      at(x.partners),
+      at(x.ids),
+      at(x.w),
+      at(drows),
+      at(dpartners),
+      at(dw),
+      at(dbias),
+      k,
+      b,
+      s,
+      h,
+      p,
+    )
   return [drows, dpartners, dw, dbias]
 }
 
@@ -421,7 +377,7 @@ export const broadcastReluDot = (
   bias: Tensor,
 ): Tensor | undefined => {
   if (
-    kernels === undefined ||
+    !kernels.isLoaded() ||
     !fusedKernelOptions.enabled ||
     fusedKernelOptions.attentionOnly ||
     getBackend() !== "wasm"

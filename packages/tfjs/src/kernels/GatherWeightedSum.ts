@@ -31,7 +31,7 @@ import {
   type TensorInfo,
 } from "@tensorflow/tfjs-core"
 import { fusedKernelOptions } from "./BiasSigmoid.ts"
-import { assembleOnHeap, heapIndex, type WasmHeapBackend } from "./Heap.ts"
+import { fusedKernelPair, heapIndex, type WasmHeapBackend } from "./Heap.ts"
 
 /** The forward kernel (not a tfjs op: called through {@link gatherWeightedSum}). */
 export const GatherWeightedSum = "CausalDGatherWeightedSum"
@@ -60,11 +60,6 @@ type Backward = (
   d: number,
   v: number,
 ) => void
-
-let kernels: { forward: Forward; backward: Backward } | undefined
-
-/** Whether {@link loadGatherWeightedSum} succeeded in this process. */
-export const gatherWeightedSumLoaded = (): boolean => kernels !== undefined
 
 const loadOf = (lanes: 4 | 1) => (p: string) =>
   lanes === 4 ? `(v128.load (local.get ${p}))` : `(v128.load32_zero (local.get ${p}))`
@@ -181,31 +176,22 @@ export const gatherWeightedSumWat = (sharedMemory: boolean): string => `(module
       (br $bLoop))))
 )`
 
+/** The kernels, assembled on the wasm heap by {@link loadGatherWeightedSum}. */
+const kernels = fusedKernelPair<Forward, Backward>(
+  GatherWeightedSum,
+  gatherWeightedSumWat,
+  "gather-weighted-sum",
+)
+
 /**
  * Assembles the kernels and links them to the wasm backend's memory. Resolves to a reason string
  * when it cannot (then {@link gatherWeightedSum} declines), undefined on success.
  */
-export const loadGatherWeightedSum = async (backend: unknown): Promise<string | undefined> => {
-  if (kernels !== undefined) return undefined
-  const exports = await assembleOnHeap(backend, "GatherWeightedSum.wat", gatherWeightedSumWat)
-  if (typeof exports === "string")
-    return `the fused gather-weighted-sum kernel did not load: ${exports}`
-  kernels = {
-    forward: exports["forward"] as Forward,
-    backward: exports["backward"] as Backward,
-  }
-  return undefined
-}
-
+export const loadGatherWeightedSum = kernels.load
 /** Forgets the loaded kernels (tests: the composition again). */
-export const unloadGatherWeightedSum = (): void => {
-  kernels = undefined
-}
-
-const loaded = (): { forward: Forward; backward: Backward } => {
-  if (kernels === undefined) throw new Error(`${GatherWeightedSum}: the kernel is not loaded`)
-  return kernels
-}
+export const unloadGatherWeightedSum = kernels.unload
+/** Whether {@link loadGatherWeightedSum} succeeded in this process. */
+export const gatherWeightedSumLoaded = kernels.isLoaded
 
 interface Inputs {
   readonly table: TensorInfo
@@ -228,7 +214,7 @@ const forwardWasm: KernelFunc = ({ inputs, backend }) => {
   const out = wasm.makeOutput([b, d], "float32")
   // Offsets after the output exists: growing the heap moves nothing, the kernel's memory is the heap.
   const at = (info: TensorInfo) => heapIndex(wasm, info) * 4
-  loaded().forward(at(x.table), at(x.ids), at(x.w), at(out), b, l, d, v)
+  kernels.get().forward(at(x.table), at(x.ids), at(x.w), at(out), b, l, d, v)
   return out
 }
 
@@ -239,7 +225,9 @@ const backwardWasm: KernelFunc = ({ inputs, backend }) => {
   const dtable = wasm.makeOutput([...x.table.shape], "float32")
   const dw = wasm.makeOutput([...x.w.shape], "float32")
   const at = (info: TensorInfo) => heapIndex(wasm, info) * 4
-  loaded().backward(at(x.dout), at(x.table), at(x.ids), at(x.w), at(dtable), at(dw), b, l, d, v)
+  kernels
+    .get()
+    .backward(at(x.dout), at(x.table), at(x.ids), at(x.w), at(dtable), at(dw), b, l, d, v)
   return [dtable, dw]
 }
 
@@ -277,7 +265,7 @@ export const gatherWeightedSumGradConfig: GradConfig = {
  */
 export const gatherWeightedSum = (table: Tensor, ids: Tensor, w: Tensor): Tensor | undefined => {
   if (
-    kernels === undefined ||
+    !kernels.isLoaded() ||
     !fusedKernelOptions.enabled ||
     fusedKernelOptions.attentionOnly ||
     getBackend() !== "wasm"

@@ -120,3 +120,47 @@ export const copyRun = (heap: HeapView, dst: number, src: number, n: number): vo
   if (n <= 16) for (let j = 0; j < n; j++) heap[dst + j] = heap[src + j]!
   else heap.copyWithin(dst, src, src + n)
 }
+
+/**
+ * A fused kernel's forward and backward passes, assembled on the wasm heap at start-up (once per
+ * process) by {@link assembleOnHeap}. Each fused kernel module holds one; its `load`, `unload`
+ * and `isLoaded` are the module's exports, and its kernel functions call `get` (they are
+ * registered only after a successful load).
+ */
+export interface FusedKernelPair<Forward, Backward> {
+  /** Resolves to a reason string when the kernels cannot be assembled, undefined on success. */
+  readonly load: (backend: unknown) => Promise<string | undefined>
+  /** Forgets the kernels (tests: the composition again). */
+  readonly unload: () => void
+  readonly isLoaded: () => boolean
+  readonly get: () => { readonly forward: Forward; readonly backward: Backward }
+}
+
+/** The {@link FusedKernelPair} of the kernel `name`, from its text `wat` (`what` names it in a failure). */
+export const fusedKernelPair = <Forward, Backward>(
+  name: string,
+  wat: (shared: boolean) => string,
+  what: string,
+): FusedKernelPair<Forward, Backward> => {
+  let kernels: { forward: Forward; backward: Backward } | undefined
+  return {
+    load: async (backend) => {
+      if (kernels !== undefined) return undefined
+      const exports = await assembleOnHeap(backend, `${name}.wat`, wat)
+      if (typeof exports === "string") return `the fused ${what} kernel did not load: ${exports}`
+      kernels = {
+        forward: exports["forward"] as Forward,
+        backward: exports["backward"] as Backward,
+      }
+      return undefined
+    },
+    unload: () => {
+      kernels = undefined
+    },
+    isLoaded: () => kernels !== undefined,
+    get: () => {
+      if (kernels === undefined) throw new Error(`${name}: the kernel is not loaded`)
+      return kernels
+    },
+  }
+}

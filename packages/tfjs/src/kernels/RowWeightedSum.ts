@@ -33,7 +33,8 @@ import {
   type TensorInfo,
 } from "@tensorflow/tfjs-core"
 import { fusedKernelOptions } from "./BiasSigmoid.ts"
-import { assembleOnHeap, heapIndex, type WasmHeapBackend } from "./Heap.ts"
+import { fusedKernelPair, heapIndex, type WasmHeapBackend } from "./Heap.ts"
+import { columnLoop } from "./Wat.ts"
 
 /** The forward kernel, row n mod R. */
 export const RowWeightedSum = "CausalDRowWeightedSum"
@@ -64,32 +65,6 @@ type Backward = (
   r: number,
   hasRows: number,
 ) => void
-
-let kernels: { forward: Forward; backward: Backward } | undefined
-
-/** Whether {@link loadRowWeightedSum} succeeded in this process. */
-export const rowWeightedSumLoaded = (): boolean => kernels !== undefined
-
-/** A column loop over [j, end) of the row pointers, 4 lanes or 1 (the tail). */
-const columns = (
-  lanes: 4 | 1,
-  body: (load: (p: string) => string, store: (p: string, v: string) => string) => string,
-): string => {
-  const load = (p: string) =>
-    lanes === 4
-      ? `(v128.load (i32.add (local.get ${p}) (local.get $o)))`
-      : `(v128.load32_zero (i32.add (local.get ${p}) (local.get $o)))`
-  const store = (p: string, v: string) =>
-    lanes === 4
-      ? `(v128.store (i32.add (local.get ${p}) (local.get $o)) ${v})`
-      : `(v128.store32_lane 0 (i32.add (local.get ${p}) (local.get $o)) ${v})`
-  return `(block $done${lanes} (loop $cols${lanes}
-        (br_if $done${lanes} (i32.ge_u (local.get $j) (local.get ${lanes === 4 ? "$d4" : "$d"})))
-        (local.set $o (i32.shl (local.get $j) (i32.const 2)))
-        ${body(load, store)}
-        (local.set $j (i32.add (local.get $j) (i32.const ${lanes})))
-        (br $cols${lanes})))`
-}
 
 /**
  * The row loop of both passes: `$row` = rows[i] (trapping outside [0, R)) or i mod R, `$ws` =
@@ -137,7 +112,7 @@ export const rowWeightedSumWat = (sharedMemory: boolean): string => `(module
       [rowPointer("$ph", "$h", "$i"), rowPointer("$pm", "$out", "$row")].join("\n      "),
       [4, 1]
         .map((lanes) =>
-          columns(lanes as 4 | 1, (load, store) =>
+          columnLoop(lanes as 4 | 1, "$d", (load, store) =>
             store("$pm", `(f32x4.add ${load("$pm")} (f32x4.mul (local.get $ws) ${load("$ph")}))`),
           ),
         )
@@ -157,7 +132,7 @@ export const rowWeightedSumWat = (sharedMemory: boolean): string => `(module
       ].join("\n      "),
       [4, 1]
         .map((lanes) =>
-          columns(lanes as 4 | 1, (load, store) =>
+          columnLoop(lanes as 4 | 1, "$d", (load, store) =>
             [
               store("$pd", `(f32x4.mul (local.get $ws) ${load("$pm")})`),
               `(local.set $acc (f32x4.add (local.get $acc) (f32x4.mul ${load("$ph")} ${load("$pm")})))`,
@@ -173,31 +148,22 @@ export const rowWeightedSumWat = (sharedMemory: boolean): string => `(module
     )})
 )`
 
+/** The kernels, assembled on the wasm heap by {@link loadRowWeightedSum}. */
+const kernels = fusedKernelPair<Forward, Backward>(
+  RowWeightedSum,
+  rowWeightedSumWat,
+  "row-weighted-sum",
+)
+
 /**
  * Assembles the kernels and links them to the wasm backend's memory. Resolves to a reason string
  * when it cannot (then {@link rowWeightedSum} declines), undefined on success.
  */
-export const loadRowWeightedSum = async (backend: unknown): Promise<string | undefined> => {
-  if (kernels !== undefined) return undefined
-  const exports = await assembleOnHeap(backend, "RowWeightedSum.wat", rowWeightedSumWat)
-  if (typeof exports === "string")
-    return `the fused row-weighted-sum kernel did not load: ${exports}`
-  kernels = {
-    forward: exports["forward"] as Forward,
-    backward: exports["backward"] as Backward,
-  }
-  return undefined
-}
-
-/** Forgets the loaded kernels (tests). */
-export const unloadRowWeightedSum = (): void => {
-  kernels = undefined
-}
-
-const loaded = (): { forward: Forward; backward: Backward } => {
-  if (kernels === undefined) throw new Error(`${RowWeightedSum}: the kernel is not loaded`)
-  return kernels
-}
+export const loadRowWeightedSum = kernels.load
+/** Forgets the loaded kernels (tests: the composition again). */
+export const unloadRowWeightedSum = kernels.unload
+/** Whether {@link loadRowWeightedSum} succeeded in this process. */
+export const rowWeightedSumLoaded = kernels.isLoaded
 
 const forwardWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const { h, w, rows } = inputs as { h: TensorInfo; w: TensorInfo; rows?: TensorInfo }
@@ -206,7 +172,7 @@ const forwardWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const [n, d] = h.shape as [number, number]
   const out = wasm.makeOutput([rowCount, d], "float32")
   const at = (info: TensorInfo | undefined) => (info === undefined ? 0 : heapIndex(wasm, info) * 4)
-  loaded().forward(at(h), at(w), at(rows), at(out), n, d, rowCount, rows === undefined ? 0 : 1)
+  kernels.get().forward(at(h), at(w), at(rows), at(out), n, d, rowCount, rows === undefined ? 0 : 1)
   return out
 }
 
@@ -223,18 +189,9 @@ const backwardWasm: KernelFunc = ({ inputs, backend }) => {
   const dw = wasm.makeOutput([...w.shape], "float32")
   const at = (info: TensorInfo | undefined) => (info === undefined ? 0 : heapIndex(wasm, info) * 4)
   const r = dm.shape[0]!
-  loaded().backward(
-    at(dm),
-    at(h),
-    at(w),
-    at(rows),
-    at(dh),
-    at(dw),
-    n,
-    d,
-    r,
-    rows === undefined ? 0 : 1,
-  )
+  kernels
+    .get()
+    .backward(at(dm), at(h), at(w), at(rows), at(dh), at(dw), n, d, r, rows === undefined ? 0 : 1)
   return [dh, dw]
 }
 
@@ -288,7 +245,7 @@ export const rowWeightedSum = (
   rowCount: number,
   rows?: Tensor,
 ): Tensor | undefined => {
-  if (kernels === undefined || !fusedKernelOptions.enabled || getBackend() !== "wasm")
+  if (!kernels.isLoaded() || !fusedKernelOptions.enabled || getBackend() !== "wasm")
     return undefined
   if (h.rank !== 2 || h.dtype !== "float32" || w.dtype !== "float32") return undefined
   const n = h.shape[0]!
